@@ -1,0 +1,557 @@
+#!/usr/bin/env python3
+"""Generate the ONNX graphs, initial parameters and manifest for `simclr_cnn`.
+
+The ONNX Runtime we ship with is an *inference* build: no training API, no
+com.microsoft *Grad ops and no ai.onnx.preview.training ops.  So the training
+step is one plain ai.onnx graph (opset 18) that contains the forward pass, the
+NT-Xent loss, a hand-written reverse pass (explicit gradient ops, one backward
+rule per layer type) and an AdamW update.
+
+Usage:  python models/generate.py --out models/simclr_cnn
+
+Output is byte-for-byte deterministic (fixed seeds, no timestamps, sequential
+node names).  The gradient of the train graph is checked against finite
+differences of its own loss in models/test_models.py.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 18
+IR_VERSION = 8
+ARCH_NAME = "simclr_cnn"
+INIT_SEED = 20240601
+EMBED_DIM = 128
+MIN_IMAGE_SIZE = 16
+
+# Default architecture: a 16-32-64-128 CNN.  Each conv is followed by per-sample
+# GroupNorm (so an embedding never depends on the other images of the batch)
+# and ReLU.  Global average pooling gives h (128), the representation used
+# for retrieval; the projection head 128 -> 128 -> 64 is used only for the loss.
+# (cout, kernel, stride)
+DEFAULT_ARCH = {
+    "convs": [(16, 3, 2), (32, 3, 2), (64, 3, 2), (128, 3, 2)],
+    "groups": 8,
+    "head": [128, 64],
+    "pixel_mean": 0.5,
+    "pixel_std": 0.25,
+    "gn_eps": 1e-5,
+}
+
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPS = 1e-8
+
+# Chosen by models/study.py (see models/STUDY.md).
+RECOMMENDED_DEFAULTS = {
+    "learning_rate": 0.003,
+    "temperature": 0.1,
+    "weight_decay": 0.0001,
+    "batch_size": 32,
+    "image_size": 28,
+    "image_size_c3": 32,
+    "epochs": 5,
+    "lr_schedule": "constant",
+    "augmentation": {
+        "random_resized_crop_scale": [0.6, 1.0],
+        "random_resized_crop_ratio": [0.75, 1.3333],
+        "rotation_degrees": 10.0,
+        "translate_fraction": 0.05,
+        "brightness": 0.3,
+        "contrast": 0.3,
+        "gaussian_noise_std": 0.03,
+        "gaussian_blur_probability": 0.2,
+        "gaussian_blur_sigma": [0.1, 1.0],
+        "horizontal_flip_probability": 0.5,
+        "saturation": 0.3,
+        "hue": 0.05,
+        "grayscale_probability": 0.2,
+        "fill": 0.0,
+        "order": "geometry (crop+rotate+translate+flip, one bilinear resample, fill 0) -> brightness -> contrast -> saturation -> hue -> grayscale -> blur -> noise -> clip [0,1]",
+        "reference_implementation": "models/study.py augment()",
+    },
+}
+
+
+# --------------------------------------------------------------------------
+# Parameter layout
+# --------------------------------------------------------------------------
+def param_layout(in_ch, arch=DEFAULT_ARCH):
+    """List of (name, shape, kind, part).  Encoder tensors come first."""
+    layers = []
+    c = in_ch
+    for i, (cout, k, _s) in enumerate(arch["convs"]):
+        layers.append((f"conv{i}.weight", (cout, c, k, k), "conv_weight", "encoder"))
+        layers.append((f"conv{i}.gn_gain", (cout,), "norm_gain", "encoder"))
+        layers.append((f"conv{i}.gn_bias", (cout,), "norm_bias", "encoder"))
+        c = cout
+    for j, d in enumerate(arch["head"]):
+        layers.append((f"head{j}.weight", (c, d), "dense_weight", "head"))
+        layers.append((f"head{j}.bias", (d,), "dense_bias", "head"))
+        c = d
+    out = []
+    off = 0
+    for name, shape, kind, part in layers:
+        n = int(np.prod(shape))
+        out.append({"name": name, "shape": list(shape), "kind": kind, "part": part,
+                    "offset": off, "size": n,
+                    "weight_decay": kind in ("conv_weight", "dense_weight")})
+        off += n
+    return out
+
+
+def counts(layout):
+    p = sum(l["size"] for l in layout)
+    p_enc = sum(l["size"] for l in layout if l["part"] == "encoder")
+    return p, p_enc
+
+
+def init_params(layout, seed=INIT_SEED):
+    rng = np.random.RandomState(seed)
+    chunks = []
+    n_dense = sum(1 for l in layout if l["kind"] == "dense_weight")
+    dense_i = 0
+    for l in layout:
+        shape = l["shape"]
+        if l["kind"] == "conv_weight":
+            fan_in = shape[1] * shape[2] * shape[3]
+            w = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+        elif l["kind"] == "dense_weight":
+            dense_i += 1
+            gain = 2.0 if dense_i < n_dense else 1.0  # He for ReLU layers
+            w = rng.standard_normal(shape) * np.sqrt(gain / shape[0])
+        elif l["kind"] == "norm_gain":
+            w = np.ones(shape)
+        else:
+            w = np.zeros(shape)
+        chunks.append(np.asarray(w, dtype=np.float32).ravel())
+    return np.concatenate(chunks).astype("<f4")
+
+
+# --------------------------------------------------------------------------
+# Tiny graph builder
+# --------------------------------------------------------------------------
+class Builder:
+    def __init__(self):
+        self.nodes = []
+        self.inits = []
+        self.consts = {}
+        self.n = 0
+
+    def op(self, op_type, inputs, n_out=1, **attrs):
+        self.n += 1
+        base = f"{op_type.lower()}_{self.n}"
+        outs = [base] if n_out == 1 else [f"{base}_{i}" for i in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=f"n{self.n}_{op_type}", **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def named(self, op_type, inputs, out_name, **attrs):
+        self.n += 1
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out_name], name=f"n{self.n}_{op_type}", **attrs))
+        return out_name
+
+    def const(self, value, dtype):
+        arr = np.asarray(value, dtype=dtype)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        if key not in self.consts:
+            name = f"const_{len(self.consts)}"
+            self.inits.append(numpy_helper.from_array(arr, name))
+            self.consts[key] = name
+        return self.consts[key]
+
+    def i64(self, v):
+        return self.const(v, np.int64)
+
+    def f32(self, v):
+        return self.const(v, np.float32)
+
+    # helpers --------------------------------------------------------------
+    def shape_slice(self, x, start, end):
+        return self.op("Shape", [x], start=start, end=end)
+
+    def reduce(self, kind, x, axes, keepdims=1):
+        return self.op(kind, [x, self.i64(axes)], keepdims=keepdims)
+
+
+# --------------------------------------------------------------------------
+# Layers: forward emits nodes and returns a backward closure
+# --------------------------------------------------------------------------
+def conv_forward(g, x, w, k, s):
+    p = (k - 1) // 2
+    y = g.op("Conv", [x, w], kernel_shape=[k, k], pads=[p] * 4, strides=[s, s])
+
+    def backward(dy, need_dx):
+        # dW[o,i,ky,kx] = sum_{n,y,x} dY[n,o,y,x] * Xpad[n,i,s*y+ky,s*x+kx]
+        # = Conv(input=X^T [I,N,H,W], weight=dY^T [O,N,Ho,Wo], dilation=s)^T
+        xt = g.op("Transpose", [x], perm=[1, 0, 2, 3])
+        dyt = g.op("Transpose", [dy], perm=[1, 0, 2, 3])
+        dwt = g.op("Conv", [xt, dyt], pads=[p] * 4, dilations=[s, s])
+        if s != 1:
+            dwt = g.op("Slice", [dwt, g.i64([0, 0]), g.i64([k, k]), g.i64([2, 3])])
+        dw = g.op("Transpose", [dwt], perm=[1, 0, 2, 3])
+        dx = None
+        if need_dx:
+            dx = g.op("ConvTranspose", [dy, w], kernel_shape=[k, k], pads=[p] * 4,
+                      strides=[s, s], output_padding=[s - 1, s - 1])
+            if s != 1:
+                hw = g.shape_slice(x, 2, 4)
+                dx = g.op("Slice", [dx, g.i64([0, 0]), hw, g.i64([2, 3])])
+        return dx, dw
+
+    return y, backward
+
+
+def groupnorm_forward(g, x, gain, bias, groups, eps):
+    xs = g.op("Shape", [x])
+    xg = g.op("Reshape", [x, g.i64([0, groups, -1])])
+    mu = g.reduce("ReduceMean", xg, [2])
+    xc = g.op("Sub", [xg, mu])
+    var = g.reduce("ReduceMean", g.op("Mul", [xc, xc]), [2])
+    rstd = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [var, g.f32(eps)])])])
+    xhat_g = g.op("Mul", [xc, rstd])
+    xhat = g.op("Reshape", [xhat_g, xs])
+    gain4 = g.op("Reshape", [gain, g.i64([1, -1, 1, 1])])
+    bias4 = g.op("Reshape", [bias, g.i64([1, -1, 1, 1])])
+    y = g.op("Add", [g.op("Mul", [xhat, gain4]), bias4])
+
+    def backward(dy):
+        dgain = g.reduce("ReduceSum", g.op("Mul", [dy, xhat]), [0, 2, 3], keepdims=0)
+        dbias = g.reduce("ReduceSum", dy, [0, 2, 3], keepdims=0)
+        dxhat = g.op("Reshape", [g.op("Mul", [dy, gain4]), g.i64([0, groups, -1])])
+        m1 = g.reduce("ReduceMean", dxhat, [2])
+        m2 = g.reduce("ReduceMean", g.op("Mul", [dxhat, xhat_g]), [2])
+        t = g.op("Sub", [g.op("Sub", [dxhat, m1]), g.op("Mul", [xhat_g, m2])])
+        dx = g.op("Reshape", [g.op("Mul", [t, rstd]), xs])
+        return dx, dgain, dbias
+
+    return y, backward
+
+
+def relu_forward(g, x):
+    y = g.op("Relu", [x])
+
+    def backward(dy):
+        return g.op("Mul", [dy, g.op("Sign", [y])])  # y >= 0 so Sign(y) is the mask
+
+    return y, backward
+
+
+def gap_forward(g, x):
+    y = g.reduce("ReduceMean", x, [2, 3], keepdims=0)
+
+    def backward(dy):
+        hw = g.op("Cast", [g.reduce("ReduceProd", g.shape_slice(x, 2, 4), [0], keepdims=0)], to=TensorProto.FLOAT)
+        d = g.op("Div", [g.op("Unsqueeze", [dy, g.i64([2, 3])]), hw])
+        return g.op("Expand", [d, g.op("Shape", [x])])
+
+    return y, backward
+
+
+def dense_forward(g, x, w, b):
+    y = g.op("Gemm", [x, w, b])
+
+    def backward(dy, need_dx=True):
+        dw = g.op("Gemm", [x, dy], transA=1)
+        db = g.reduce("ReduceSum", dy, [0], keepdims=0)
+        dx = g.op("Gemm", [dy, w], transB=1) if need_dx else None
+        return dx, dw, db
+
+    return y, backward
+
+
+# --------------------------------------------------------------------------
+# Model pieces
+# --------------------------------------------------------------------------
+def unpack_params(g, flat, layout, only_part=None):
+    t = {}
+    for l in layout:
+        if only_part and l["part"] != only_part:
+            continue
+        s = g.op("Slice", [flat, g.i64([l["offset"]]), g.i64([l["offset"] + l["size"]]), g.i64([0])])
+        t[l["name"]] = g.op("Reshape", [s, g.i64(l["shape"])])
+    return t
+
+
+def encoder_forward(g, images, t, arch):
+    """images: [B,C,H,W] pixels in [0,1] -> (h [B,D], backward closures)."""
+    x = g.op("Div", [g.op("Sub", [images, g.f32(arch["pixel_mean"])]), g.f32(arch["pixel_std"])])
+    tape = []
+    for i, (cout, k, s) in enumerate(arch["convs"]):
+        x, bconv = conv_forward(g, x, t[f"conv{i}.weight"], k, s)
+        x, bgn = groupnorm_forward(g, x, t[f"conv{i}.gn_gain"], t[f"conv{i}.gn_bias"], arch["groups"], arch["gn_eps"])
+        x, brelu = relu_forward(g, x)
+        tape.append((i, bconv, bgn, brelu))
+    h, bgap = gap_forward(g, x)
+    return h, (tape, bgap)
+
+
+def encoder_backward(g, dh, enc_tape, grads):
+    tape, bgap = enc_tape
+    dx = bgap(dh)
+    for i, bconv, bgn, brelu in reversed(tape):
+        dx = brelu(dx)
+        dx, dgain, dbias = bgn(dx)
+        dx, dw = bconv(dx, need_dx=(i > 0))
+        grads[f"conv{i}.weight"] = dw
+        grads[f"conv{i}.gn_gain"] = dgain
+        grads[f"conv{i}.gn_bias"] = dbias
+
+
+def ntxent_forward_backward(g, z, n, temperature):
+    """z: [2N,d] projections (rows 0..N-1 view1, N..2N-1 view2).
+
+    loss = mean_i [ logsumexp_{j != i} S_ij - S_i,pos(i) ],  S = u u^T / tau,
+    u = z / ||z||.  Returns (loss, dz).
+    """
+    b2 = g.op("Mul", [n, g.i64([2])])
+    nn_shape = g.op("Concat", [n, n], axis=0)
+    bb_shape = g.op("Concat", [b2, b2], axis=0)
+    zeros_nn = g.op("ConstantOfShape", [nn_shape], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
+    eye_n = g.op("EyeLike", [zeros_nn])
+    pos = g.op("Concat", [g.op("Concat", [zeros_nn, eye_n], axis=1),
+                          g.op("Concat", [eye_n, zeros_nn], axis=1)], axis=0)
+    zeros_bb = g.op("ConstantOfShape", [bb_shape], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
+    self_mask = g.op("Mul", [g.op("EyeLike", [zeros_bb]), g.f32(-1e9)])
+
+    sq = g.reduce("ReduceSum", g.op("Mul", [z, z]), [1])
+    r = g.op("Sqrt", [g.op("Add", [sq, g.f32(1e-12)])])  # [2N,1]
+    u = g.op("Div", [z, r])
+    s = g.op("Div", [g.op("Gemm", [u, u], transB=1), temperature])
+    sm = g.op("Add", [s, self_mask])
+    mx = g.reduce("ReduceMax", sm, [1])
+    e = g.op("Exp", [g.op("Sub", [sm, mx])])
+    se = g.reduce("ReduceSum", e, [1])
+    lse = g.op("Add", [g.op("Log", [se]), mx])  # [2N,1]
+    spos = g.reduce("ReduceSum", g.op("Mul", [s, pos]), [1])
+    loss = g.reduce("ReduceMean", g.op("Sub", [lse, spos]), [0, 1], keepdims=0)
+
+    b2f = g.op("Cast", [b2], to=TensorProto.FLOAT)
+    soft = g.op("Div", [e, se])
+    ds = g.op("Div", [g.op("Sub", [soft, pos]), b2f])  # dL/dS
+    dsym = g.op("Add", [ds, g.op("Transpose", [ds], perm=[1, 0])])
+    du = g.op("Div", [g.op("MatMul", [dsym, u]), temperature])
+    udu = g.reduce("ReduceSum", g.op("Mul", [u, du]), [1])
+    dz = g.op("Div", [g.op("Sub", [du, g.op("Mul", [u, udu])]), r])
+    return loss, dz
+
+
+def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False):
+    layout = param_layout(in_ch, arch)
+    P, _ = counts(layout)
+    g = Builder()
+    t = unpack_params(g, "params", layout)
+
+    n = g.shape_slice("view1", 0, 1)
+    images = g.op("Concat", ["view1", "view2"], axis=0)
+    h, enc_tape = encoder_forward(g, images, t, arch)
+
+    x = h
+    head_tape = []
+    nh = len(arch["head"])
+    for j in range(nh):
+        x, bd = dense_forward(g, x, t[f"head{j}.weight"], t[f"head{j}.bias"])
+        br = None
+        if j < nh - 1:
+            x, br = relu_forward(g, x)
+        head_tape.append((j, bd, br))
+    loss, dz = ntxent_forward_backward(g, x, n, "temperature")
+    g.named("Identity", [loss], "loss")
+
+    grads = {}
+    d = dz
+    for j, bd, br in reversed(head_tape):
+        if br is not None:
+            d = br(d)
+        d, dw, db = bd(d)
+        grads[f"head{j}.weight"] = dw
+        grads[f"head{j}.bias"] = db
+    encoder_backward(g, d, enc_tape, grads)
+
+    flat = [g.op("Reshape", [grads[l["name"]], g.i64([-1])]) for l in layout]
+    grad = g.op("Concat", flat, axis=0)
+
+    # ---- AdamW (decoupled weight decay, bias-corrected) ----
+    b1, b2c = g.f32(ADAM_BETA1), g.f32(ADAM_BETA2)
+    m = g.named("Add", [g.op("Mul", ["adam_m", b1]), g.op("Mul", [grad, g.f32(1 - ADAM_BETA1)])], "adam_m_out")
+    v = g.named("Add", [g.op("Mul", ["adam_v", b2c]),
+                        g.op("Mul", [g.op("Mul", [grad, grad]), g.f32(1 - ADAM_BETA2)])], "adam_v_out")
+    bc1 = g.op("Sub", [g.f32(1.0), g.op("Pow", [b1, "step"])])
+    bc2 = g.op("Sub", [g.f32(1.0), g.op("Pow", [b2c, "step"])])
+    mhat = g.op("Div", [m, bc1])
+    vhat = g.op("Div", [v, bc2])
+    upd = g.op("Div", [mhat, g.op("Add", [g.op("Sqrt", [vhat]), g.f32(ADAM_EPS)])])
+    # weight-decay mask: 1 for conv/dense weights, 0 for norm gains/biases and biases
+    segs = []
+    for l in layout:
+        segs.append(g.op("ConstantOfShape", [g.i64([l["size"]])],
+                         value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0 if l["weight_decay"] else 0.0])))
+    wd_mask = g.op("Concat", segs, axis=0)
+    decay = g.op("Mul", [g.op("Mul", ["params", wd_mask]), "weight_decay"])
+    g.named("Sub", ["params", g.op("Mul", ["learning_rate", g.op("Add", [upd, decay])])], "params_out")
+
+    f = TensorProto.FLOAT
+    inputs = [
+        helper.make_tensor_value_info("params", f, [P]),
+        helper.make_tensor_value_info("adam_m", f, [P]),
+        helper.make_tensor_value_info("adam_v", f, [P]),
+        helper.make_tensor_value_info("step", f, []),
+        helper.make_tensor_value_info("learning_rate", f, []),
+        helper.make_tensor_value_info("temperature", f, []),
+        helper.make_tensor_value_info("weight_decay", f, []),
+        helper.make_tensor_value_info("view1", f, ["N", in_ch, "H", "W"]),
+        helper.make_tensor_value_info("view2", f, ["N", in_ch, "H", "W"]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("loss", f, []),
+        helper.make_tensor_value_info("params_out", f, [P]),
+        helper.make_tensor_value_info("adam_m_out", f, [P]),
+        helper.make_tensor_value_info("adam_v_out", f, [P]),
+    ]
+    if debug:
+        g.named("Identity", [grad], "grad")
+        g.named("Identity", [h], "h")
+        outputs += [helper.make_tensor_value_info("grad", f, [P]),
+                    helper.make_tensor_value_info("h", f, ["N2", arch["convs"][-1][0]])]
+    return finish(g, inputs, outputs, f"{ARCH_NAME}_train_step_c{in_ch}")
+
+
+def build_encoder_graph(in_ch, arch=DEFAULT_ARCH):
+    layout = param_layout(in_ch, arch)
+    _, P_enc = counts(layout)
+    g = Builder()
+    t = unpack_params(g, "params", layout, only_part="encoder")
+    h, _ = encoder_forward(g, "images", t, arch)
+    g.named("Identity", [h], "embedding")
+    f = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("params", f, [P_enc]),
+              helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
+    outputs = [helper.make_tensor_value_info("embedding", f, ["N", arch["convs"][-1][0]])]
+    return finish(g, inputs, outputs, f"{ARCH_NAME}_encoder_c{in_ch}")
+
+
+def finish(g, inputs, outputs, name):
+    graph = helper.make_graph(g.nodes, name, inputs, outputs, initializer=g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="image_search/models/generate.py", producer_version="1")
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+# --------------------------------------------------------------------------
+# FLOP estimate (used by bench_python.py and the manifest)
+# --------------------------------------------------------------------------
+def flops_per_image(in_ch, size, arch=DEFAULT_ARCH):
+    """Analytic multiply-add FLOPs (2 per MAC) per *original* image for one train
+    step: two views, forward + backward (dX and dW for every conv/dense layer,
+    except dX of the first conv).  Elementwise/norm ops are ignored."""
+    fwd = 0
+    bwd = 0
+    c, hw = in_ch, size
+    for i, (cout, k, s) in enumerate(arch["convs"]):
+        p = (k - 1) // 2
+        hw = (hw + 2 * p - k) // s + 1
+        macs = hw * hw * cout * c * k * k
+        fwd += macs
+        bwd += macs * (2 if i > 0 else 1)
+        c = cout
+    for d in arch["head"]:
+        macs = c * d
+        fwd += macs
+        bwd += 2 * macs
+        c = d
+    return 2 * 2 * (fwd + bwd), 2 * fwd  # (train-step FLOPs per original image, encoder FLOPs per image)
+
+
+# --------------------------------------------------------------------------
+def manifest(arch=DEFAULT_ARCH):
+    lay1, lay3 = param_layout(1, arch), param_layout(3, arch)
+    p1, e1 = counts(lay1)
+    p3, e3 = counts(lay3)
+    return {
+        "architecture": ARCH_NAME,
+        "opset": OPSET,
+        "ir_version": IR_VERSION,
+        "embedding_dim": EMBED_DIM,
+        "projection_dim": arch["head"][-1],
+        "param_count": {"c1": p1, "c3": p3},
+        "encoder_param_count": {"c1": e1, "c3": e3},
+        "min_image_size": MIN_IMAGE_SIZE,
+        "dtype": "float32",
+        "pixel_range": [0.0, 1.0],
+        "input_normalisation": {"mean": arch["pixel_mean"], "std": arch["pixel_std"],
+                                "note": "done inside the graphs: x' = (x - mean) / std"},
+        "files": {
+            "train_step": {"c1": "train_step_c1.onnx", "c3": "train_step_c3.onnx"},
+            "encoder": {"c1": "encoder_c1.onnx", "c3": "encoder_c3.onnx"},
+            "init_params": {"c1": "init_params_c1.bin", "c3": "init_params_c3.bin"},
+        },
+        "train_step_io": {
+            "inputs": [["params", ["P"]], ["adam_m", ["P"]], ["adam_v", ["P"]], ["step", []],
+                       ["learning_rate", []], ["temperature", []], ["weight_decay", []],
+                       ["view1", ["N", "C", "H", "W"]], ["view2", ["N", "C", "H", "W"]]],
+            "outputs": [["loss", []], ["params_out", ["P"]], ["adam_m_out", ["P"]], ["adam_v_out", ["P"]]],
+            "batch_min": 2,
+        },
+        "encoder_io": {
+            "inputs": [["params", ["P_enc"]], ["images", ["N", "C", "H", "W"]]],
+            "outputs": [["embedding", ["N", EMBED_DIM]]],
+        },
+        "optimizer": {"type": "AdamW", "beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS,
+                      "weight_decay_applies_to": "conv and dense weights only (not norm gains, norm biases, dense biases); see layers[].weight_decay",
+                      "update": "m=b1*m+(1-b1)*g; v=b2*v+(1-b2)*g^2; p -= lr*((m/(1-b1^step))/(sqrt(v/(1-b2^step))+eps) + wd*mask*p)",
+                      "step": "1-based"},
+        "loss": "NT-Xent over 2N views, cosine similarity / temperature, self-similarity masked, mean cross-entropy",
+        "normalisation": f"GroupNorm({arch['groups']} groups, per sample) after every conv",
+        "convs": [{"out_channels": c, "kernel": k, "stride": s} for c, k, s in arch["convs"]],
+        "init": {"seed": INIT_SEED, "conv": "He normal (fan_in)", "dense": "He normal (fan_in), last layer LeCun normal",
+                 "norm_gain": 1.0, "biases": 0.0},
+        "flops_per_image": {
+            "note": "2*MACs of conv/dense layers only; train step = 2 views x (fwd + bwd), per original image",
+            "train_step_c1_28": flops_per_image(1, 28, arch)[0],
+            "train_step_c3_32": flops_per_image(3, 32, arch)[0],
+            "encoder_c1_28": flops_per_image(1, 28, arch)[1],
+        },
+        "layers": {"c1": lay1, "c3": lay3},
+        "generator": "models/generate.py",
+        "recommended_defaults": RECOMMENDED_DEFAULTS,
+    }
+
+
+def generate(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for c in (1, 3):
+        for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c)),
+                             (f"encoder_c{c}.onnx", build_encoder_graph(c))):
+            path = os.path.join(out_dir, fname)
+            with open(path, "wb") as fh:
+                fh.write(model.SerializeToString(deterministic=True))
+            written.append(path)
+        path = os.path.join(out_dir, f"init_params_c{c}.bin")
+        with open(path, "wb") as fh:
+            fh.write(init_params(param_layout(c)).tobytes())
+        written.append(path)
+    path = os.path.join(out_dir, "manifest.json")
+    with open(path, "w") as fh:
+        json.dump(manifest(), fh, indent=1, sort_keys=False)
+        fh.write("\n")
+    written.append(path)
+    return written
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ARCH_NAME))
+    args = ap.parse_args(argv)
+    for p in generate(args.out):
+        print(p)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

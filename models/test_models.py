@@ -1,0 +1,238 @@
+"""Tests for the generated simclr_cnn ONNX graphs.
+
+    /opt/isvenv/bin/python -m pytest -q models/test_models.py
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import generate as G  # noqa: E402
+
+OUT = os.path.join(HERE, G.ARCH_NAME)
+FILES = ["train_step_c1.onnx", "train_step_c3.onnx", "encoder_c1.onnx", "encoder_c3.onnx",
+         "init_params_c1.bin", "init_params_c3.bin", "manifest.json"]
+
+
+def f32(x):
+    return np.array(x, np.float32)
+
+
+def sess(path_or_model):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    so.inter_op_num_threads = 1
+    data = path_or_model if isinstance(path_or_model, str) else path_or_model.SerializeToString()
+    return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    with open(os.path.join(OUT, "manifest.json")) as fh:
+        return json.load(fh)
+
+
+def load_params(c):
+    return np.fromfile(os.path.join(OUT, f"init_params_c{c}.bin"), dtype="<f4")
+
+
+def feed(p, v1, v2, m=None, v=None, step=1.0, lr=1e-3, temp=0.5, wd=0.0):
+    P = p.shape[0]
+    return {"params": p, "adam_m": np.zeros(P, np.float32) if m is None else m,
+            "adam_v": np.zeros(P, np.float32) if v is None else v, "step": f32(step),
+            "learning_rate": f32(lr), "temperature": f32(temp), "weight_decay": f32(wd),
+            "view1": v1, "view2": v2}
+
+
+def batch(c, n, h, w, seed):
+    rng = np.random.RandomState(seed)
+    base = rng.rand(n, c, h, w).astype(np.float32)
+    v1 = np.clip(base + 0.1 * rng.randn(*base.shape), 0, 1).astype(np.float32)
+    v2 = np.clip(base[..., ::-1] * 0.9 + 0.05, 0, 1).astype(np.float32)
+    return v1, np.ascontiguousarray(v2)
+
+
+# ---------------------------------------------------------------- (a)
+def test_regeneration_is_byte_identical(tmp_path):
+    G.generate(str(tmp_path))
+    for f in FILES:
+        with open(os.path.join(OUT, f), "rb") as a, open(os.path.join(tmp_path, f), "rb") as b:
+            assert a.read() == b.read(), f"{f} differs from a fresh regeneration"
+
+
+# ---------------------------------------------------------------- (e)
+@pytest.mark.parametrize("name", FILES[:4])
+def test_onnx_valid_standard_ops_only(name):
+    m = onnx.load(os.path.join(OUT, name))
+    onnx.checker.check_model(m, full_check=True)
+    opsets = {o.domain: o.version for o in m.opset_import}
+    assert set(opsets) <= {"", "ai.onnx"}
+    assert opsets.get("", opsets.get("ai.onnx")) >= 17
+    for node in m.graph.node:
+        assert node.domain in ("", "ai.onnx"), node
+    assert not m.functions
+
+
+def test_io_contract(manifest):
+    for c in (1, 3):
+        P = manifest["param_count"][f"c{c}"]
+        Pe = manifest["encoder_param_count"][f"c{c}"]
+        s = sess(os.path.join(OUT, f"train_step_c{c}.onnx"))
+        ins = [(i.name, i.shape) for i in s.get_inputs()]
+        assert ins == [("params", [P]), ("adam_m", [P]), ("adam_v", [P]), ("step", []), ("learning_rate", []),
+                       ("temperature", []), ("weight_decay", []), ("view1", ["N", c, "H", "W"]),
+                       ("view2", ["N", c, "H", "W"])]
+        assert all(i.type == "tensor(float)" for i in s.get_inputs() + s.get_outputs())
+        assert [(o.name, o.shape) for o in s.get_outputs()] == [
+            ("loss", []), ("params_out", [P]), ("adam_m_out", [P]), ("adam_v_out", [P])]
+        e = sess(os.path.join(OUT, f"encoder_c{c}.onnx"))
+        assert [(i.name, i.shape) for i in e.get_inputs()] == [("params", [Pe]), ("images", ["N", c, "H", "W"])]
+        assert [(o.name, o.shape) for o in e.get_outputs()] == [("embedding", ["N", 128])]
+        assert load_params(c).shape == (P,)
+        lay = manifest["layers"][f"c{c}"]
+        assert sum(l["size"] for l in lay) == P
+        assert sum(l["size"] for l in lay if l["part"] == "encoder") == Pe
+        assert all(l["part"] == "encoder" for l in lay[:len([x for x in lay if x["part"] == "encoder"])])
+
+
+# ---------------------------------------------------------------- (b)
+@pytest.mark.parametrize("c,h,w", [(1, 20, 20), (3, 17, 19)])
+def test_gradient_matches_finite_differences(c, h, w):
+    """Gradient read from the committed graph (adam_m_out = 0.1*g when adam_m = 0)
+    checked per layer against central differences of the graph's own loss along
+    the layer's own gradient direction (equality holds only for the true gradient)."""
+    s = sess(os.path.join(OUT, f"train_step_c{c}.onnx"))
+    p = load_params(c)
+    v1, v2 = batch(c, 5, h, w, seed=c)
+    out = s.run(None, feed(p, v1, v2))
+    g = out[2].astype(np.float64) / (1 - G.ADAM_BETA1)
+    # also agrees with the explicit debug output of the same builder
+    dbg = sess(G.build_train_graph(c, debug=True)).run(["grad"], feed(p, v1, v2))[0]
+    np.testing.assert_allclose(g, dbg, rtol=1e-5, atol=1e-9)
+
+    def loss(pp):
+        return float(s.run(["loss"], feed(pp.astype(np.float32), v1, v2))[0])
+
+    worst = 0.0
+    for l in G.param_layout(c):
+        sl = slice(l["offset"], l["offset"] + l["size"])
+        gl = g[sl]
+        norm = np.linalg.norm(gl)
+        assert norm > 1e-4, f"{l['name']}: gradient vanishes ({norm})"
+        d = np.zeros_like(g)
+        d[sl] = gl / norm
+        eps = float(np.clip(3e-4 / norm, 1e-3, 0.1))  # loss changes by ~eps*norm: stay above float32 noise
+        fd = (loss(p + eps * d) - loss(p - eps * d)) / (2 * eps)
+        rel = abs(fd - norm) / norm
+        worst = max(worst, rel)
+        assert rel < 0.03, f"{l['name']}: finite difference {fd} vs analytic {norm}"
+    # whole-vector check along a random direction
+    rng = np.random.RandomState(7)
+    d = rng.randn(p.size)
+    d /= np.linalg.norm(d)
+    fd = (loss(p + 3e-3 * d) - loss(p - 3e-3 * d)) / 6e-3
+    assert abs(fd - g @ d) < 0.03 * np.linalg.norm(g)
+    print(f"worst per-layer relative error c{c}: {worst:.2e}")
+
+
+def numpy_loss_from_h(h, p, layout, temp):
+    """float64 reference of projection head + NT-Xent from the representation h [2N,D]."""
+    t = {l["name"]: p[l["offset"]:l["offset"] + l["size"]].reshape(l["shape"]).astype(np.float64) for l in layout}
+    x = h.astype(np.float64)
+    nh = len(G.DEFAULT_ARCH["head"])
+    for j in range(nh):
+        x = x @ t[f"head{j}.weight"] + t[f"head{j}.bias"]
+        if j < nh - 1:
+            x = np.maximum(x, 0)
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    s = u @ u.T / temp
+    n2 = len(s)
+    n = n2 // 2
+    np.fill_diagonal(s, -np.inf)
+    lse = np.log(np.exp(s - s.max(1, keepdims=True)).sum(1)) + s.max(1)
+    pos = s[np.arange(n2), (np.arange(n2) + n) % n2]
+    return float(np.mean(lse - pos))
+
+
+# ---------------------------------------------------------------- (d) + loss semantics
+@pytest.mark.parametrize("c", [1, 3])
+def test_encoder_is_train_graph_prefix_and_loss_is_ntxent(c):
+    layout = G.param_layout(c)
+    P, Pe = G.counts(layout)
+    p = load_params(c)
+    v1, v2 = batch(c, 6, 28, 28, seed=11)
+    enc = sess(os.path.join(OUT, f"encoder_c{c}.onnx"))
+    h = enc.run(None, {"params": p[:Pe], "images": np.concatenate([v1, v2])})[0]
+    dbg = sess(G.build_train_graph(c, debug=True))
+    loss, h_train = dbg.run(["loss", "h"], feed(p, v1, v2, temp=0.3))
+    np.testing.assert_allclose(h, h_train, rtol=1e-4, atol=1e-5)
+    train = sess(os.path.join(OUT, f"train_step_c{c}.onnx"))
+    loss2 = train.run(["loss"], feed(p, v1, v2, temp=0.3))[0]
+    ref = numpy_loss_from_h(h, p, layout, 0.3)
+    assert abs(float(loss2) - ref) < 1e-4 * max(1, abs(ref)), (loss2, ref)
+    assert abs(float(loss) - ref) < 1e-4 * max(1, abs(ref))
+
+
+@pytest.mark.parametrize("c", [1, 3])
+@pytest.mark.parametrize("size", [(16, 16), (28, 28), (32, 32), (64, 64), (23, 40)])
+def test_encoder_shapes_and_batch_independence(c, size):
+    _, Pe = G.counts(G.param_layout(c))
+    p = load_params(c)[:Pe]
+    enc = sess(os.path.join(OUT, f"encoder_c{c}.onnx"))
+    rng = np.random.RandomState(size[0])
+    imgs = rng.rand(5, c, *size).astype(np.float32)
+    e = enc.run(None, {"params": p, "images": imgs})[0]
+    assert e.shape == (5, 128)
+    assert np.isfinite(e).all() and np.abs(e).sum() > 0
+    for i in (0, 3):
+        alone = enc.run(None, {"params": p, "images": imgs[i:i + 1]})[0]
+        np.testing.assert_allclose(alone[0], e[i], rtol=1e-4, atol=1e-5)
+    other = imgs.copy()
+    other[1:] = rng.rand(4, c, *size)
+    np.testing.assert_allclose(enc.run(None, {"params": p, "images": other})[0][0], e[0], rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- (c)
+@pytest.mark.parametrize("c,n,size", [(1, 16, 28), (3, 8, 32)])
+def test_ten_steps_reduce_loss(c, n, size):
+    s = sess(os.path.join(OUT, f"train_step_c{c}.onnx"))
+    p = load_params(c)
+    P = p.size
+    m = np.zeros(P, np.float32)
+    v = np.zeros(P, np.float32)
+    v1, v2 = batch(c, n, size, size, seed=3)
+    losses = []
+    for step in range(1, 11):
+        loss, p, m, v = s.run(None, feed(p, v1, v2, m, v, step=step, lr=3e-3, temp=0.2, wd=1e-4))
+        losses.append(float(loss))
+    assert np.isfinite(losses).all()
+    assert losses[-1] < losses[0] - 0.1, losses
+    # final parameters still give a lower loss than the initial ones
+    assert float(s.run(["loss"], feed(p, v1, v2, temp=0.2))[0]) < losses[0]
+
+
+def test_adamw_update_formula():
+    """params_out/m/v follow the manifest's AdamW formula (incl. the weight-decay mask)."""
+    c = 1
+    layout = G.param_layout(c)
+    s = sess(os.path.join(OUT, f"train_step_c{c}.onnx"))
+    rng = np.random.RandomState(5)
+    p = load_params(c)
+    m0 = (rng.randn(p.size) * 1e-3).astype(np.float32)
+    v0 = (rng.rand(p.size) * 1e-5).astype(np.float32)
+    v1, v2 = batch(c, 4, 16, 16, seed=9)
+    step, lr, wd = 7.0, 0.01, 0.05
+    _, p1, m1, vv1 = s.run(None, feed(p, v1, v2, m0, v0, step=step, lr=lr, wd=wd))
+    g = (m1 - 0.9 * m0) / 0.1
+    np.testing.assert_allclose(vv1, 0.999 * v0 + 0.001 * g * g, rtol=1e-4, atol=1e-12)
+    mask = np.concatenate([np.full(l["size"], 1.0 if l["weight_decay"] else 0.0) for l in layout])
+    mh = m1 / (1 - 0.9 ** step)
+    vh = vv1 / (1 - 0.999 ** step)
+    ref = p - lr * (mh / (np.sqrt(vh) + 1e-8) + wd * mask * p)
+    np.testing.assert_allclose(p1, ref, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,37 @@
+# Throwaway PostgreSQL 15 clusters for the demo and the SQL golden tests.
+# Root may not run initdb, so the cluster belongs to the `postgres` user and listens
+# only on a Unix socket inside its own directory. Source this file, then:
+#   cluster_start DIR PORT   # fresh cluster; exports PGHOST PGPORT PGUSER
+#   cluster_stop             # stops it (also registered on EXIT)
+PGBIN=$(/usr/bin/pg_config --bindir)
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+as_postgres() {
+  if [ "$(id -un)" = postgres ]; then "$@"; else sudo -u postgres "$@"; fi
+}
+
+cluster_start() {
+  CLUSTER_DIR=$1
+  local port=$2
+  cluster_stop 2>/dev/null || true
+  rm -rf "$CLUSTER_DIR"
+  mkdir -p "$CLUSTER_DIR"
+  chown postgres "$CLUSTER_DIR" 2>/dev/null || true
+  as_postgres "$PGBIN/initdb" -D "$CLUSTER_DIR/data" -A trust -U postgres --no-sync >/dev/null
+  # The tutorial's relative image paths resolve against the repository root.
+  cat >> "$CLUSTER_DIR/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$CLUSTER_DIR'
+port = $port
+fsync = off
+image_search.image_root = '$REPO_ROOT'
+CONF
+  as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
+  export PGHOST=$CLUSTER_DIR PGPORT=$port PGUSER=postgres
+  trap cluster_stop EXIT
+}
+
+cluster_stop() {
+  [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ] || return 0
+  as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}

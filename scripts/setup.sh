@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs everything the extension needs on a fresh Debian machine, idempotently:
+# Debian packages, cargo-pgrx 0.18.0 (initialised against Debian's PostgreSQL 15),
+# the ONNX Runtime C library and the Python venv used by the model/data tests.
+# Each step is skipped when its result is already present, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_VERSION=1.32.0
+ORT_WHEEL=onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl
+ORT_SHA256=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+PGRX_VERSION=0.18.0
+VENV=${IMAGE_SEARCH_VENV:-/opt/image_search/venv}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+apt_packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo python3-venv)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Debian starts a cluster on install; our scripts run their own throwaway clusters instead.
+if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
+  pg_ctlcluster 15 main stop 2>/dev/null || true
+fi
+
+PG_CONFIG=/usr/bin/pg_config
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+  log "cargo install cargo-pgrx $PGRX_VERSION (about 5 minutes)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+if ! grep -qs "pg15" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  log "cargo pgrx init --pg15 $PG_CONFIG"
+  cargo pgrx init --pg15 "$PG_CONFIG"
+fi
+
+# ONNX Runtime: the C library inside the pinned PyPI wheel, installed beside the extension.
+PKGLIBDIR=$($PG_CONFIG --pkglibdir)
+if [ ! -f "$PKGLIBDIR/libonnxruntime.so.$ORT_VERSION" ]; then
+  log "installing libonnxruntime.so.$ORT_VERSION into $PKGLIBDIR"
+  tmp=$(mktemp -d)
+  pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+      --platform manylinux_2_28_x86_64 -d "$tmp" "onnxruntime==$ORT_VERSION"
+  echo "$ORT_SHA256  $tmp/$ORT_WHEEL" | sha256sum -c --quiet
+  python3 -c "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); open(sys.argv[2],'wb').write(z.read('onnxruntime/capi/libonnxruntime.so.$ORT_VERSION'))" \
+      "$tmp/$ORT_WHEEL" "$tmp/libonnxruntime.so.$ORT_VERSION"
+  install -m 0755 "$tmp/libonnxruntime.so.$ORT_VERSION" "$PKGLIBDIR/"
+  rm -rf "$tmp"
+fi
+
+# Python is a development-time tool only (model generator and data checks); nothing at run time needs it.
+if [ ! -x "$VENV/bin/python" ] || ! cmp -s models/requirements.txt "$VENV/.requirements" 2>/dev/null; then
+  log "python venv $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q -r models/requirements.txt -r tutorial_data/requirements.txt
+  cp models/requirements.txt "$VENV/.requirements"
+fi

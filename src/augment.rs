@@ -1,0 +1,940 @@
+//! SimCLR-style random augmentations of cached base pictures, seeded so that
+//! a training run can be replayed exactly.
+//!
+//! Geometry (random resized crop, rotation, translation, flip) is one inverse
+//! affine map per view, sampled bilinearly straight from the base picture, so
+//! no intermediate image is ever built. Samples that land outside the base
+//! take the nearest edge pixel (edge clamping): for MNIST-like digits the edge
+//! is the black background, so rotated corners stay black; for photos it
+//! smears the border a little, which reads as natural rather than as a black
+//! frame the model could learn to key on. Base pictures should be cached with
+//! `image_input::shrink(p, ~size)`: bilinear sampling does not average, so a
+//! base much larger than the crop would alias.
+//!
+//! Photometric operations then run on the f32 output in [0,1].
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::image_input::{LUMA_WEIGHTS, Picture};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AugmentOptions {
+    /// Random resized crop: range of the crop's area as a fraction of the base.
+    pub crop_scale: (f32, f32),
+    /// Random resized crop: range of the crop's width/height ratio.
+    pub crop_ratio: (f32, f32),
+    pub max_rotation_deg: f32,
+    /// Largest shift as a fraction of the output size, each axis.
+    pub max_translate: f32,
+    /// Jitter strengths: a factor is drawn from [1-s, 1+s].
+    pub brightness: f32,
+    pub contrast: f32,
+    /// Colour jitter strengths, used for 3-channel output only.
+    pub saturation: f32,
+    /// Hue shift drawn from [-hue, hue], as a fraction of the full colour circle.
+    pub hue: f32,
+    /// Probability that brightness/contrast/saturation/hue are applied (in random order).
+    pub color_jitter_prob: f32,
+    /// Probability that a 3-channel view is turned gray (kept 3 channels).
+    pub grayscale_prob: f32,
+    /// Horizontal flip with probability 0.5.
+    pub flip: bool,
+    pub blur_prob: f32,
+    /// Gaussian blur sigma range, in output pixels.
+    pub blur_sigma: (f32, f32),
+    /// Standard deviation of additive gaussian noise (0 = off).
+    pub noise_std: f32,
+}
+
+impl AugmentOptions {
+    /// Defaults for small grayscale images such as handwritten digits: no
+    /// flip (a mirrored 2 is not a 2) and no colour operations, but some
+    /// rotation and shift because digits are written at varying slant.
+    pub fn for_grayscale() -> Self {
+        AugmentOptions {
+            crop_scale: (0.35, 1.0),
+            crop_ratio: (0.75, 1.333),
+            max_rotation_deg: 15.0,
+            max_translate: 0.1,
+            brightness: 0.4,
+            contrast: 0.4,
+            saturation: 0.0,
+            hue: 0.0,
+            color_jitter_prob: 0.8,
+            grayscale_prob: 0.0,
+            flip: false,
+            blur_prob: 0.3,
+            blur_sigma: (0.1, 1.0),
+            noise_std: 0.03,
+        }
+    }
+
+    /// SimCLR's recipe for colour photos: crop, flip, strong colour jitter
+    /// (0.8 × 0.4/0.4/0.4/0.1) and random grayscale (0.2). The crop already
+    /// shifts content, so no extra rotation or translation.
+    pub fn for_color() -> Self {
+        AugmentOptions {
+            crop_scale: (0.2, 1.0),
+            crop_ratio: (0.75, 1.333),
+            max_rotation_deg: 0.0,
+            max_translate: 0.0,
+            brightness: 0.4,
+            contrast: 0.4,
+            saturation: 0.4,
+            hue: 0.1,
+            color_jitter_prob: 0.8,
+            grayscale_prob: 0.2,
+            flip: true,
+            blur_prob: 0.3,
+            blur_sigma: (0.1, 1.5),
+            noise_std: 0.0,
+        }
+    }
+
+    /// Options under which `augment` only resizes (useful for tests and for
+    /// checking that the geometry path matches plain preprocessing).
+    pub fn identity() -> Self {
+        AugmentOptions {
+            crop_scale: (1.0, 1.0),
+            crop_ratio: (1.0, 1.0),
+            max_rotation_deg: 0.0,
+            max_translate: 0.0,
+            brightness: 0.0,
+            contrast: 0.0,
+            saturation: 0.0,
+            hue: 0.0,
+            color_jitter_prob: 0.0,
+            grayscale_prob: 0.0,
+            flip: false,
+            blur_prob: 0.0,
+            blur_sigma: (0.0, 0.0),
+            noise_std: 0.0,
+        }
+    }
+}
+
+/// One augmented view, CHW f32 in [0,1], `channels` (1 or 3) × size × size.
+pub fn augment(
+    base: &Picture,
+    size: u32,
+    channels: u8,
+    opts: &AugmentOptions,
+    rng: &mut impl Rng,
+) -> Vec<f32> {
+    let mut out = vec![0.0f32; view_len(size, channels)];
+    augment_into(base, size, channels, opts, rng, &mut out);
+    out
+}
+
+/// Two views per picture, N×C×size×size each, built in parallel. Picture i
+/// gets its own RNG seeded from (seed, epoch, step, i), so the batch is the
+/// same whatever the thread count or scheduling.
+pub fn augment_pairs(
+    bases: &[&Picture],
+    size: u32,
+    channels: u8,
+    opts: &AugmentOptions,
+    seed: u64,
+    epoch: u32,
+    step: u32,
+) -> (Vec<f32>, Vec<f32>) {
+    let len = view_len(size, channels);
+    let mut first = vec![0.0f32; bases.len() * len];
+    let mut second = vec![0.0f32; bases.len() * len];
+    if len == 0 {
+        return (first, second);
+    }
+    first
+        .par_chunks_mut(len)
+        .zip(second.par_chunks_mut(len))
+        .enumerate()
+        .with_min_len(8) // a view costs microseconds; don't pay a task per view
+        .for_each(|(i, (a, b))| {
+            let mut rng = ChaCha8Rng::seed_from_u64(view_seed(seed, epoch, step, i as u64));
+            augment_into(bases[i], size, channels, opts, &mut rng, a);
+            augment_into(bases[i], size, channels, opts, &mut rng, b);
+        });
+    (first, second)
+}
+
+fn view_len(size: u32, channels: u8) -> usize {
+    assert!(
+        channels == 1 || channels == 3,
+        "channels must be 1 or 3, got {channels}"
+    );
+    channels as usize * size as usize * size as usize
+}
+
+/// SplitMix64 finaliser: spreads nearby inputs (step, step+1) to unrelated seeds.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn view_seed(seed: u64, epoch: u32, step: u32, index: u64) -> u64 {
+    let mut h = mix64(seed ^ 0x9E37_79B9_7F4A_7C15);
+    for part in [epoch as u64, step as u64, index] {
+        h = mix64(h ^ part.wrapping_add(0x9E37_79B9_7F4A_7C15));
+    }
+    h
+}
+
+fn augment_into<R: Rng + ?Sized>(
+    base: &Picture,
+    size: u32,
+    channels: u8,
+    opts: &AugmentOptions,
+    rng: &mut R,
+    out: &mut [f32],
+) {
+    let size = size as usize;
+    let plane = size * size;
+    let map = random_geometry(base, size, opts, rng);
+    sample_affine(base, &map, size, channels, out);
+
+    if channels == 3 {
+        if chance(rng, opts.color_jitter_prob) {
+            color_jitter(out, plane, opts, rng);
+        }
+        if chance(rng, opts.grayscale_prob) {
+            to_gray_in_place(out, plane);
+        }
+    } else if chance(rng, opts.color_jitter_prob) {
+        gray_jitter(out, opts, rng);
+    }
+    if chance(rng, opts.blur_prob) {
+        let sigma = uniform(rng, opts.blur_sigma.0, opts.blur_sigma.1);
+        gaussian_blur(out, size, sigma);
+    }
+    if opts.noise_std > 0.0 {
+        add_noise(out, opts.noise_std, rng);
+    }
+    out.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+}
+
+fn chance<R: Rng + ?Sized>(rng: &mut R, p: f32) -> bool {
+    p > 0.0 && rng.random::<f32>() < p
+}
+
+/// Uniform in [lo, hi]; tolerates lo == hi or swapped bounds from hand-edited options.
+fn uniform<R: Rng + ?Sized>(rng: &mut R, lo: f32, hi: f32) -> f32 {
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    lo + (hi - lo) * rng.random::<f32>()
+}
+
+fn jitter_factor<R: Rng + ?Sized>(rng: &mut R, strength: f32) -> f32 {
+    uniform(rng, (1.0 - strength).max(0.0), 1.0 + strength)
+}
+
+/// Output pixel (u, v) samples the base at (a·u + b·v + c, d·u + e·v + f),
+/// in continuous coordinates where pixel k spans [k, k+1).
+#[derive(Clone, Copy, Debug)]
+struct Affine {
+    a: f32,
+    b: f32,
+    c: f32,
+    d: f32,
+    e: f32,
+    f: f32,
+}
+
+/// A crop of the base: centre and size in base pixels.
+struct Crop {
+    cx: f32,
+    cy: f32,
+    w: f32,
+    h: f32,
+}
+
+/// torchvision's RandomResizedCrop choice, on continuous coordinates.
+fn random_crop<R: Rng + ?Sized>(
+    width: f32,
+    height: f32,
+    opts: &AugmentOptions,
+    rng: &mut R,
+) -> Crop {
+    let area = width * height;
+    let (log_lo, log_hi) = (
+        opts.crop_ratio.0.max(1e-3).ln(),
+        opts.crop_ratio.1.max(1e-3).ln(),
+    );
+    for _ in 0..10 {
+        let target = area * uniform(rng, opts.crop_scale.0, opts.crop_scale.1);
+        let ratio = uniform(rng, log_lo, log_hi).exp();
+        let w = (target * ratio).sqrt();
+        let h = (target / ratio).sqrt();
+        if w > 0.0 && h > 0.0 && w <= width && h <= height {
+            let cx = w / 2.0 + rng.random::<f32>() * (width - w);
+            let cy = h / 2.0 + rng.random::<f32>() * (height - h);
+            return Crop { cx, cy, w, h };
+        }
+    }
+    // No sampled crop fitted: take the largest centred crop whose aspect is in range.
+    let (ratio_lo, ratio_hi) = (
+        opts.crop_ratio.0.min(opts.crop_ratio.1),
+        opts.crop_ratio.0.max(opts.crop_ratio.1),
+    );
+    let in_ratio = width / height;
+    let (w, h) = if in_ratio < ratio_lo {
+        (width, width / ratio_lo)
+    } else if in_ratio > ratio_hi {
+        (height * ratio_hi, height)
+    } else {
+        (width, height)
+    };
+    Crop {
+        cx: width / 2.0,
+        cy: height / 2.0,
+        w,
+        h,
+    }
+}
+
+fn random_geometry<R: Rng + ?Sized>(
+    base: &Picture,
+    size: usize,
+    opts: &AugmentOptions,
+    rng: &mut R,
+) -> Affine {
+    let crop = random_crop(base.width as f32, base.height as f32, opts, rng);
+    let angle = if opts.max_rotation_deg > 0.0 {
+        uniform(rng, -opts.max_rotation_deg, opts.max_rotation_deg).to_radians()
+    } else {
+        0.0
+    };
+    let (tx, ty) = if opts.max_translate > 0.0 {
+        (
+            uniform(rng, -opts.max_translate, opts.max_translate),
+            uniform(rng, -opts.max_translate, opts.max_translate),
+        )
+    } else {
+        (0.0, 0.0)
+    };
+    let mirror = if opts.flip && rng.random::<bool>() {
+        -1.0
+    } else {
+        1.0
+    };
+    let (sin, cos) = angle.sin_cos();
+    let n = size as f32;
+
+    // Inverse of: crop → resize to the square → flip → rotate → translate,
+    // worked in square normalised output coordinates so rotation is a true
+    // rotation of the final view even when the crop's aspect differs.
+    let source_of = |u: f32, v: f32| -> (f32, f32) {
+        let ox = (u + 0.5) / n - 0.5 - tx;
+        let oy = (v + 0.5) / n - 0.5 - ty;
+        let qx = (cos * ox + sin * oy) * mirror;
+        let qy = -sin * ox + cos * oy;
+        (crop.cx + qx * crop.w, crop.cy + qy * crop.h)
+    };
+    let (c, f) = source_of(0.0, 0.0);
+    let (x1, y1) = source_of(1.0, 0.0);
+    let (x2, y2) = source_of(0.0, 1.0);
+    Affine {
+        a: x1 - c,
+        b: x2 - c,
+        c,
+        d: y1 - f,
+        e: y2 - f,
+        f,
+    }
+}
+
+/// Bilinear sampling of the base through `map` into CHW output on [0,1],
+/// converting channel count on the way.
+fn sample_affine(base: &Picture, map: &Affine, size: usize, channels: u8, out: &mut [f32]) {
+    // Monomorphised per channel layout so the inner loop has no branches.
+    match (base.channels, channels) {
+        (1, 1) => sample_into::<1>(base, map, size, out, |o, i, _, [g]| o[i] = g),
+        (1, _) => sample_into::<1>(base, map, size, out, |o, i, plane, [g]| {
+            o[i] = g;
+            o[plane + i] = g;
+            o[2 * plane + i] = g;
+        }),
+        (_, 1) => sample_into::<3>(base, map, size, out, |o, i, _, [r, g, b]| {
+            o[i] = LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
+        }),
+        _ => sample_into::<3>(base, map, size, out, |o, i, plane, [r, g, b]| {
+            o[i] = r;
+            o[plane + i] = g;
+            o[2 * plane + i] = b;
+        }),
+    }
+}
+
+/// Fixed-point scale of sampling coordinates: 16 fractional bits is 1/65536
+/// of a pixel, far finer than any visible difference.
+const FIX_ONE: i64 = 1 << 16;
+
+#[inline(always)]
+fn sample_into<const BC: usize>(
+    base: &Picture,
+    map: &Affine,
+    size: usize,
+    out: &mut [f32],
+    store: impl Fn(&mut [f32], usize, usize, [f32; BC]),
+) {
+    let plane = size * size;
+    let stride = base.width as usize * BC;
+    // Coordinates walk along each output row in fixed point: integer adds and
+    // clamps instead of float-to-int conversions per pixel. Clamping the
+    // coordinate (not the indices) gives the same edge replication.
+    let to_fix = |v: f32| (v as f64 * FIX_ONE as f64).round() as i64;
+    let (max_x, max_y) = (
+        (base.width as i64 - 1) * FIX_ONE,
+        (base.height as i64 - 1) * FIX_ONE,
+    );
+    let (step_x, step_y) = ((base.width > 1) as usize, (base.height > 1) as usize);
+    let (last_x0, last_y0) = (
+        base.width as usize - 1 - step_x,
+        base.height as usize - 1 - step_y,
+    );
+    let (dx, dy) = (to_fix(map.a), to_fix(map.d));
+    let px = &base.pixels[..];
+    let axis = |max: i64, last0: usize, step: usize, scale: usize| {
+        move |fixed: i64| {
+            let c = fixed.clamp(0, max);
+            // At the far edge i0 steps back one so i0+1 stays inside; the fraction then reaches 1.
+            let i0 = ((c >> 16) as usize).min(last0);
+            let frac = (c - ((i0 as i64) << 16)) as f32 * (1.0 / FIX_ONE as f32);
+            (i0 * scale, (i0 + step) * scale, frac)
+        }
+    };
+    let x_tap = axis(max_x, last_x0, step_x, BC);
+    let y_tap = axis(max_y, last_y0, step_y, stride);
+    let lerp = |xa: usize, xb: usize, fx: f32, ya: usize, yb: usize, fy: f32| {
+        let (w00, w01) = ((1.0 - fx) * (1.0 - fy), fx * (1.0 - fy));
+        let (w10, w11) = ((1.0 - fx) * fy, fx * fy);
+        let mut value = [0.0f32; BC];
+        for (c, slot) in value.iter_mut().enumerate() {
+            let sum = w00 * px[ya + xa + c] as f32
+                + w01 * px[ya + xb + c] as f32
+                + w10 * px[yb + xa + c] as f32
+                + w11 * px[yb + xb + c] as f32;
+            *slot = sum * (1.0 / 255.0);
+        }
+        value
+    };
+
+    // -0.5 moves from continuous coordinates to pixel-centre indices.
+    if map.b == 0.0 && map.d == 0.0 {
+        // No rotation: x depends only on u and y only on v, so the taps are
+        // computed once per column and once per row.
+        let columns: Vec<_> = (0..size)
+            .map(|u| x_tap(to_fix(map.c - 0.5) + dx * u as i64))
+            .collect();
+        for v in 0..size {
+            let (ya, yb, fy) = y_tap(to_fix(map.e * v as f32 + map.f - 0.5));
+            for (u, &(xa, xb, fx)) in columns.iter().enumerate() {
+                store(out, v * size + u, plane, lerp(xa, xb, fx, ya, yb, fy));
+            }
+        }
+        return;
+    }
+    for v in 0..size {
+        let mut x = to_fix(map.b * v as f32 + map.c - 0.5);
+        let mut y = to_fix(map.e * v as f32 + map.f - 0.5);
+        for u in 0..size {
+            let (xa, xb, fx) = x_tap(x);
+            let (ya, yb, fy) = y_tap(y);
+            x += dx;
+            y += dy;
+            store(out, v * size + u, plane, lerp(xa, xb, fx, ya, yb, fy));
+        }
+    }
+}
+
+fn clamp_unit(values: &mut [f32]) {
+    values.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+}
+
+fn mean_luma(out: &[f32], plane: usize) -> f32 {
+    let (r, g, b) = (&out[..plane], &out[plane..2 * plane], &out[2 * plane..]);
+    let sum: f32 = (0..plane)
+        .map(|i| LUMA_WEIGHTS[0] * r[i] + LUMA_WEIGHTS[1] * g[i] + LUMA_WEIGHTS[2] * b[i])
+        .sum();
+    sum / plane as f32
+}
+
+fn adjust_contrast(values: &mut [f32], mean: f32, factor: f32) {
+    values
+        .iter_mut()
+        .for_each(|v| *v = (*v - mean) * factor + mean);
+    clamp_unit(values);
+}
+
+fn adjust_brightness(values: &mut [f32], factor: f32) {
+    values.iter_mut().for_each(|v| *v *= factor);
+    clamp_unit(values);
+}
+
+/// Brightness and contrast only: there is no colour to jitter.
+fn gray_jitter<R: Rng + ?Sized>(out: &mut [f32], opts: &AugmentOptions, rng: &mut R) {
+    let brightness_first = rng.random::<bool>();
+    let b = jitter_factor(rng, opts.brightness);
+    let c = jitter_factor(rng, opts.contrast);
+    let contrast = |out: &mut [f32]| {
+        let mean = out.iter().sum::<f32>() / out.len() as f32;
+        adjust_contrast(out, mean, c);
+    };
+    if brightness_first {
+        adjust_brightness(out, b);
+        contrast(out);
+    } else {
+        contrast(out);
+        adjust_brightness(out, b);
+    }
+}
+
+/// torchvision ColorJitter: the four adjustments in a random order, each clamped.
+fn color_jitter<R: Rng + ?Sized>(
+    out: &mut [f32],
+    plane: usize,
+    opts: &AugmentOptions,
+    rng: &mut R,
+) {
+    let mut order = [0u8, 1, 2, 3];
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let brightness = jitter_factor(rng, opts.brightness);
+    let contrast = jitter_factor(rng, opts.contrast);
+    let saturation = jitter_factor(rng, opts.saturation);
+    let hue = uniform(rng, -opts.hue, opts.hue);
+    for op in order {
+        match op {
+            0 => adjust_brightness(out, brightness),
+            1 => {
+                let mean = mean_luma(out, plane);
+                adjust_contrast(out, mean, contrast);
+            }
+            2 => adjust_saturation(out, plane, saturation),
+            _ => rotate_hue(out, plane, hue),
+        }
+    }
+}
+
+fn adjust_saturation(out: &mut [f32], plane: usize, factor: f32) {
+    if factor == 1.0 {
+        return;
+    }
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for i in 0..plane {
+        let y = LUMA_WEIGHTS[0] * r[i] + LUMA_WEIGHTS[1] * g[i] + LUMA_WEIGHTS[2] * b[i];
+        r[i] = (y + (r[i] - y) * factor).clamp(0.0, 1.0);
+        g[i] = (y + (g[i] - y) * factor).clamp(0.0, 1.0);
+        b[i] = (y + (b[i] - y) * factor).clamp(0.0, 1.0);
+    }
+}
+
+/// Hue shift as a rotation of the chroma plane in YIQ space: one 3×3 matrix
+/// per view instead of a per-pixel HSV round trip.
+fn rotate_hue(out: &mut [f32], plane: usize, turns: f32) {
+    if turns == 0.0 {
+        return;
+    }
+    const TO_YIQ: [[f32; 3]; 3] = [
+        [0.299, 0.587, 0.114],
+        [0.596, -0.274, -0.322],
+        [0.211, -0.523, 0.312],
+    ];
+    const FROM_YIQ: [[f32; 3]; 3] = [
+        [1.0, 0.956, 0.621],
+        [1.0, -0.272, -0.647],
+        [1.0, -1.106, 1.703],
+    ];
+    let (sin, cos) = (turns * std::f32::consts::TAU).sin_cos();
+    let rotate = [[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]];
+    let m = matmul3(&FROM_YIQ, &matmul3(&rotate, &TO_YIQ));
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for i in 0..plane {
+        let (x, y, z) = (r[i], g[i], b[i]);
+        r[i] = (m[0][0] * x + m[0][1] * y + m[0][2] * z).clamp(0.0, 1.0);
+        g[i] = (m[1][0] * x + m[1][1] * y + m[1][2] * z).clamp(0.0, 1.0);
+        b[i] = (m[2][0] * x + m[2][1] * y + m[2][2] * z).clamp(0.0, 1.0);
+    }
+}
+
+fn matmul3(a: &[[f32; 3]; 3], b: &[[f32; 3]; 3]) -> [[f32; 3]; 3] {
+    let mut m = [[0.0; 3]; 3];
+    for (i, row) in m.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
+            *cell = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    m
+}
+
+fn to_gray_in_place(out: &mut [f32], plane: usize) {
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for i in 0..plane {
+        let y = LUMA_WEIGHTS[0] * r[i] + LUMA_WEIGHTS[1] * g[i] + LUMA_WEIGHTS[2] * b[i];
+        (r[i], g[i], b[i]) = (y, y, y);
+    }
+}
+
+/// Separable gaussian blur of every size×size plane, radius ⌈2σ⌉, edges clamped.
+fn gaussian_blur(out: &mut [f32], size: usize, sigma: f32) {
+    if sigma <= 0.0 || size < 2 {
+        return;
+    }
+    let radius = ((2.0 * sigma).ceil() as usize).clamp(1, size);
+    let mut kernel: Vec<f32> = (0..=2 * radius)
+        .map(|k| {
+            let d = k as f32 - radius as f32;
+            (-d * d / (2.0 * sigma * sigma)).exp()
+        })
+        .collect();
+    let sum: f32 = kernel.iter().sum();
+    kernel.iter_mut().for_each(|w| *w /= sum);
+
+    // Whole-row passes over an edge-padded copy: no per-tap index clamping,
+    // and the inner loops are plain axpy that the compiler vectorises.
+    let mut padded = vec![0.0f32; size + 2 * radius];
+    let mut rows = vec![0.0f32; size * size];
+    for p in out.chunks_exact_mut(size * size) {
+        for (src, dst) in p.chunks_exact(size).zip(rows.chunks_exact_mut(size)) {
+            padded[..radius].fill(src[0]);
+            padded[radius..radius + size].copy_from_slice(src);
+            padded[radius + size..].fill(src[size - 1]);
+            dst.fill(0.0);
+            for (k, &w) in kernel.iter().enumerate() {
+                dst.iter_mut()
+                    .zip(&padded[k..k + size])
+                    .for_each(|(d, &s)| *d += w * s);
+            }
+        }
+        for (y, dst) in p.chunks_exact_mut(size).enumerate() {
+            dst.fill(0.0);
+            for (k, &w) in kernel.iter().enumerate() {
+                let src_row = (y + k).saturating_sub(radius).min(size - 1);
+                let src = &rows[src_row * size..(src_row + 1) * size];
+                dst.iter_mut().zip(src).for_each(|(d, &s)| *d += w * s);
+            }
+        }
+    }
+}
+
+/// Approximately gaussian noise: the sum of four 16-bit uniforms (Irwin–Hall),
+/// far cheaper than Box–Muller and indistinguishable for augmentation (tails
+/// cut at ±3.5σ). The words come from a SplitMix64 stream seeded once from
+/// `rng`: still deterministic, at a fraction of ChaCha's cost per word.
+fn add_noise<R: Rng + ?Sized>(out: &mut [f32], std: f32, rng: &mut R) {
+    // Four U(0,1) sum to mean 2, variance 1/3.
+    let scale = std * 3.0f32.sqrt() / 65535.0;
+    let mut state = rng.next_u64();
+    for v in out.iter_mut() {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let w = mix64(state);
+        let sum = (w & 0xFFFF) + ((w >> 16) & 0xFFFF) + ((w >> 32) & 0xFFFF) + (w >> 48);
+        *v += (sum as f32 - 2.0 * 65535.0) * scale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image_input::to_tensor;
+
+    fn gradient_gray(w: u32, h: u32) -> Picture {
+        Picture::new(
+            w,
+            h,
+            1,
+            (0..w * h)
+                .map(|i| ((i % w) * 255 / (w - 1)) as u8)
+                .collect(),
+        )
+    }
+
+    fn colour_picture(w: u32, h: u32) -> Picture {
+        let pixels = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [(x * 255 / (w - 1)) as u8, (y * 255 / (h - 1)) as u8, 90]
+            })
+            .collect();
+        Picture::new(w, h, 3, pixels)
+    }
+
+    /// Left half bright, right half dark.
+    fn left_bright(size: u32) -> Picture {
+        Picture::new(
+            size,
+            size,
+            1,
+            (0..size * size)
+                .map(|i| if i % size < size / 2 { 255 } else { 0 })
+                .collect(),
+        )
+    }
+
+    fn halves(view: &[f32], size: usize) -> (f32, f32) {
+        let (mut left, mut right) = (0.0, 0.0);
+        for (i, v) in view[..size * size].iter().enumerate() {
+            if i % size < size / 2 {
+                left += v
+            } else {
+                right += v
+            }
+        }
+        (left, right)
+    }
+
+    #[test]
+    fn same_seed_gives_identical_batch_and_shapes() {
+        let (a, b) = (gradient_gray(28, 28), colour_picture(40, 30));
+        let bases = [&a, &b, &a];
+        let opts = AugmentOptions::for_color();
+        let one = augment_pairs(&bases, 32, 3, &opts, 7, 1, 2);
+        let two = augment_pairs(&bases, 32, 3, &opts, 7, 1, 2);
+        assert_eq!(one, two);
+        assert_eq!(one.0.len(), 3 * 3 * 32 * 32);
+        assert_eq!(one.1.len(), 3 * 3 * 32 * 32);
+        assert_ne!(one.0, one.1, "the two views should differ");
+        assert!(one.0.iter().chain(&one.1).all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn result_does_not_depend_on_thread_count() {
+        let a = colour_picture(36, 36);
+        let bases: Vec<&Picture> = vec![&a; 40];
+        let opts = AugmentOptions::for_color();
+        let parallel = augment_pairs(&bases, 16, 3, &opts, 3, 0, 5);
+        let single = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| augment_pairs(&bases, 16, 3, &opts, 3, 0, 5));
+        assert_eq!(parallel, single);
+    }
+
+    #[test]
+    fn different_step_epoch_or_seed_changes_views() {
+        let a = gradient_gray(28, 28);
+        let opts = AugmentOptions::for_grayscale();
+        let base = augment_pairs(&[&a], 28, 1, &opts, 1, 0, 0);
+        assert_ne!(base, augment_pairs(&[&a], 28, 1, &opts, 1, 0, 1));
+        assert_ne!(base, augment_pairs(&[&a], 28, 1, &opts, 1, 1, 0));
+        assert_ne!(base, augment_pairs(&[&a], 28, 1, &opts, 2, 0, 0));
+    }
+
+    #[test]
+    fn identity_options_reproduce_to_tensor() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let gray = gradient_gray(28, 28);
+        let view = augment(&gray, 28, 1, &AugmentOptions::identity(), &mut rng);
+        let plain = to_tensor(&gray, 28, 1);
+        assert!(view.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-5));
+        let colour = colour_picture(20, 20);
+        let view = augment(&colour, 20, 3, &AugmentOptions::identity(), &mut rng);
+        let plain = to_tensor(&colour, 20, 3);
+        assert!(view.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-6));
+        // Upscaling differs only by filter details.
+        let up = augment(&gray, 56, 1, &AugmentOptions::identity(), &mut rng);
+        let plain = to_tensor(&gray, 56, 1);
+        assert!(up.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 0.02));
+    }
+
+    #[test]
+    fn channel_conversion_in_views() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let gray = gradient_gray(8, 8);
+        let view = augment(&gray, 8, 3, &AugmentOptions::identity(), &mut rng);
+        assert_eq!(&view[..64], &view[64..128]);
+        assert_eq!(&view[..64], &view[128..]);
+        let colour = colour_picture(8, 8);
+        let view = augment(&colour, 8, 1, &AugmentOptions::identity(), &mut rng);
+        let luma = to_tensor(&colour, 8, 1);
+        assert!(view.iter().zip(&luma).all(|(a, b)| (a - b).abs() < 1e-5));
+    }
+
+    #[test]
+    fn flip_turns_left_bright_into_right_bright() {
+        let base = left_bright(16);
+        let opts = AugmentOptions {
+            flip: true,
+            ..AugmentOptions::identity()
+        };
+        let mut flipped = 0;
+        for seed in 0..32 {
+            let view = augment(&base, 16, 1, &opts, &mut ChaCha8Rng::seed_from_u64(seed));
+            let (left, right) = halves(&view, 16);
+            if right > left {
+                flipped += 1;
+                let mirrored: Vec<f32> = to_tensor(&base, 16, 1)
+                    .chunks(16)
+                    .flat_map(|row| row.iter().rev().copied().collect::<Vec<_>>())
+                    .collect();
+                assert_eq!(view, mirrored);
+            }
+        }
+        assert!((8..=24).contains(&flipped), "flipped {flipped} of 32");
+    }
+
+    #[test]
+    fn grayscale_defaults_never_flip() {
+        let base = left_bright(28);
+        let opts = AugmentOptions::for_grayscale();
+        let (one, two) = augment_pairs(&vec![&base; 64], 28, 1, &opts, 11, 0, 0);
+        for view in one.chunks(784).chain(two.chunks(784)) {
+            let (left, right) = halves(view, 28);
+            assert!(left > right, "left {left} right {right}");
+        }
+    }
+
+    #[test]
+    fn rotation_moves_content_and_keeps_black_background() {
+        // A vertical white bar on black, clear of the edges. Corners sample
+        // outside the base and must stay black (edge clamping of a black border).
+        let size = 20u32;
+        let in_bar = |i: u32| (9..11).contains(&(i % size)) && (2..18).contains(&(i / size));
+        let bar = Picture::new(
+            size,
+            size,
+            1,
+            (0..size * size)
+                .map(|i| if in_bar(i) { 255 } else { 0 })
+                .collect(),
+        );
+        let opts = AugmentOptions {
+            max_rotation_deg: 90.0,
+            ..AugmentOptions::identity()
+        };
+        let mut moved = false;
+        for seed in 0..50 {
+            let view = augment(&bar, size, 1, &opts, &mut ChaCha8Rng::seed_from_u64(seed));
+            assert!(view[0] < 0.05 && view[view.len() - 1] < 0.05);
+            // Near the top, a tilted bar leaves its original columns.
+            let top_row = &view[3 * size as usize..4 * size as usize];
+            moved |= top_row
+                .iter()
+                .enumerate()
+                .any(|(x, &v)| v > 0.5 && !(8..12).contains(&x));
+        }
+        assert!(moved, "rotation never moved the bar");
+    }
+
+    #[test]
+    fn photometric_ops_stay_in_range_and_change_values() {
+        let base = colour_picture(24, 24);
+        let opts = AugmentOptions {
+            color_jitter_prob: 1.0,
+            grayscale_prob: 0.0,
+            blur_prob: 1.0,
+            noise_std: 0.1,
+            ..AugmentOptions::for_color()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..20 {
+            let view = augment(&base, 24, 3, &opts, &mut rng);
+            assert!(view.iter().all(|v| (0.0..=1.0).contains(v)));
+        }
+        let gray_opts = AugmentOptions {
+            grayscale_prob: 1.0,
+            ..AugmentOptions::identity()
+        };
+        let view = augment(&base, 24, 3, &gray_opts, &mut rng);
+        assert_eq!(&view[..576], &view[576..1152]);
+        assert_eq!(&view[..576], &view[1152..]);
+    }
+
+    #[test]
+    fn hue_rotation_by_a_full_turn_is_identity_and_half_turn_changes_colour() {
+        let mut px = vec![0.8, 0.2, 0.3, 0.5, 0.4, 0.9];
+        let orig = px.clone();
+        rotate_hue(&mut px, 2, 1.0);
+        assert!(
+            px.iter().zip(&orig).all(|(a, b)| (a - b).abs() < 1e-3),
+            "{px:?}"
+        );
+        rotate_hue(&mut px, 2, 0.5);
+        assert!(px[0] < px[2], "red should move towards blue/cyan: {px:?}");
+    }
+
+    #[test]
+    fn blur_smooths_an_edge_and_keeps_mean() {
+        let mut view = to_tensor(&left_bright(16), 16, 1);
+        let before: f32 = view.iter().sum();
+        gaussian_blur(&mut view, 16, 1.0);
+        let after: f32 = view.iter().sum();
+        assert!((before - after).abs() < 1e-3);
+        assert!(view[7] < 1.0 && view[8] > 0.0);
+    }
+
+    #[test]
+    fn noise_has_roughly_the_requested_spread() {
+        let mut values = vec![0.5f32; 20_000];
+        add_noise(&mut values, 0.1, &mut ChaCha8Rng::seed_from_u64(9));
+        let mean = values.iter().sum::<f32>() / values.len() as f32;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32;
+        assert!(
+            (mean - 0.5).abs() < 0.005 && (var.sqrt() - 0.1).abs() < 0.005,
+            "mean {mean} sd {}",
+            var.sqrt()
+        );
+    }
+
+    #[test]
+    fn options_roundtrip_through_json() {
+        let opts = AugmentOptions::for_color();
+        let json = serde_json::to_string(&opts).unwrap();
+        assert_eq!(serde_json::from_str::<AugmentOptions>(&json).unwrap(), opts);
+    }
+
+    #[test]
+    #[ignore = "micro-benchmark; run with --ignored --nocapture in release"]
+    fn bench_views() {
+        use std::time::Instant;
+        let cases = [
+            (
+                "28x28 gray",
+                gradient_gray(28, 28),
+                28u32,
+                1u8,
+                AugmentOptions::for_grayscale(),
+            ),
+            (
+                "32x32 colour",
+                colour_picture(36, 36),
+                32,
+                3,
+                AugmentOptions::for_color(),
+            ),
+            (
+                "96x96 colour",
+                colour_picture(110, 110),
+                96,
+                3,
+                AugmentOptions::for_color(),
+            ),
+        ];
+        for (name, base, size, channels, opts) in &cases {
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let n = 20_000u32;
+            let start = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(augment(base, *size, *channels, opts, &mut rng));
+            }
+            let single = start.elapsed().as_nanos() as f64 / n as f64;
+            let bases = vec![base; 256];
+            let rounds = 50u32;
+            let start = Instant::now();
+            for step in 0..rounds {
+                std::hint::black_box(augment_pairs(&bases, *size, *channels, opts, 0, 0, step));
+            }
+            let batch = start.elapsed().as_secs_f64() * 1e3 / rounds as f64;
+            println!(
+                "{name}: {single:.0} ns/view single-threaded; 512 views via augment_pairs: {batch:.2} ms on {} threads",
+                rayon::current_num_threads()
+            );
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Distance kernels over `f32` slices, written as plain chunked loops so that
+//! the compiler vectorises them (eight independent accumulators per loop).
+//! No Postgres here: the SQL operators in `embedding.rs` are thin wrappers.
+
+const LANES: usize = 8;
+
+/// Sums of `a·b`, `a·a` and `b·b` in one pass; every metric below is built from these.
+#[inline]
+fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+    debug_assert_eq!(a.len(), b.len());
+    let mut ab = [0f32; LANES];
+    let mut aa = [0f32; LANES];
+    let mut bb = [0f32; LANES];
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..LANES {
+            ab[i] += x[i] * y[i];
+            aa[i] += x[i] * x[i];
+            bb[i] += y[i] * y[i];
+        }
+    }
+    let (mut s_ab, mut s_aa, mut s_bb) = (ab.iter().sum::<f32>(), aa.iter().sum::<f32>(), bb.iter().sum::<f32>());
+    for (x, y) in ra.iter().zip(rb) {
+        s_ab += x * y;
+        s_aa += x * x;
+        s_bb += y * y;
+    }
+    (s_ab, s_aa, s_bb)
+}
+
+pub fn inner_product(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
+}
+
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..LANES {
+            let d = x[i] - y[i];
+            acc[i] += d * d;
+        }
+    }
+    acc.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum::<f32>()
+}
+
+pub fn l2_distance(a: &[f32], b: &[f32]) -> f64 {
+    (l2_squared(a, b) as f64).sqrt()
+}
+
+/// Cosine similarity in [-1, 1]; NaN when either vector is all zeros, as in pgvector,
+/// because a zero vector has no direction.
+pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f64 {
+    let (ab, aa, bb) = dot_and_norms(a, b);
+    let sim = ab as f64 / ((aa as f64) * (bb as f64)).sqrt();
+    if sim.is_nan() { sim } else { sim.clamp(-1.0, 1.0) }
+}
+
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+    1.0 - cosine_similarity(a, b)
+}
+
+pub fn norm(a: &[f32]) -> f64 {
+    (inner_product(a, a) as f64).sqrt()
+}
+
+/// Unit-length copy; a zero vector stays zero (it has no direction to keep).
+pub fn l2_normalize(a: &[f32]) -> Vec<f32> {
+    let n = norm(a);
+    if n == 0.0 {
+        return a.to_vec();
+    }
+    a.iter().map(|x| (*x as f64 / n) as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_cos(a: &[f32], b: &[f32]) -> f64 {
+        let ab: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+        let aa: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
+        let bb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum();
+        ab / (aa * bb).sqrt()
+    }
+
+    #[test]
+    fn kernels_match_naive_sums_for_odd_lengths() {
+        for n in [1usize, 3, 7, 8, 9, 17, 128, 131] {
+            let a: Vec<f32> = (0..n).map(|i| ((i * 7919) % 13) as f32 - 6.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| ((i * 104729) % 11) as f32 - 4.5).collect();
+            let ip: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((inner_product(&a, &b) as f64 - ip).abs() < 1e-3, "n={n}");
+            let l2: f64 = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
+            assert!((l2_distance(&a, &b) - l2).abs() < 1e-3, "n={n}");
+            assert!((cosine_similarity(&a, &b) - naive_cos(&a, &b)).abs() < 1e-5, "n={n}");
+        }
+    }
+
+    #[test]
+    fn cosine_of_a_vector_with_itself_is_one_and_zero_vectors_are_nan() {
+        let a = [0.3f32, -1.0, 2.5];
+        assert!((cosine_similarity(&a, &a) - 1.0).abs() < 1e-7);
+        assert!(cosine_distance(&a, &[0.0, 0.0, 0.0]).is_nan());
+    }
+
+    #[test]
+    fn normalize_gives_unit_length() {
+        let v = l2_normalize(&[3.0, 4.0]);
+        assert_eq!(v, vec![0.6, 0.8]);
+        assert_eq!(l2_normalize(&[0.0, 0.0]), vec![0.0, 0.0]);
+    }
+}

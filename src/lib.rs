@@ -1,0 +1,43 @@
+//! image_search: train an image-embedding model and search images by image, in SQL.
+//!
+//! Modules by concern; the pure-Rust ones (no Postgres) are unit-tested with `cargo test`:
+//! - `distance`, `image_input`, `augment`, `grid`, `tutorial_parser`, `onnx_model`: plain Rust
+//! - `embedding`: the `image_search.embedding` vector type and its operators
+//! - `settings`: GUCs; `onnx`: ONNX Runtime loading and sessions inside a backend
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+mod augment;
+mod distance;
+mod embedding;
+mod grid;
+mod image_input;
+mod model_files;
+mod onnx_model;
+mod onnx;
+mod settings;
+pub mod tutorial_parser;
+
+/// Raises a Postgres ERROR with the given SQLSTATE; never returns.
+#[allow(unreachable_code)]
+pub(crate) fn raise_error(code: PgSqlErrorCode, message: impl Into<String>) -> ! {
+    let message: String = message.into();
+    ereport!(ERROR, code, message);
+    unreachable!()
+}
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+}
+
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

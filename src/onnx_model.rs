@@ -1,0 +1,74 @@
+//! Turning an encoder graph plus trained weights into one standalone ONNX file.
+//!
+//! The generated encoder takes its weights as a graph input named `params`.
+//! Protobuf merges a repeated occurrence of a singular message field, so appending
+//! a second `graph` field that holds only an initializer called `params` adds that
+//! initializer to the graph: the result runs anywhere without feeding weights,
+//! and no ONNX protobuf library is needed.
+
+const MODEL_GRAPH_FIELD: u32 = 7; // ModelProto.graph
+const GRAPH_INITIALIZER_FIELD: u32 = 5; // GraphProto.initializer
+const TENSOR_DIMS_FIELD: u32 = 1; // TensorProto.dims (packed int64)
+const TENSOR_DATA_TYPE_FIELD: u32 = 2; // TensorProto.data_type
+const TENSOR_NAME_FIELD: u32 = 8; // TensorProto.name
+const TENSOR_RAW_DATA_FIELD: u32 = 9; // TensorProto.raw_data
+const ONNX_FLOAT: u64 = 1;
+
+fn varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn length_delimited(field: u32, payload: &[u8], out: &mut Vec<u8>) {
+    varint(((field as u64) << 3) | 2, out);
+    varint(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
+fn float_tensor(name: &str, values: &[f32]) -> Vec<u8> {
+    let mut tensor = Vec::with_capacity(values.len() * 4 + name.len() + 32);
+    let mut dims = Vec::new();
+    varint(values.len() as u64, &mut dims);
+    length_delimited(TENSOR_DIMS_FIELD, &dims, &mut tensor);
+    varint((TENSOR_DATA_TYPE_FIELD as u64) << 3, &mut tensor);
+    varint(ONNX_FLOAT, &mut tensor);
+    length_delimited(TENSOR_NAME_FIELD, name.as_bytes(), &mut tensor);
+    let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    length_delimited(TENSOR_RAW_DATA_FIELD, &raw, &mut tensor);
+    tensor
+}
+
+/// `model` with a 1-D float initializer `name` holding `values` added to its graph.
+pub fn with_initializer(model: &[u8], name: &str, values: &[f32]) -> Vec<u8> {
+    let mut graph = Vec::new();
+    length_delimited(GRAPH_INITIALIZER_FIELD, &float_tensor(name, values), &mut graph);
+    let mut out = model.to_vec();
+    length_delimited(MODEL_GRAPH_FIELD, &graph, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_are_little_endian_base_128() {
+        let mut out = Vec::new();
+        varint(300, &mut out);
+        assert_eq!(out, vec![0xac, 0x02]);
+    }
+
+    #[test]
+    fn appended_tensor_has_the_expected_wire_bytes() {
+        let out = with_initializer(b"", "p", &[1.0]);
+        let tensor = [0x0a, 0x01, 0x01, 0x10, 0x01, 0x42, 0x01, b'p', 0x4a, 0x04, 0, 0, 0x80, 0x3f];
+        let mut graph = vec![0x2a, tensor.len() as u8];
+        graph.extend_from_slice(&tensor);
+        let mut expected = vec![0x3a, graph.len() as u8];
+        expected.extend_from_slice(&graph);
+        assert_eq!(out, expected);
+    }
+}
