@@ -13,10 +13,13 @@ mod distance;
 mod embedding;
 mod grid;
 mod image_input;
+mod image_source;
 mod model_files;
+mod models;
 mod onnx_model;
 mod onnx;
 mod settings;
+mod train;
 pub mod tutorial_parser;
 
 /// Raises a Postgres ERROR with the given SQLSTATE; never returns.

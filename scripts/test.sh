@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh or prepared machine, installing what it needs first:
+#   1. Python checks of the generated models and the tutorial data
+#   2. Rust unit tests and #[pg_test]s (cargo pgrx test, on a throwaway cluster)
+#   3. SQL golden tests in pg_test/ (pg_regress against a throwaway cluster)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+VENV=${IMAGE_SEARCH_VENV:-/opt/image_search/venv}
+WORK=${IMAGE_SEARCH_TEST_DIR:-/tmp/image_search_test}
+mkdir -p "$WORK"; chmod 755 "$WORK"
+
+echo "== 1/3 model and data checks (pytest)"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider models/test_models.py tutorial_data/test_mnist_data.py
+
+echo "== 2/3 Rust unit tests and #[pg_test]s"
+rm -rf "$WORK/pgrx"; mkdir -p "$WORK/pgrx"; chown postgres "$WORK/pgrx"
+cargo pgrx test pg15 --release --runas postgres --pgdata "$WORK/pgrx/data"
+
+echo "== 3/3 SQL golden tests (pg_regress)"
+scripts/install.sh
+source scripts/pg_cluster.sh
+cluster_start "$WORK/regress" 54330
+rm -rf "$WORK/regress_out"; mkdir -p "$WORK/regress_out"; chown postgres "$WORK/regress_out"
+tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort)
+PGXS=$(dirname "$(/usr/bin/pg_config --pgxs)")
+if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHOST" --port="$PGPORT" \
+      --user=postgres --inputdir="$REPO/pg_test" --outputdir="$WORK/regress_out" \
+      --dbname=image_search_regress $tests; then
+  cat "$WORK/regress_out/regression.diffs" 2>/dev/null | head -200
+  exit 1
+fi

@@ -1,0 +1,189 @@
+//! Where images come from: a server file path (text) or the image bytes (bytea).
+//!
+//! Server files follow Postgres' rule for server-side COPY: superusers and roles
+//! with the privileges of `pg_read_server_files` may read any path; everyone
+//! else only files under `image_search.image_root` (a superuser-only setting),
+//! checked after canonicalisation so `..` and symlinks cannot escape it.
+//! bytea input is open to everyone.
+use crate::image_input::{self, DecodeLimits, Picture};
+use crate::settings;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use std::path::{Path, PathBuf};
+
+pub enum ImageRef {
+    Path(String),
+    Bytes(Vec<u8>),
+}
+
+/// Everything needed to read images, captured on the backend's thread so that
+/// worker threads never call into Postgres.
+#[derive(Clone)]
+pub struct ImageReader {
+    root: Option<PathBuf>,
+    may_read_server_files: bool,
+    limits: DecodeLimits,
+}
+
+impl ImageReader {
+    pub fn for_current_user() -> ImageReader {
+        // SAFETY: plain catalog lookups on the backend's own thread.
+        let may_read_server_files = unsafe {
+            pg_sys::superuser()
+                || pg_sys::has_privs_of_role(
+                    pg_sys::GetUserId(),
+                    pg_sys::Oid::from(pg_sys::ROLE_PG_READ_SERVER_FILES),
+                )
+        };
+        ImageReader {
+            root: settings::string(&settings::IMAGE_ROOT).map(PathBuf::from),
+            may_read_server_files,
+            limits: DecodeLimits { max_pixels: settings::MAX_IMAGE_PIXELS.get() as u64, ..DecodeLimits::default() },
+        }
+    }
+
+    pub fn load(&self, image: &ImageRef) -> Result<Picture, String> {
+        match image {
+            ImageRef::Bytes(bytes) => {
+                image_input::decode_bytes(bytes, image_input::BYTEA_LABEL, &self.limits).map_err(|e| e.to_string())
+            }
+            ImageRef::Path(raw) => {
+                let path = resolve_path(raw, self.root.as_deref(), self.may_read_server_files)?;
+                image_input::load_path(&path, &self.limits).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// The file a path names, if the caller may read it. Relative paths resolve
+/// against `root`; without `may_read_server_files` the canonical path must lie under it.
+pub fn resolve_path(raw: &str, root: Option<&Path>, may_read_server_files: bool) -> Result<PathBuf, String> {
+    if raw.is_empty() {
+        return Err("image path is empty".into());
+    }
+    let given = Path::new(raw);
+    let joined = match (given.is_absolute(), root) {
+        (true, _) => given.to_path_buf(),
+        (false, Some(root)) => root.join(given),
+        (false, None) => {
+            return Err(format!(
+                "relative image path \"{raw}\" needs image_search.image_root to be set"
+            ))
+        }
+    };
+    let canonical = joined.canonicalize().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("image file \"{}\" does not exist", joined.display()),
+        _ => format!("could not open image file \"{}\": {e}", joined.display()),
+    })?;
+    if may_read_server_files {
+        return Ok(canonical);
+    }
+    let inside_root = root
+        .and_then(|r| r.canonicalize().ok())
+        .is_some_and(|r| canonical.starts_with(r));
+    if inside_root {
+        Ok(canonical)
+    } else {
+        Err(format!(
+            "permission denied to read image file \"{raw}\": only superusers and roles with privileges of \
+             pg_read_server_files may read files outside image_search.image_root"
+        ))
+    }
+}
+
+/// Runs `SELECT <image_col> FROM (<query>)` and hands the images to `each_chunk`
+/// `chunk_rows` at a time, with their 1-based row numbers; NULL images are `None`.
+pub fn for_each_chunk(
+    client: &SpiClient<'_>,
+    source_query: &str,
+    image_col: &str,
+    chunk_rows: usize,
+    mut each_chunk: impl FnMut(Vec<(usize, Option<ImageRef>)>),
+) {
+    let query = format!(
+        "SELECT image_search_source.{} FROM ({}) AS image_search_source",
+        spi::quote_identifier(image_col),
+        source_query
+    );
+    let mut cursor = client.open_cursor(query.as_str(), &[]);
+    let mut row = 0usize;
+    loop {
+        let table = cursor.fetch(chunk_rows as i64).unwrap_or_else(|e| {
+            crate::raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("could not read the source query: {e}"))
+        });
+        if table.is_empty() {
+            break;
+        }
+        let column_type = table.column_type_oid(1).map(|t| t.value()).unwrap_or(pg_sys::InvalidOid);
+        let mut chunk = Vec::with_capacity(table.len());
+        for tuple in table {
+            row += 1;
+            let image = if column_type == pg_sys::BYTEAOID {
+                tuple.get::<Vec<u8>>(1).ok().flatten().map(ImageRef::Bytes)
+            } else if [pg_sys::TEXTOID, pg_sys::VARCHAROID, pg_sys::BPCHAROID].contains(&column_type) {
+                tuple.get::<String>(1).ok().flatten().map(ImageRef::Path)
+            } else {
+                crate::raise_error(
+                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                    format!(
+                        "image column \"{image_col}\" must be text (a server file path) or bytea (image bytes)"
+                    ),
+                )
+            };
+            chunk.push((row, image));
+        }
+        each_chunk(chunk);
+        pgrx::check_for_interrupts!();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> (tempdir::Dir, PathBuf) {
+        let base = std::env::temp_dir().join(format!("image_source_test_{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.jpg"), b"x").unwrap();
+        std::fs::write(base.join("secret.jpg"), b"x").unwrap();
+        let _ = std::os::unix::fs::symlink(base.join("secret.jpg"), root.join("link.jpg"));
+        (tempdir::Dir(base), root)
+    }
+
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn relative_paths_resolve_under_the_root() {
+        let (_guard, root) = tree();
+        let p = resolve_path("sub/a.jpg", Some(&root), false).unwrap();
+        assert!(p.ends_with("root/sub/a.jpg"));
+    }
+
+    #[test]
+    fn dot_dot_and_symlinks_cannot_escape_the_root() {
+        let (_guard, root) = tree();
+        for raw in ["../secret.jpg", "sub/../../secret.jpg", "link.jpg"] {
+            let err = resolve_path(raw, Some(&root), false).unwrap_err();
+            assert!(err.starts_with("permission denied"), "{raw}: {err}");
+            assert!(resolve_path(raw, Some(&root), true).is_ok(), "{raw} for a privileged role");
+        }
+        let absolute = root.parent().unwrap().join("secret.jpg");
+        assert!(resolve_path(absolute.to_str().unwrap(), Some(&root), false).is_err());
+    }
+
+    #[test]
+    fn missing_empty_and_rootless_paths_are_named() {
+        let (_guard, root) = tree();
+        assert_eq!(resolve_path("", Some(&root), true).unwrap_err(), "image path is empty");
+        assert!(resolve_path("nope.jpg", Some(&root), true).unwrap_err().contains("does not exist"));
+        assert!(resolve_path("a.jpg", None, true).unwrap_err().contains("image_search.image_root"));
+    }
+}

@@ -1,0 +1,180 @@
+//! The SimCLR training loop: plain Rust around one ONNX graph per step.
+//!
+//! Parameters and Adam moments live in Rust vectors that ONNX Runtime reads in
+//! place each step; the next batch is augmented on another thread while the
+//! current step runs. Nothing here touches Postgres: the caller passes an
+//! `interrupted` callback (checked between steps) and an `on_epoch` callback.
+use crate::augment::{augment_pairs, AugmentOptions};
+use crate::image_input::Picture;
+use crate::model_files::Architecture;
+use crate::onnx_model;
+use ort::session::Session;
+use ort::value::TensorRef;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub max_epochs: u32,
+    pub batch_size: usize,
+    pub learning_rate: f32,
+    pub temperature: f32,
+    pub weight_decay: f32,
+    pub image_size: u32,
+    pub channels: u8,
+    pub seed: u64,
+    pub augment: AugmentOptions,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochStats {
+    pub epoch: u32,
+    pub loss: f32,
+    pub images_per_second: f64,
+    pub seconds: f64,
+}
+
+pub struct TrainedModel {
+    /// Standalone encoder ONNX: input `images` [N,C,H,W] in [0,1] -> `embedding` [N,128].
+    pub encoder_onnx: Vec<u8>,
+    pub epochs: Vec<EpochStats>,
+}
+
+struct Optimizer {
+    params: Vec<f32>,
+    adam_m: Vec<f32>,
+    adam_v: Vec<f32>,
+    step: u64,
+}
+
+/// The batches of one epoch: a seeded shuffle cut into `batch_size` pieces; a
+/// last piece of one image is dropped because a contrastive pair needs two.
+pub fn epoch_batches(count: usize, batch_size: usize, seed: u64, epoch: u32) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..count).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    order.chunks(batch_size).filter(|b| b.len() >= 2).map(<[usize]>::to_vec).collect()
+}
+
+fn run_step(
+    session: &mut Session,
+    opt: &mut Optimizer,
+    config: &TrainConfig,
+    views: &(Vec<f32>, Vec<f32>),
+    n: usize,
+) -> Result<f32, String> {
+    let err = |e: ort::Error| format!("training step failed in ONNX Runtime: {e}");
+    let p = opt.params.len();
+    let size = config.image_size as usize;
+    let shape = [n, config.channels as usize, size, size];
+    opt.step += 1;
+    let scalar = |v: f32| ndarray::arr0(v);
+    let (step, lr, temp, wd) = (
+        scalar(opt.step as f32),
+        scalar(config.learning_rate),
+        scalar(config.temperature),
+        scalar(config.weight_decay),
+    );
+    let outputs = session
+        .run(ort::inputs![
+            "params" => TensorRef::from_array_view(([p], &opt.params[..])).map_err(err)?,
+            "adam_m" => TensorRef::from_array_view(([p], &opt.adam_m[..])).map_err(err)?,
+            "adam_v" => TensorRef::from_array_view(([p], &opt.adam_v[..])).map_err(err)?,
+            "step" => TensorRef::from_array_view(step.view()).map_err(err)?,
+            "learning_rate" => TensorRef::from_array_view(lr.view()).map_err(err)?,
+            "temperature" => TensorRef::from_array_view(temp.view()).map_err(err)?,
+            "weight_decay" => TensorRef::from_array_view(wd.view()).map_err(err)?,
+            "view1" => TensorRef::from_array_view((shape, &views.0[..])).map_err(err)?,
+            "view2" => TensorRef::from_array_view((shape, &views.1[..])).map_err(err)?,
+        ])
+        .map_err(err)?;
+    let loss = outputs["loss"].try_extract_tensor::<f32>().map_err(err)?.1[0];
+    let copy_into = |name: &str, dst: &mut Vec<f32>| -> Result<(), String> {
+        dst.copy_from_slice(outputs[name].try_extract_tensor::<f32>().map_err(err)?.1);
+        Ok(())
+    };
+    copy_into("params_out", &mut opt.params)?;
+    copy_into("adam_m_out", &mut opt.adam_m)?;
+    copy_into("adam_v_out", &mut opt.adam_v)?;
+    if !loss.is_finite() {
+        return Err(format!(
+            "training diverged at step {} (loss is {loss}); try a smaller learning_rate",
+            opt.step
+        ));
+    }
+    Ok(loss)
+}
+
+/// Trains on `pictures` (already decoded and shrunk) and returns the encoder.
+pub fn train(
+    arch: &Architecture,
+    mut session: Session,
+    pictures: &[Picture],
+    config: &TrainConfig,
+    mut interrupted: impl FnMut(),
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> Result<TrainedModel, String> {
+    let params = arch.initial_params();
+    let zeros = vec![0f32; params.len()];
+    let mut opt = Optimizer { params, adam_m: zeros.clone(), adam_v: zeros, step: 0 };
+    let prepare = |batch: &[usize], epoch: u32, step: u32| {
+        let bases: Vec<&Picture> = batch.iter().map(|&i| &pictures[i]).collect();
+        augment_pairs(&bases, config.image_size, config.channels, &config.augment, config.seed, epoch, step)
+    };
+    let mut epochs = Vec::new();
+    let started = Instant::now();
+    for epoch in 1..=config.max_epochs {
+        let epoch_start = Instant::now();
+        let batches = epoch_batches(pictures.len(), config.batch_size, config.seed, epoch);
+        let mut ready = batches.first().map(|b| prepare(b, epoch, 0));
+        let (mut loss_sum, mut images) = (0f64, 0usize);
+        for (i, batch) in batches.iter().enumerate() {
+            interrupted();
+            let views = ready.take().expect("a batch is always prepared ahead");
+            let (loss, next) = std::thread::scope(|scope| {
+                let next = batches.get(i + 1).map(|b| scope.spawn(move || prepare(b, epoch, i as u32 + 1)));
+                let loss = run_step(&mut session, &mut opt, config, &views, batch.len());
+                (loss, next.map(|h| h.join().expect("augmentation thread panicked")))
+            });
+            loss_sum += loss? as f64 * batch.len() as f64;
+            images += batch.len();
+            ready = next;
+        }
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        let stats = EpochStats {
+            epoch,
+            loss: (loss_sum / images.max(1) as f64) as f32,
+            images_per_second: images as f64 / seconds.max(1e-9),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        on_epoch(&stats);
+        epochs.push(stats);
+    }
+    let encoder_onnx =
+        onnx_model::with_initializer(arch.encoder, "params", &opt.params[..arch.encoder_param_count]);
+    Ok(TrainedModel { encoder_onnx, epochs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_every_image_once_and_are_seeded() {
+        let b = epoch_batches(10, 4, 7, 1);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4, 2]);
+        let mut all: Vec<usize> = b.concat();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(b, epoch_batches(10, 4, 7, 1));
+        assert_ne!(b, epoch_batches(10, 4, 7, 2));
+    }
+
+    #[test]
+    fn a_single_leftover_image_is_dropped() {
+        let b = epoch_batches(9, 4, 0, 1);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![4, 4]);
+    }
+}
