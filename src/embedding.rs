@@ -308,25 +308,32 @@ fn embedding(value: Embedding, typmod: i32, _explicit: bool) -> Embedding {
     Embedding::checked(value.0, typmod)
 }
 
-fn from_items(items: impl Iterator<Item = Option<f32>>, typmod: i32) -> Embedding {
-    let values = items
-        .map(|x| {
-            x.unwrap_or_else(|| {
-                crate::raise_error(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "array must not contain nulls")
-            })
-        })
-        .collect();
-    Embedding::checked(values, typmod)
+/// The elements of a one-dimensional, NULL-free float4 or float8 array. Like pgvector,
+/// multi-dimensional arrays are rejected rather than silently flattened.
+fn array_values<T: Copy>(items: pgrx::datum::Array<T>) -> Vec<T> {
+    // SAFETY: `items` was unboxed from a non-null ArrayType datum, detoasted and kept
+    // alive in the current memory context; T is f32 or f64 to match the SQL signatures,
+    // types whose every bit pattern is valid, and NULLs are ruled out before reading.
+    unsafe {
+        let mut raw = pgrx::array::RawArray::from_array(items).expect("array datum is not null");
+        if raw.dims().len() > 1 {
+            crate::raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "array must be 1-D");
+        }
+        if raw.any_nulls() {
+            crate::raise_error(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "array must not contain nulls");
+        }
+        raw.data::<T>().as_ref().to_vec()
+    }
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
 fn array_to_embedding(items: pgrx::datum::Array<f32>, typmod: i32, _explicit: bool) -> Embedding {
-    from_items(items.iter(), typmod)
+    Embedding::checked(array_values(items), typmod)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
 fn float8_array_to_embedding(items: pgrx::datum::Array<f64>, typmod: i32, _explicit: bool) -> Embedding {
-    from_items(items.iter().map(|x| x.map(|v| v as f32)), typmod)
+    Embedding::checked(array_values(items).into_iter().map(|x| x as f32).collect(), typmod)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]

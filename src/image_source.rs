@@ -25,19 +25,20 @@ pub struct ImageReader {
     limits: DecodeLimits,
 }
 
+/// Whether the current role may read any server file, as for server-side COPY.
+pub fn may_read_server_files() -> bool {
+    // SAFETY: plain catalog lookups on the backend's own thread.
+    unsafe {
+        pg_sys::superuser()
+            || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_SERVER_FILES))
+    }
+}
+
 impl ImageReader {
     pub fn for_current_user() -> ImageReader {
-        // SAFETY: plain catalog lookups on the backend's own thread.
-        let may_read_server_files = unsafe {
-            pg_sys::superuser()
-                || pg_sys::has_privs_of_role(
-                    pg_sys::GetUserId(),
-                    pg_sys::Oid::from(pg_sys::ROLE_PG_READ_SERVER_FILES),
-                )
-        };
         ImageReader {
             root: settings::string(&settings::IMAGE_ROOT).map(PathBuf::from),
-            may_read_server_files,
+            may_read_server_files: may_read_server_files(),
             limits: DecodeLimits { max_pixels: settings::MAX_IMAGE_PIXELS.get() as u64, ..DecodeLimits::default() },
         }
     }
@@ -91,17 +92,37 @@ pub fn resolve_path(raw: &str, root: Option<&Path>, may_read_server_files: bool)
     }
 }
 
-/// Runs `SELECT <image_col> FROM (<query>)` and hands the images to `each_chunk`
-/// `chunk_rows` at a time, with their 1-based row numbers; NULL images are `None`.
-pub fn for_each_chunk(
+fn image_value(tuple: &pgrx::spi::SpiHeapTupleData<'_>, column_type: pg_sys::Oid, image_col: &str) -> Option<ImageRef> {
+    if column_type == pg_sys::BYTEAOID {
+        tuple.get::<Vec<u8>>(1).ok().flatten().map(ImageRef::Bytes)
+    } else if [pg_sys::TEXTOID, pg_sys::VARCHAROID, pg_sys::BPCHAROID].contains(&column_type) {
+        tuple.get::<String>(1).ok().flatten().map(ImageRef::Path)
+    } else {
+        crate::raise_error(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!("image column \"{image_col}\" must be text (a server file path) or bytea (image bytes)"),
+        )
+    }
+}
+
+/// Runs `SELECT <image_col>, <caption> FROM (<query>)` and hands the rows to
+/// `each_chunk` `chunk_rows` at a time, with 1-based row numbers; NULL images
+/// are `None`. The caption is the caption column as text, or else the image path.
+/// A cursor takes exactly one SELECT, so the query cannot smuggle in a second statement.
+pub fn for_each_chunk_with_captions(
     client: &SpiClient<'_>,
     source_query: &str,
     image_col: &str,
+    caption_col: Option<&str>,
     chunk_rows: usize,
-    mut each_chunk: impl FnMut(Vec<(usize, Option<ImageRef>)>),
+    mut each_chunk: impl FnMut(Vec<(usize, Option<ImageRef>, String)>),
 ) {
+    let caption = match caption_col {
+        Some(c) => format!("image_search_source.{}::text", spi::quote_identifier(c)),
+        None => "NULL::text".to_string(),
+    };
     let query = format!(
-        "SELECT image_search_source.{} FROM ({}) AS image_search_source",
+        "SELECT image_search_source.{}, {caption} FROM ({}) AS image_search_source",
         spi::quote_identifier(image_col),
         source_query
     );
@@ -118,23 +139,29 @@ pub fn for_each_chunk(
         let mut chunk = Vec::with_capacity(table.len());
         for tuple in table {
             row += 1;
-            let image = if column_type == pg_sys::BYTEAOID {
-                tuple.get::<Vec<u8>>(1).ok().flatten().map(ImageRef::Bytes)
-            } else if [pg_sys::TEXTOID, pg_sys::VARCHAROID, pg_sys::BPCHAROID].contains(&column_type) {
-                tuple.get::<String>(1).ok().flatten().map(ImageRef::Path)
-            } else {
-                crate::raise_error(
-                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-                    format!(
-                        "image column \"{image_col}\" must be text (a server file path) or bytea (image bytes)"
-                    ),
-                )
-            };
-            chunk.push((row, image));
+            let image = image_value(&tuple, column_type, image_col);
+            let caption = tuple.get::<String>(2).ok().flatten().unwrap_or_else(|| match &image {
+                Some(ImageRef::Path(p)) => p.clone(),
+                _ => format!("row {row}"),
+            });
+            chunk.push((row, image, caption));
         }
         each_chunk(chunk);
         pgrx::check_for_interrupts!();
     }
+}
+
+/// `for_each_chunk_with_captions` without captions.
+pub fn for_each_chunk(
+    client: &SpiClient<'_>,
+    source_query: &str,
+    image_col: &str,
+    chunk_rows: usize,
+    mut each_chunk: impl FnMut(Vec<(usize, Option<ImageRef>)>),
+) {
+    for_each_chunk_with_captions(client, source_query, image_col, None, chunk_rows, |chunk| {
+        each_chunk(chunk.into_iter().map(|(row, image, _)| (row, image)).collect())
+    })
 }
 
 #[cfg(test)]

@@ -9,8 +9,12 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod augment;
+mod display;
 mod distance;
+mod convert;
+mod csv_load;
 mod embedding;
+mod encoder;
 mod grid;
 mod image_input;
 mod image_source;
@@ -18,8 +22,10 @@ mod model_files;
 mod models;
 mod onnx_model;
 mod onnx;
+mod search;
 mod settings;
 mod train;
+mod tutorial;
 pub mod tutorial_parser;
 
 /// Raises a Postgres ERROR with the given SQLSTATE; never returns.

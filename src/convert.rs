@@ -1,0 +1,145 @@
+//! `convert`: store every row's embedding in a new `<model>_simclr` column.
+use crate::encoder::{self, with_model};
+use crate::image_input::Picture;
+use crate::image_source::{ImageReader, ImageRef};
+use crate::model_files::EMBEDDING_DIM;
+use crate::raise_error;
+use pgrx::prelude::*;
+use pgrx::spi::{quote_identifier, SpiClient};
+use rayon::prelude::*;
+
+pub fn embedding_column(model_name: &str) -> String {
+    format!("{model_name}_simclr")
+}
+
+fn spi_error(e: pgrx::spi::SpiError) -> ! {
+    raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string())
+}
+
+/// The table as Postgres names it (schema-qualified and quoted when needed),
+/// resolved with the caller's search_path, as `table_name::regclass` would.
+fn resolve_table(client: &SpiClient<'_>, table_name: &str) -> String {
+    client
+        .select("SELECT $1::regclass::text", None, &[table_name.into()])
+        .and_then(|t| t.first().get_one::<String>())
+        .unwrap_or_else(|e| spi_error(e))
+        .expect("regclass text is never null")
+}
+
+fn column_exists(client: &SpiClient<'_>, table: &str, column: &str) -> bool {
+    client
+        .select(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)",
+            None,
+            &[table.into(), column.into()],
+        )
+        .and_then(|t| t.first().get_one::<bool>())
+        .unwrap_or_else(|e| spi_error(e))
+        .unwrap_or(false)
+}
+
+struct Pending {
+    ctid: String,
+    image: Option<ImageRef>,
+}
+
+#[pg_extern(volatile, parallel_unsafe, requires = ["models_catalog", "embedding_type"])]
+fn convert(
+    model_name: &str,
+    table_name: &str,
+    image_col: default!(&str, "'image_path'"),
+    replace: default!(bool, false),
+    skip_bad_rows: default!(bool, false),
+) -> i64 {
+    let column = embedding_column(model_name);
+    // Fail on an unknown model before touching the table.
+    with_model(model_name, |_| ());
+    let reader = ImageReader::for_current_user();
+    Spi::connect_mut(|client| {
+        let table = resolve_table(client, table_name);
+        if column_exists(client, &table, &column) {
+            if !replace {
+                raise_error(
+                    PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
+                    format!("column \"{column}\" of {table} already exists; pass replace => true to recompute it"),
+                );
+            }
+            client
+                .update(&format!("ALTER TABLE {table} DROP COLUMN {}", quote_identifier(&column)), None, &[])
+                .unwrap_or_else(|e| spi_error(e));
+        }
+        client
+            .update(
+                &format!(
+                    "ALTER TABLE {table} ADD COLUMN {} image_search.embedding({EMBEDDING_DIM})",
+                    quote_identifier(&column)
+                ),
+                None,
+                &[],
+            )
+            .unwrap_or_else(|e| spi_error(e));
+        let mut done = 0i64;
+        let mut skipped = 0i64;
+        let query = format!("SELECT ctid::text, {} FROM {table}", quote_identifier(image_col));
+        let mut cursor = client.open_cursor(query.as_str(), &[]);
+        loop {
+            let rows = cursor.fetch(encoder::BATCH as i64).unwrap_or_else(|e| spi_error(e));
+            if rows.is_empty() {
+                break;
+            }
+            let is_bytea = rows.column_type_oid(2).map(|t| t.value() == pg_sys::BYTEAOID).unwrap_or(false);
+            let pending: Vec<Pending> = rows
+                .map(|row| Pending {
+                    ctid: row.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    image: if is_bytea {
+                        row.get::<Vec<u8>>(2).ok().flatten().map(ImageRef::Bytes)
+                    } else {
+                        row.get::<String>(2).ok().flatten().map(ImageRef::Path)
+                    },
+                })
+                .collect();
+            let decoded: Vec<Option<Result<Picture, String>>> =
+                pending.par_iter().map(|p| p.image.as_ref().map(|i| reader.load(i))).collect();
+            let mut ctids = Vec::new();
+            let mut pictures = Vec::new();
+            for (p, d) in pending.iter().zip(decoded) {
+                match d {
+                    None => {}
+                    Some(Ok(picture)) => {
+                        ctids.push(p.ctid.clone());
+                        pictures.push(picture);
+                    }
+                    Some(Err(e)) if skip_bad_rows => {
+                        warning!("skipping row {} of {table}: {e}", p.ctid);
+                        skipped += 1;
+                    }
+                    Some(Err(e)) => raise_error(
+                        PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                        format!("row {} of {table}: {e}", p.ctid),
+                    ),
+                }
+            }
+            let refs: Vec<&Picture> = pictures.iter().collect();
+            let vectors = with_model(model_name, |m| m.embed(&refs))
+                .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+            let flat: Vec<f32> = vectors.concat();
+            client
+                .update(
+                    &format!(
+                        "UPDATE {table} AS t SET {col} = (($2::real[])[(v.i - 1) * {EMBEDDING_DIM} + 1 : v.i * {EMBEDDING_DIM}])::image_search.embedding
+                         FROM unnest($1::text[]::tid[]) WITH ORDINALITY AS v(id, i) WHERE t.ctid = v.id",
+                        col = quote_identifier(&column)
+                    ),
+                    None,
+                    &[ctids.into(), flat.into()],
+                )
+                .unwrap_or_else(|e| spi_error(e));
+            done += refs.len() as i64;
+            pgrx::check_for_interrupts!();
+        }
+        if skipped > 0 {
+            notice!("{skipped} rows of {table} were skipped because their images could not be read");
+        }
+        done
+    })
+}

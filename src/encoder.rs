@@ -1,0 +1,115 @@
+//! Running a stored model's encoder. The ONNX Runtime session for a model is
+//! created once per backend and reused until the model is rebuilt (its
+//! `build_id` changes) or dropped.
+use crate::embedding::Embedding;
+use crate::image_input::{to_tensor, Picture};
+use crate::image_source::{ImageReader, ImageRef};
+use crate::{onnx, raise_error};
+use ort::session::Session;
+use ort::value::TensorRef;
+use pgrx::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+/// Images per encoder run: large enough to amortise the call, small enough for memory.
+pub const BATCH: usize = 256;
+
+pub struct LoadedModel {
+    build_id: i64,
+    pub channels: u8,
+    pub image_size: u32,
+    session: Session,
+}
+
+thread_local! {
+    static SESSIONS: RefCell<HashMap<String, LoadedModel>> = RefCell::new(HashMap::new());
+    static ENCODER_RUNS: Cell<i64> = const { Cell::new(0) };
+}
+
+fn unknown_model(name: &str) -> ! {
+    raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{name}\" does not exist"))
+}
+
+/// Calls `f` with the model's encoder, loading it if this backend has not yet
+/// (or has an older build). Reading the catalog row runs with the caller's
+/// privileges, so revoking SELECT on image_search.models restricts models.
+pub fn with_model<R>(name: &str, f: impl FnOnce(&mut LoadedModel) -> R) -> R {
+    let (build_id, channels, image_size) = Spi::get_three_with_args::<i64, i32, i32>(
+        "SELECT build_id, channels, image_size FROM image_search.models WHERE name = $1",
+        &[name.into()],
+    )
+    .unwrap_or_else(|e| match e {
+        pgrx::spi::SpiError::InvalidPosition => unknown_model(name),
+        other => raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, other.to_string()),
+    });
+    let (Some(build_id), Some(channels), Some(image_size)) = (build_id, channels, image_size) else {
+        unknown_model(name)
+    };
+    SESSIONS.with_borrow_mut(|sessions| {
+        if sessions.get(name).is_none_or(|m| m.build_id != build_id) {
+            let onnx_bytes = Spi::get_one_with_args::<Vec<u8>>(
+                "SELECT encoder_onnx FROM image_search.models WHERE name = $1",
+                &[name.into()],
+            )
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| unknown_model(name));
+            let session = onnx::session(&onnx_bytes)
+                .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+            sessions.insert(
+                name.to_string(),
+                LoadedModel { build_id, channels: channels as u8, image_size: image_size as u32, session },
+            );
+        }
+        f(sessions.get_mut(name).expect("inserted above"))
+    })
+}
+
+impl LoadedModel {
+    /// Embeddings of `pictures`, in order, computed `BATCH` at a time.
+    pub fn embed(&mut self, pictures: &[&Picture]) -> Result<Vec<Vec<f32>>, String> {
+        use rayon::prelude::*;
+        let mut out = Vec::with_capacity(pictures.len());
+        let (size, channels) = (self.image_size, self.channels);
+        for batch in pictures.chunks(BATCH) {
+            let tensor: Vec<f32> = batch.par_iter().flat_map_iter(|p| to_tensor(p, size, channels)).collect();
+            let shape = [batch.len(), channels as usize, size as usize, size as usize];
+            let err = |e: ort::Error| format!("encoder failed in ONNX Runtime: {e}");
+            let input = TensorRef::from_array_view((shape, &tensor[..])).map_err(err)?;
+            let outputs = self.session.run(ort::inputs!["images" => input]).map_err(err)?;
+            ENCODER_RUNS.set(ENCODER_RUNS.get() + 1);
+            let (out_shape, values) = outputs["embedding"].try_extract_tensor::<f32>().map_err(err)?;
+            let dim = out_shape[1] as usize;
+            out.extend(values.chunks_exact(dim).map(<[f32]>::to_vec));
+        }
+        Ok(out)
+    }
+}
+
+fn embed_one(model_name: &str, image: ImageRef) -> Embedding {
+    let picture = ImageReader::for_current_user()
+        .load(&image)
+        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, e));
+    let mut vectors = with_model(model_name, |m| m.embed(&[&picture]))
+        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+    Embedding(vectors.pop().expect("one picture gives one embedding"))
+}
+
+/// The embedding of one image given as a server path (see image_search.image_root).
+#[pg_extern(stable, strict, parallel_restricted, name = "embed_image", requires = ["models_catalog", "embedding_type"])]
+fn embed_image_path(model_name: &str, image: &str) -> Embedding {
+    embed_one(model_name, ImageRef::Path(image.to_string()))
+}
+
+/// The embedding of one image given as its bytes (any format the decoder knows).
+#[pg_extern(stable, strict, parallel_restricted, name = "embed_image", requires = ["models_catalog", "embedding_type"])]
+fn embed_image_bytes(model_name: &str, image: &[u8]) -> Embedding {
+    embed_one(model_name, ImageRef::Bytes(image.to_vec()))
+}
+
+/// How many encoder batches this backend has run: lets tests show that a
+/// search embeds its query image once per statement, not once per row.
+#[pg_extern(volatile)]
+fn encoder_runs() -> i64 {
+    ENCODER_RUNS.get()
+}

@@ -1,0 +1,74 @@
+//! Search by image: rank the rows of any table or SELECT by cosine similarity
+//! to one or more query images, as the tutorial's SEARCH IMAGE does.
+use crate::convert::embedding_column;
+use crate::raise_error;
+use pgrx::prelude::*;
+use pgrx::spi::quote_identifier;
+use pgrx::JsonB;
+
+pub fn similarity_column(model_name: &str, index: usize) -> String {
+    format!("{}_similarity{index}", embedding_column(model_name))
+}
+
+/// SQL for the search. Each query image is embedded once per statement: it sits
+/// in an uncorrelated scalar subquery, which Postgres runs once as an InitPlan.
+/// `$1` is the model name and `$2` the array of query images; the source query
+/// and `order_limit` are the caller's own SQL and run with the caller's rights.
+pub fn search_sql(model_name: &str, source_query: &str, image_count: usize, order_limit: &str) -> String {
+    let column = quote_identifier(embedding_column(model_name));
+    let similarities: Vec<String> = (1..=image_count)
+        .map(|i| {
+            format!(
+                "image_search.cosine_similarity(src.{column}, (SELECT image_search.embed_image($1, ($2::text[])[{i}]))) AS {}",
+                quote_identifier(similarity_column(model_name, i))
+            )
+        })
+        .collect();
+    format!(
+        "SELECT to_jsonb(result) FROM (SELECT src.*, {} FROM ({source_query}) AS src) AS result {order_limit}",
+        similarities.join(", ")
+    )
+}
+
+/// Runs a search and returns each result row as JSON (all source columns plus
+/// `<model>_simclr_similarity1..N`), in the order `order_limit` gives.
+pub fn run_search(model_name: &str, source_query: &str, images: &[String], order_limit: &str) -> Vec<serde_json::Value> {
+    if images.is_empty() {
+        raise_error(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "give at least one query image");
+    }
+    if source_query.trim().is_empty() {
+        raise_error(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "source_query is empty");
+    }
+    let sql = search_sql(model_name, source_query, images.len(), order_limit);
+    // A cursor accepts exactly one SELECT, so text smuggled into the query
+    // cannot become a second statement.
+    Spi::connect(|client| {
+        let mut cursor = client.open_cursor(sql.as_str(), &[model_name.into(), images.to_vec().into()]);
+        let mut out = Vec::new();
+        loop {
+            let rows = cursor
+                .fetch(1000)
+                .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
+            if rows.is_empty() {
+                return out;
+            }
+            out.extend(rows.map(|row| row.get::<JsonB>(1).ok().flatten().map(|j| j.0).unwrap_or_default()));
+        }
+    })
+}
+
+/// Rows of `source_query` with their cosine similarity to each query image
+/// (server paths), as JSON; sort and cut with `order_limit`, e.g.
+/// `ORDER BY my_model_simclr_similarity1 DESC LIMIT 4` (the default).
+#[pg_extern(volatile, requires = ["models_catalog", "embedding_type"])]
+fn search_image(
+    model_name: &str,
+    source_query: &str,
+    images: Vec<String>,
+    order_limit: default!(Option<&str>, "NULL"),
+) -> SetOfIterator<'static, JsonB> {
+    let order_limit = order_limit
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("ORDER BY {} DESC LIMIT 4", quote_identifier(similarity_column(model_name, 1))));
+    SetOfIterator::new(run_search(model_name, source_query, &images, &order_limit).into_iter().map(JsonB))
+}

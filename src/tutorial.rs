@@ -1,0 +1,195 @@
+//! `image_search.run('<tutorial statement>')`: the tutorial's own statements
+//! (COPY ... OPTIONS, BUILD MODEL, CONVERT USING, SEARCH IMAGE, PRINT IMAGE),
+//! parsed by `tutorial_parser` and translated into calls of the SQL API with
+//! every value passed as a bound parameter or a quoted identifier.
+use crate::convert::embedding_column;
+use crate::grid::terminal_grid;
+use crate::image_input::Picture;
+use crate::image_source::{ImageReader, ImageRef};
+use crate::raise_error;
+use crate::search::run_search;
+use crate::tutorial_parser::{parse, OptionValue, Statement};
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::quote_identifier;
+use rayon::prelude::*;
+
+fn invalid(message: impl Into<String>) -> ! {
+    raise_error(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message)
+}
+
+/// The allowed options of a statement with the SQL type each is passed as.
+const BUILD_OPTIONS: &[(&str, &str)] = &[
+    ("image_col", "text"),
+    ("max_epochs", "integer"),
+    ("batch_size", "integer"),
+    ("learning_rate", "double precision"),
+    ("temperature", "double precision"),
+    ("weight_decay", "double precision"),
+    ("image_size", "integer"),
+    ("channels", "integer"),
+    ("seed", "bigint"),
+    ("flip", "boolean"),
+    ("color_jitter", "boolean"),
+    ("overwrite", "boolean"),
+];
+const CONVERT_OPTIONS: &[(&str, &str)] =
+    &[("table_name", "text"), ("image_col", "text"), ("replace", "boolean"), ("skip_bad_rows", "boolean")];
+const COPY_OPTIONS: &[(&str, &str)] = &[("overwrite", "boolean")];
+
+fn option_text(v: &OptionValue) -> String {
+    match v {
+        OptionValue::Int(i) => i.to_string(),
+        OptionValue::Float(f) => f.to_string(),
+        OptionValue::Bool(b) => b.to_string(),
+        OptionValue::Text(t) => t.clone(),
+    }
+}
+
+/// Named arguments `name => $n::type` for the given options, checked against `allowed`.
+fn named_args(
+    statement: &str,
+    options: &[(String, OptionValue)],
+    allowed: &[(&str, &str)],
+    first_param: usize,
+) -> (Vec<String>, Vec<String>) {
+    let mut args = Vec::new();
+    let mut values = Vec::new();
+    for (name, value) in options {
+        let Some((_, sql_type)) = allowed.iter().find(|(n, _)| n == name) else {
+            let valid: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+            invalid(format!("unknown option \"{name}\" for {statement}; valid options are: {}", valid.join(", ")))
+        };
+        args.push(format!("{name} => ${}::{sql_type}", first_param + values.len()));
+        values.push(option_text(value));
+    }
+    (args, values)
+}
+
+fn take_option(options: &mut Vec<(String, OptionValue)>, name: &str) -> Option<OptionValue> {
+    let i = options.iter().position(|(n, _)| n == name)?;
+    Some(options.remove(i).1)
+}
+
+/// Runs `SELECT <call>` with text parameters and returns each row as text.
+fn call(sql: &str, params: Vec<String>) -> Vec<String> {
+    let args: Vec<DatumWithOid> = params.into_iter().map(|p| p.into()).collect();
+    Spi::connect_mut(|client| {
+        let rows = client.update(sql, None, &args).unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
+        rows.map(|r| r.get::<String>(1).ok().flatten().unwrap_or_default()).collect()
+    })
+}
+
+fn model_image_col(model: &str) -> String {
+    Spi::get_one_with_args::<String>("SELECT options->>'image_col' FROM image_search.models WHERE name = $1", &[model.into()])
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{model}\" does not exist")))
+}
+
+/// A caption like `923.jpg label=8 sim1=1.000` from a search result row.
+fn caption(row: &serde_json::Value, model: &str, image_col: &str) -> String {
+    let embedding = embedding_column(model);
+    let mut parts = Vec::new();
+    if let Some(path) = row.get(image_col).and_then(|v| v.as_str()) {
+        parts.push(path.rsplit('/').next().unwrap_or(path).to_string());
+    }
+    if let Some(fields) = row.as_object() {
+        for (key, value) in fields {
+            if key == image_col || key == &embedding || key == "filename" {
+                continue;
+            }
+            let short = key.strip_prefix(&format!("{embedding}_similarity")).map(|n| format!("sim{n}"));
+            let name = short.clone().unwrap_or_else(|| key.clone());
+            match value {
+                serde_json::Value::Number(n) if short.is_some() => parts.push(format!("{name}={:.3}", n.as_f64().unwrap_or(0.0))),
+                serde_json::Value::Number(n) => parts.push(format!("{name}={n}")),
+                serde_json::Value::String(s) if s.len() <= 24 => parts.push(format!("{name}={s}")),
+                _ => {}
+            }
+        }
+    }
+    parts.join(" ")
+}
+
+fn print_search(model: &str, source_query: &str, images: &[String], order_limit: &str) -> Vec<String> {
+    let rows = run_search(model, source_query, images, order_limit);
+    let image_col = model_image_col(model);
+    let reader = ImageReader::for_current_user();
+    let tiles: Vec<crate::grid::Tile> = rows
+        .par_iter()
+        .filter_map(|row| {
+            let path = row.get(&image_col)?.as_str()?.to_string();
+            Some(reader.load(&ImageRef::Path(path)).map(|picture: Picture| crate::grid::Tile {
+                picture,
+                caption: caption(row, model, &image_col),
+            }))
+        })
+        .collect::<Result<_, String>>()
+        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, e));
+    terminal_grid(&tiles, 28, 4, true).lines().map(str::to_string).collect()
+}
+
+fn execute(statement: Statement) -> Vec<String> {
+    match statement {
+        Statement::Copy { table, path, options } => {
+            let (args, mut values) = named_args("COPY", &options, COPY_OPTIONS, 3);
+            let name = match table.schema {
+                Some(schema) => format!("{}.{}", quote_identifier(schema), quote_identifier(&table.name)),
+                None => quote_identifier(&table.name),
+            };
+            values.insert(0, name);
+            values.insert(1, path);
+            let mut sql = "SELECT 'COPY ' || image_search.load_csv($1, $2".to_string();
+            for a in args {
+                sql += &format!(", {a}");
+            }
+            call(&(sql + ")"), values)
+        }
+        Statement::BuildModel { model, algorithm, options, source_query } => {
+            if algorithm != "simclr" {
+                invalid(format!("unknown algorithm \"{algorithm}\"; available: SimCLR"));
+            }
+            let (args, mut values) = named_args("BUILD MODEL", &options, BUILD_OPTIONS, 3);
+            values.insert(0, model);
+            values.insert(1, source_query);
+            let sql = format!(
+                "SELECT format('model %s: %s epochs, final loss %s, %s s, %s rows', model_name, epochs, round(final_loss::numeric, 4), round(seconds::numeric, 2), rows_used)
+                 FROM image_search.build_model($1, $2{})",
+                args.iter().map(|a| format!(", {a}")).collect::<String>()
+            );
+            call(&sql, values)
+        }
+        Statement::Convert { model, mut options, source_query: _ } => {
+            let table = match take_option(&mut options, "table_name") {
+                Some(OptionValue::Text(t)) => t,
+                _ => invalid("CONVERT needs OPTIONS (table_name='<table>')"),
+            };
+            let (args, mut values) = named_args("CONVERT", &options, CONVERT_OPTIONS, 3);
+            values.insert(0, model);
+            values.insert(1, table);
+            let sql = format!(
+                "SELECT 'CONVERT ' || image_search.convert($1, $2{})",
+                args.iter().map(|a| format!(", {a}")).collect::<String>()
+            );
+            call(&sql, values)
+        }
+        Statement::SearchImage { images, model, source_query, order_limit } => {
+            run_search(&model, &source_query, &images, &order_limit).iter().map(|r| r.to_string()).collect()
+        }
+        Statement::PrintImage { inner } => match *inner {
+            Statement::SearchImage { images, model, source_query, order_limit } => {
+                print_search(&model, &source_query, &images, &order_limit)
+            }
+            _ => invalid("PRINT IMAGE takes a SEARCH IMAGE statement: PRINT IMAGE AS (SEARCH IMAGE ...)"),
+        },
+        Statement::Query(_) => invalid("PRINT IMAGE takes a SEARCH IMAGE statement: PRINT IMAGE AS (SEARCH IMAGE ...)"),
+    }
+}
+
+/// Runs one statement of the tutorial, as written, and returns its output as lines.
+#[pg_extern(volatile)]
+fn run(statement: &str) -> SetOfIterator<'static, String> {
+    let parsed = parse(statement).unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_SYNTAX_ERROR, e.to_string()));
+    SetOfIterator::new(execute(parsed))
+}
