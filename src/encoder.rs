@@ -86,7 +86,63 @@ impl LoadedModel {
     }
 }
 
+/// The last query images embedded in the current statement. An expression like
+/// `ORDER BY col <=> embed_image('m', 'q.jpg')` is evaluated once per row; this
+/// makes every call after the first a lookup.
+struct StatementMemo {
+    statement_start: pg_sys::TimestampTz,
+    model_name: String,
+    image_key: u64,
+    embedding: Vec<f32>,
+}
+
+const MEMO_SIZE: usize = 8;
+
+thread_local! {
+    static STATEMENT_MEMO: RefCell<Vec<StatementMemo>> = const { RefCell::new(Vec::new()) };
+}
+
+fn image_key(image: &ImageRef) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match image {
+        ImageRef::Path(p) => (0u8, p).hash(&mut h),
+        ImageRef::Bytes(b) => (1u8, b).hash(&mut h),
+    }
+    h.finish()
+}
+
 fn embed_one(model_name: &str, image: ImageRef) -> Embedding {
+    // SAFETY: reads a backend-local timestamp.
+    let statement_start = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
+    // The role is part of the key: a SECURITY DEFINER function must not reuse
+    // an image its caller was allowed to read.
+    let key = image_key(&image) ^ u64::from(unsafe { pg_sys::GetUserId() }.to_u32()).rotate_left(32);
+    let cached = STATEMENT_MEMO.with_borrow(|memo| {
+        memo.iter()
+            .find(|m| m.statement_start == statement_start && m.image_key == key && m.model_name == model_name)
+            .map(|m| m.embedding.clone())
+    });
+    if let Some(embedding) = cached {
+        return Embedding(embedding);
+    }
+    let embedding = embed_uncached(model_name, image);
+    STATEMENT_MEMO.with_borrow_mut(|memo| {
+        memo.retain(|m| m.statement_start == statement_start);
+        if memo.len() >= MEMO_SIZE {
+            memo.remove(0);
+        }
+        memo.push(StatementMemo {
+            statement_start,
+            model_name: model_name.to_string(),
+            image_key: key,
+            embedding: embedding.0.clone(),
+        });
+    });
+    embedding
+}
+
+fn embed_uncached(model_name: &str, image: ImageRef) -> Embedding {
     let picture = ImageReader::for_current_user()
         .load(&image)
         .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, e));

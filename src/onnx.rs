@@ -54,6 +54,10 @@ pub fn session(model: &[u8]) -> Result<Session, String> {
         .map_err(|e| err(e.into()))?
         .with_inter_threads(1)
         .map_err(|e| err(e.into()))?
+        // A database server is shared: idle ONNX Runtime threads must sleep,
+        // not spin on cores that other backends need.
+        .with_intra_op_spinning(false)
+        .map_err(|e| err(e.into()))?
         .commit_from_memory(model)
         .map_err(err)
 }
