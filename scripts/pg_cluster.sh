@@ -6,6 +6,20 @@
 PGBIN=$(/usr/bin/pg_config --bindir)
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# The server runs as `postgres`. When it cannot read the checkout (a clone under
+# /root, say), relative image paths resolve against a readable copy of tutorial_data.
+image_root() {
+  if sudo -u postgres test -r "$REPO_ROOT/tutorial_data/mnist_data/mnist_train.csv" 2>/dev/null; then
+    echo "$REPO_ROOT"
+  else
+    local mirror=/tmp/image_search_image_root
+    rm -rf "$mirror"; mkdir -p "$mirror"
+    cp -r "$REPO_ROOT/tutorial_data" "$mirror/"
+    chmod -R a+rX "$mirror"
+    echo "$mirror"
+  fi
+}
+
 as_postgres() {
   if [ "$(id -un)" = postgres ]; then "$@"; else sudo -u postgres "$@"; fi
 }
@@ -24,7 +38,7 @@ listen_addresses = ''
 unix_socket_directories = '$CLUSTER_DIR'
 port = $port
 fsync = off
-image_search.image_root = '$REPO_ROOT'
+image_search.image_root = '$(image_root)'
 CONF
   as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w start >/dev/null
   export PGHOST=$CLUSTER_DIR PGPORT=$port PGUSER=postgres

@@ -16,12 +16,13 @@ echo "== 1/3 model and data checks (pytest)"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider models/test_models.py tutorial_data/test_mnist_data.py
 
 echo "== 2/3 Rust unit tests and #[pg_test]s"
+source scripts/pg_cluster.sh
+export IMAGE_SEARCH_TEST_ROOT=$(image_root)
 rm -rf "$WORK/pgrx"; mkdir -p "$WORK/pgrx"; chown postgres "$WORK/pgrx"
 cargo pgrx test pg15 --release --runas postgres --pgdata "$WORK/pgrx/data"
 
 echo "== 3/3 SQL golden tests (pg_regress)"
 scripts/install.sh
-source scripts/pg_cluster.sh
 cluster_start "$WORK/regress" 54330
 rm -rf "$WORK/regress_out"; mkdir -p "$WORK/regress_out"; chown postgres "$WORK/regress_out"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort)

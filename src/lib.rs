@@ -21,6 +21,7 @@ mod image_source;
 mod model_files;
 mod models;
 mod onnx_model;
+mod pg_tests;
 mod onnx;
 mod search;
 mod settings;
@@ -47,6 +48,9 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        // The server runs as `postgres`, which may not be able to read the checkout;
+        // scripts/test.sh then points this at a readable copy of tutorial_data.
+        let root = std::env::var("IMAGE_SEARCH_TEST_ROOT").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        vec![Box::leak(format!("image_search.image_root = '{root}'").into_boxed_str())]
     }
 }

@@ -67,3 +67,9 @@ pub fn build_info() -> Result<String, String> {
     environment()?;
     Ok(ort::info().to_string())
 }
+
+/// ONNX Runtime's build description; loads the library if this backend has not yet.
+#[pgrx::pg_extern(volatile)]
+fn onnxruntime_info() -> String {
+    build_info().unwrap_or_else(|e| crate::raise_error(pgrx::PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e))
+}

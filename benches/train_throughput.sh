@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Training throughput: build_model inside Postgres (Rust driving ONNX Runtime,
+# with decoding and augmentation) next to the same train-step graph driven from
+# Python onnxruntime on fixed batches of the same shape, in the same run.
+#   benches/train_throughput.sh [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+VENV=${IMAGE_SEARCH_VENV:-/opt/image_search/venv}
+source scripts/pg_cluster.sh
+cluster_start /tmp/image_search_bench_train 54371
+psql -X -q -c "CREATE EXTENSION image_search" -c "SELECT image_search.load_csv('mnist_train', 'tutorial_data/mnist_data/mnist_train.csv')" >/dev/null
+
+echo "== Python onnxruntime, train-step graph only (batch 32, 1x28x28, 2 threads)"
+"$VENV/bin/python" models/bench_python.py --batch 32 --size 28 --seconds 5 | grep -E "images/s|GFLOP/s|peak"
+
+echo "== build_model in Postgres: 1,000 MNIST JPEGs, 5 epochs, defaults (decode + augment + train + store)"
+for i in $(seq "$RUNS"); do
+  psql -X -At -c "SET client_min_messages = warning" -c "
+    SELECT format('run %s: %s s total, %s images/s (epochs 1-5), %s GFLOP/s',
+                  $i, round(seconds::numeric, 2), round(images_per_second::numeric),
+                  round((images_per_second * 10308096 / 1e9)::numeric, 1))
+    FROM image_search.build_model('bench', 'SELECT img_path FROM mnist_train', image_col => 'img_path', overwrite => true)"
+done
+echo "(10,308,096 FLOP per image per step: models/simclr_cnn/manifest.json flops_per_image.train_step_c1_28)"

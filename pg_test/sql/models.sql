@@ -1,0 +1,123 @@
+-- build_model trains a SimCLR encoder on the images of any SELECT; models are rows
+-- of image_search.models (transactional), listed by image_search.model_list,
+-- removed by drop_model and exported as ONNX by export_model.
+SET client_min_messages = warning;  -- no NOTICE whether or not it already exists
+CREATE EXTENSION IF NOT EXISTS image_search;
+SET search_path = public, image_search;
+SET client_min_messages = warning;  -- hides the per-epoch NOTICEs (they show timings)
+SELECT load_csv('models_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true);
+
+--
+-- Happy path: one result row; loss and timings vary, so only their shape is shown.
+--
+SELECT model_name, epochs, rows_used, final_loss > 0 AND final_loss < 5 AS loss_ok,
+       seconds > 0 AS timed, images_per_second > 0 AS fast
+FROM build_model('models_test', 'SELECT * FROM models_train LIMIT 200',
+                 image_col => 'img_path', max_epochs => 2);
+
+-- The catalog: MNIST is grayscale, so 1 channel at 28x28; one epoch_log entry per epoch.
+SELECT name, algorithm, architecture, channels, image_size, embedding_dim, rows_used, epochs,
+       final_loss < 5 AS loss_ok, created_by = current_user AS mine
+FROM model_list WHERE name LIKE 'models\_%';
+SELECT jsonb_array_length(epoch_log) AS epochs,
+       (SELECT array_agg(e->>'epoch' ORDER BY e->>'epoch') FROM jsonb_array_elements(epoch_log) e) AS logged,
+       (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(epoch_log->0) k) AS fields
+FROM models WHERE name = 'models_test';
+-- The options are recorded: the source query, the image column and every training setting.
+SELECT options->>'source_query' AS source_query, options->>'image_col' AS image_col,
+       options->'training'->'max_epochs' AS max_epochs, options->'training'->'batch_size' AS batch_size,
+       options->'training'->'augment'->'flip' AS flip
+FROM models WHERE name = 'models_test';
+
+-- Training is deterministic for a given seed: the same build gives the same loss.
+CREATE TEMP TABLE first_build AS SELECT build_id, epoch_log->-1->'loss' AS loss FROM models WHERE name = 'models_test';
+
+--
+-- An existing name is refused unless overwrite => true.
+--
+SELECT * FROM build_model('models_test', 'SELECT * FROM models_train LIMIT 200', image_col => 'img_path', max_epochs => 2);
+SELECT model_name, epochs FROM build_model('models_test', 'SELECT * FROM models_train LIMIT 200',
+                                           image_col => 'img_path', max_epochs => 2, overwrite => true);
+SELECT f.loss = m.epoch_log->-1->'loss' AS same_loss, m.build_id > f.build_id AS rebuilt
+FROM models m, first_build f WHERE m.name = 'models_test';
+
+--
+-- Invalid options are refused before any image is read.
+--
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', max_epochs => 0);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', batch_size => 0);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', batch_size => 1);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', learning_rate => -1);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', learning_rate => 'NaN');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', temperature => 0);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', weight_decay => -0.1);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', image_size => 0);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', image_size => 1000);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', channels => 2);
+SELECT * FROM build_model('', 'SELECT * FROM models_train', image_col => 'img_path');
+SELECT * FROM build_model(repeat('x', 56), 'SELECT * FROM models_train', image_col => 'img_path');
+SELECT * FROM build_model(' leading space', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', max_epochs => 1);
+-- augment overrides single augmentation settings; an unknown key lists the valid ones.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '{"bogus": 1}');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '[1]');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '{"flip": "yes"}');
+
+--
+-- The source query and its image column.
+--
+-- The default image column is image_path; the tutorial's is img_path.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'no_such_column');
+-- Images are text paths or bytea, nothing else.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'label');
+SELECT * FROM build_model('bad', '  ', image_col => 'img_path');
+SELECT * FROM build_model('bad', 'SELECT * FROM no_such_table', image_col => 'img_path');
+-- Exactly one SELECT: a second statement is a syntax error, never executed.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train; DROP TABLE models_train', image_col => 'img_path');
+SELECT count(*) FROM models_train;
+-- Contrastive training compares pairs: at least 2 images (NULL images do not count).
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 0', image_col => 'img_path');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 1', image_col => 'img_path');
+SELECT * FROM build_model('bad', 'SELECT NULL::text AS img_path FROM generate_series(1, 5)', image_col => 'img_path');
+-- A row whose image cannot be read fails the build and names the row (1-based).
+SELECT * FROM build_model('bad', $$(SELECT img_path FROM models_train ORDER BY filename LIMIT 3)
+                                  UNION ALL SELECT '/nonexistent/missing.jpg'$$, image_col => 'img_path');
+SELECT * FROM build_model('bad', $$SELECT '\x00010203'::bytea AS img UNION ALL SELECT '\x0405'::bytea$$, image_col => 'img');
+
+-- Failed builds leave no model behind, and a failed overwrite keeps the old model.
+SELECT * FROM build_model('models_test', $$SELECT '/nonexistent/missing.jpg' AS img_path$$,
+                          image_col => 'img_path', overwrite => true);
+SELECT name, epochs, rows_used FROM model_list WHERE name IN ('bad', 'models_test');
+
+--
+-- Models are rows: a rolled-back build or drop leaves the catalog as it was.
+--
+BEGIN;
+SELECT model_name FROM build_model('models_tmp', 'SELECT * FROM models_train LIMIT 10', image_col => 'img_path', max_epochs => 1);
+SELECT name FROM model_list WHERE name LIKE 'models\_%';
+ROLLBACK;
+BEGIN;
+SELECT drop_model('models_test');
+SELECT count(*) FROM models WHERE name LIKE 'models\_%';
+ROLLBACK;
+SELECT name FROM model_list WHERE name LIKE 'models\_%';
+
+--
+-- export_model: the trained encoder as a standalone ONNX file. An ONNX file is a
+-- protobuf ModelProto; its first field is ir_version (tag 0x08, here version 8).
+--
+SELECT substr(export_model('models_test'), 1, 2) AS header, length(export_model('models_test')) > 100000 AS big;
+SELECT export_model('models_test') = encoder_onnx AS same FROM models WHERE name = 'models_test';
+SELECT export_model('no_such_model');
+
+--
+-- drop_model
+--
+SELECT drop_model('no_such_model');
+SELECT drop_model('no_such_model', if_exists => true);
+SELECT drop_model('models_test');
+SELECT count(*) FROM models WHERE name LIKE 'models\_%';
+
+DROP TABLE models_train, first_build;
+RESET client_min_messages;
+RESET search_path;

@@ -1,0 +1,105 @@
+//! Tests that need a running Postgres backend (`cargo pgrx test`). The SQL
+//! surface is covered by the golden tests in pg_test/; these check what SQL
+//! cannot see: ONNX Runtime inside the backend, the exported ONNX file, and
+//! that a Rust panic becomes an ERROR.
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use crate::model_files;
+    use crate::onnx;
+    use crate::onnx_model::with_initializer;
+    use ort::value::TensorRef;
+    use pgrx::prelude::*;
+
+    fn run_encoder(model: &[u8], images: &[f32], n: usize) -> Vec<f32> {
+        let mut session = onnx::session(model).expect("session");
+        let input = TensorRef::from_array_view(([n, 1, 28, 28], images)).unwrap();
+        let outputs = session.run(ort::inputs!["images" => input]).unwrap();
+        let (shape, values) = outputs["embedding"].try_extract_tensor::<f32>().unwrap();
+        assert_eq!(&shape[..], &[n as i64, model_files::EMBEDDING_DIM as i64]);
+        values.to_vec()
+    }
+
+    #[pg_test]
+    fn onnx_runtime_runs_the_encoder_graph_inside_the_backend() {
+        let arch = model_files::simclr_cnn(1);
+        let params = arch.initial_params();
+        let model = with_initializer(arch.encoder, "params", &params[..arch.encoder_param_count]);
+        let images: Vec<f32> = (0..2 * 28 * 28).map(|i| (i % 29) as f32 / 29.0).collect();
+        let out = run_encoder(&model, &images, 2);
+        assert!(out.iter().all(|v| v.is_finite()));
+        assert_ne!(&out[..128], &out[128..], "different images give different embeddings");
+        assert!(onnx::build_info().unwrap().starts_with("ORT Build Info"), "{}", onnx::build_info().unwrap());
+    }
+
+    fn build_small_model(name: &str, seed: i64) {
+        Spi::run(&format!(
+            "SELECT * FROM image_search.load_csv('pg_test_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true);
+             SELECT * FROM image_search.build_model('{name}', 'SELECT img_path FROM pg_test_train ORDER BY filename LIMIT 96',
+                 image_col => 'img_path', max_epochs => 1, seed => {seed}, overwrite => true)"
+        ))
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn exported_encoder_runs_standalone_and_matches_embed_image() {
+        build_small_model("exported", 1);
+        let onnx_bytes = Spi::get_one::<Vec<u8>>("SELECT image_search.export_model('exported')").unwrap().unwrap();
+        let stored = Spi::get_one::<Vec<f32>>(
+            "SELECT image_search.embed_image('exported', 'tutorial_data/mnist_data/test/923.jpg')::real[]",
+        )
+        .unwrap()
+        .unwrap();
+        let root = crate::settings::string(&crate::settings::IMAGE_ROOT).expect("image_root is set for tests");
+        let picture = crate::image_input::load_path(
+            &std::path::Path::new(&root).join("tutorial_data/mnist_data/test/923.jpg"),
+            &Default::default(),
+        )
+        .unwrap();
+        let tensor = crate::image_input::to_tensor(&picture, 28, 1);
+        let standalone = run_encoder(&onnx_bytes, &tensor, 1);
+        assert_eq!(standalone, stored, "the exported file is the model that embed_image runs");
+    }
+
+    #[pg_test]
+    fn the_same_seed_trains_the_same_model() {
+        build_small_model("seeded_a", 7);
+        build_small_model("seeded_b", 7);
+        build_small_model("seeded_c", 8);
+        let same = Spi::get_one::<bool>(
+            "SELECT a.encoder_onnx = b.encoder_onnx FROM image_search.models a, image_search.models b
+             WHERE a.name = 'seeded_a' AND b.name = 'seeded_b'",
+        )
+        .unwrap()
+        .unwrap();
+        let different = Spi::get_one::<bool>(
+            "SELECT a.encoder_onnx <> c.encoder_onnx FROM image_search.models a, image_search.models c
+             WHERE a.name = 'seeded_a' AND c.name = 'seeded_c'",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(same && different);
+    }
+
+    /// Exists only in test builds: a panic in Rust must surface as an ERROR.
+    #[pg_extern]
+    fn panic_on_purpose() -> i32 {
+        let items: Vec<i32> = Vec::new();
+        items[usize::MAX % 7] // index out of bounds
+    }
+
+    #[pg_test(error = "index out of bounds: the len is 0 but the index is 1")]
+    fn a_rust_panic_becomes_an_error() {
+        Spi::get_one::<i32>("SELECT tests.panic_on_purpose()").unwrap();
+    }
+
+    #[pg_test]
+    fn the_backend_survives_a_panic_in_a_worker_thread() {
+        let caught = std::panic::catch_unwind(|| {
+            use rayon::prelude::*;
+            (0..4).into_par_iter().for_each(|i| assert!(i < 3, "worker failed"));
+        });
+        assert!(caught.is_err());
+        assert_eq!(Spi::get_one::<i32>("SELECT 1").unwrap(), Some(1));
+    }
+}
