@@ -17,7 +17,7 @@ RUNS=${RUNS:-3}
 REF_RUNS=${REF_RUNS:-1}   # the plain-SQL reference is ~50x slower
 source scripts/pg_cluster.sh
 PGBIN=${IMAGE_SEARCH_PGBIN:-$PGBIN}
-cluster_start "${BENCH_DIR:-/tmp/image_search_bench}" "${BENCH_PORT:-54360}"
+cluster_start "${BENCH_DIR:-/tmp/image_search_bench}" "${BENCH_PORT:-54373}"
 cat >> "$CLUSTER_DIR/data/postgresql.conf" <<CONF
 shared_buffers = 2GB
 work_mem = 64MB

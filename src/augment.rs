@@ -94,6 +94,7 @@ impl AugmentOptions {
 
     /// Options under which `augment` only resizes (useful for tests and for
     /// checking that the geometry path matches plain preprocessing).
+    #[cfg(test)]
     pub fn identity() -> Self {
         AugmentOptions {
             crop_scale: (1.0, 1.0),
@@ -115,6 +116,7 @@ impl AugmentOptions {
 }
 
 /// One augmented view, CHW f32 in [0,1], `channels` (1 or 3) × size × size.
+#[cfg_attr(not(test), allow(dead_code))] // the single-view form of augment_pairs
 pub fn augment(
     base: &Picture,
     size: u32,

@@ -1,7 +1,7 @@
 //! `convert`: store every row's embedding in a new `<model>_simclr` column.
 use crate::encoder::{self, with_model};
 use crate::image_input::Picture;
-use crate::image_source::{ImageReader, ImageRef};
+use crate::image_source::{image_expression, image_value, ImageReader, ImageRef};
 use crate::model_files::EMBEDDING_DIM;
 use crate::raise_error;
 use pgrx::prelude::*;
@@ -57,6 +57,7 @@ fn convert(
     let reader = ImageReader::for_current_user();
     Spi::connect_mut(|client| {
         let table = resolve_table(client, table_name);
+        let image = image_expression(client, &format!("SELECT * FROM {table}"), image_col);
         if column_exists(client, &table, &column) {
             if !replace {
                 raise_error(
@@ -64,38 +65,36 @@ fn convert(
                     format!("column \"{column}\" of {table} already exists; pass replace => true to recompute it"),
                 );
             }
+            // Recompute in place: only row locks, so searches keep reading the old values until commit.
             client
-                .update(&format!("ALTER TABLE {table} DROP COLUMN {}", quote_identifier(&column)), None, &[])
+                .update(&format!("UPDATE {table} SET {} = NULL", quote_identifier(&column)), None, &[])
+                .unwrap_or_else(|e| spi_error(e));
+        } else {
+            client
+                .update(
+                    &format!(
+                        "ALTER TABLE {table} ADD COLUMN {} image_search.embedding({EMBEDDING_DIM})",
+                        quote_identifier(&column)
+                    ),
+                    None,
+                    &[],
+                )
                 .unwrap_or_else(|e| spi_error(e));
         }
-        client
-            .update(
-                &format!(
-                    "ALTER TABLE {table} ADD COLUMN {} image_search.embedding({EMBEDDING_DIM})",
-                    quote_identifier(&column)
-                ),
-                None,
-                &[],
-            )
-            .unwrap_or_else(|e| spi_error(e));
         let mut done = 0i64;
         let mut skipped = 0i64;
-        let query = format!("SELECT ctid::text, {} FROM {table}", quote_identifier(image_col));
+        let query = format!("SELECT ctid::text, {image} FROM {table} AS image_search_source");
         let mut cursor = client.open_cursor(query.as_str(), &[]);
         loop {
             let rows = cursor.fetch(encoder::BATCH as i64).unwrap_or_else(|e| spi_error(e));
             if rows.is_empty() {
                 break;
             }
-            let is_bytea = rows.column_type_oid(2).map(|t| t.value() == pg_sys::BYTEAOID).unwrap_or(false);
+            let image_type = rows.column_type_oid(2).map(|t| t.value()).unwrap_or(pg_sys::InvalidOid);
             let pending: Vec<Pending> = rows
                 .map(|row| Pending {
                     ctid: row.get::<String>(1).ok().flatten().unwrap_or_default(),
-                    image: if is_bytea {
-                        row.get::<Vec<u8>>(2).ok().flatten().map(ImageRef::Bytes)
-                    } else {
-                        row.get::<String>(2).ok().flatten().map(ImageRef::Path)
-                    },
+                    image: image_value(&row, 2, image_type),
                 })
                 .collect();
             let decoded: Vec<Option<Result<Picture, String>>> =
@@ -138,7 +137,7 @@ fn convert(
             pgrx::check_for_interrupts!();
         }
         if skipped > 0 {
-            notice!("{skipped} rows of {table} were skipped because their images could not be read");
+            notice!("{skipped} row(s) of {table} skipped because their images could not be read");
         }
         done
     })

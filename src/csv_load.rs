@@ -75,7 +75,14 @@ fn fail(code: PgSqlErrorCode, message: String) -> ! {
 fn load_csv(table_name: &str, path: &str, overwrite: default!(bool, false)) -> i64 {
     let root = crate::settings::string(&crate::settings::IMAGE_ROOT).map(std::path::PathBuf::from);
     let file = resolve_path(path, root.as_deref(), may_read_server_files())
-        .unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, e.replace("image file", "file")));
+        .unwrap_or_else(|e| {
+            let code = if e.starts_with("permission denied") {
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE
+            } else {
+                PgSqlErrorCode::ERRCODE_UNDEFINED_FILE
+            };
+            fail(code, e.replace("image file", "file").replace("image path", "path"))
+        });
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_UNDEFINED_FILE, format!("could not read \"{path}\": {e}")));
     let records = parse_csv(&text).unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_BAD_COPY_FILE_FORMAT, format!("{path}: {e}")));

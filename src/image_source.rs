@@ -92,16 +92,33 @@ pub fn resolve_path(raw: &str, root: Option<&Path>, may_read_server_files: bool)
     }
 }
 
-fn image_value(tuple: &pgrx::spi::SpiHeapTupleData<'_>, column_type: pg_sys::Oid, image_col: &str) -> Option<ImageRef> {
-    if column_type == pg_sys::BYTEAOID {
-        tuple.get::<Vec<u8>>(1).ok().flatten().map(ImageRef::Bytes)
-    } else if [pg_sys::TEXTOID, pg_sys::VARCHAROID, pg_sys::BPCHAROID].contains(&column_type) {
-        tuple.get::<String>(1).ok().flatten().map(ImageRef::Path)
-    } else {
-        crate::raise_error(
+/// The SQL expression that reads `image_col` of the rows of `source_query`
+/// (aliased `image_search_source`) as text or bytea. varchar and char(n) are cast
+/// to text; other types are refused before any work is done.
+pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &str) -> String {
+    let column = format!("image_search_source.{}", spi::quote_identifier(image_col));
+    let describe = format!("SELECT {column} FROM ({source_query}) AS image_search_source LIMIT 0");
+    let column_type = client
+        .select(&describe, None, &[])
+        .and_then(|t| t.column_type_oid(1))
+        .map(|t| t.value())
+        .unwrap_or_else(|e| crate::raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
+    match column_type {
+        t if t == pg_sys::TEXTOID || t == pg_sys::BYTEAOID => column,
+        t if t == pg_sys::VARCHAROID || t == pg_sys::BPCHAROID => format!("{column}::text"),
+        _ => crate::raise_error(
             PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
             format!("image column \"{image_col}\" must be text (a server file path) or bytea (image bytes)"),
-        )
+        ),
+    }
+}
+
+/// The image in `column` of a row read through `image_expression`.
+pub fn image_value(tuple: &pgrx::spi::SpiHeapTupleData<'_>, column: usize, column_type: pg_sys::Oid) -> Option<ImageRef> {
+    if column_type == pg_sys::BYTEAOID {
+        tuple.get::<Vec<u8>>(column).ok().flatten().map(ImageRef::Bytes)
+    } else {
+        tuple.get::<String>(column).ok().flatten().map(ImageRef::Path)
     }
 }
 
@@ -121,11 +138,8 @@ pub fn for_each_chunk_with_captions(
         Some(c) => format!("image_search_source.{}::text", spi::quote_identifier(c)),
         None => "NULL::text".to_string(),
     };
-    let query = format!(
-        "SELECT image_search_source.{}, {caption} FROM ({}) AS image_search_source",
-        spi::quote_identifier(image_col),
-        source_query
-    );
+    let image = image_expression(client, source_query, image_col);
+    let query = format!("SELECT {image}, {caption} FROM ({source_query}) AS image_search_source");
     let mut cursor = client.open_cursor(query.as_str(), &[]);
     let mut row = 0usize;
     loop {
@@ -139,7 +153,7 @@ pub fn for_each_chunk_with_captions(
         let mut chunk = Vec::with_capacity(table.len());
         for tuple in table {
             row += 1;
-            let image = image_value(&tuple, column_type, image_col);
+            let image = image_value(&tuple, 1, column_type);
             let caption = tuple.get::<String>(2).ok().flatten().unwrap_or_else(|| match &image {
                 Some(ImageRef::Path(p)) => p.clone(),
                 _ => format!("row {row}"),

@@ -6,7 +6,6 @@ pub const MIN_IMAGE_SIZE: u32 = 16;
 
 pub struct Architecture {
     pub name: &'static str,
-    pub channels: u8,
     pub train_step: &'static [u8],
     pub encoder: &'static [u8],
     init_params: &'static [u8],
@@ -22,7 +21,6 @@ impl Architecture {
 
 const SIMCLR_CNN_C1: Architecture = Architecture {
     name: "simclr_cnn",
-    channels: 1,
     train_step: include_bytes!("../models/simclr_cnn/train_step_c1.onnx"),
     encoder: include_bytes!("../models/simclr_cnn/encoder_c1.onnx"),
     init_params: include_bytes!("../models/simclr_cnn/init_params_c1.bin"),
@@ -31,7 +29,6 @@ const SIMCLR_CNN_C1: Architecture = Architecture {
 
 const SIMCLR_CNN_C3: Architecture = Architecture {
     name: "simclr_cnn",
-    channels: 3,
     train_step: include_bytes!("../models/simclr_cnn/train_step_c3.onnx"),
     encoder: include_bytes!("../models/simclr_cnn/encoder_c3.onnx"),
     init_params: include_bytes!("../models/simclr_cnn/init_params_c3.bin"),

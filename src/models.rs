@@ -15,7 +15,7 @@ extension_sql!(
     r#"
 CREATE SEQUENCE models_build_id_seq;
 CREATE TABLE models (
-    name           text PRIMARY KEY CHECK (name ~ '^[^\s]' AND length(name) <= 55),
+    name           text PRIMARY KEY CHECK (name !~ '^\s' AND name <> '' AND octet_length(name) <= 43),
     algorithm      text NOT NULL,
     architecture   text NOT NULL,
     channels       integer NOT NULL,
@@ -58,7 +58,6 @@ struct BuildRequest {
     weight_decay: f64,
     image_size: Option<i32>,
     channels: Option<i32>,
-    seed: i64,
     flip: Option<bool>,
     color_jitter: Option<bool>,
     augment: Option<JsonB>,
@@ -194,15 +193,21 @@ fn build_model(
     ),
 > {
     let request = BuildRequest {
-        max_epochs, batch_size, learning_rate, temperature, weight_decay, image_size, channels, seed, flip, color_jitter, augment,
+        max_epochs, batch_size, learning_rate, temperature, weight_decay, image_size, channels, flip, color_jitter, augment,
     };
     check_request(&request);
-    if model_name.trim().is_empty() || model_name.len() > 55 {
-        invalid("model_name must be 1 to 55 characters and not start with a space");
+    // 43 bytes leave room for the column names derived from it,
+    // `<model>_simclr_similarity99`, within Postgres' 63-byte identifiers.
+    if model_name.trim().is_empty() || model_name.len() > 43 || model_name.starts_with(char::is_whitespace) {
+        invalid("model_name must be 1 to 43 bytes long and not start with white space");
     }
     if source_query.trim().is_empty() {
         invalid("source_query is empty; give a SELECT that returns the training images");
     }
+    // Builds of the same name queue here instead of racing to the INSERT: the
+    // second sees the first's model once it commits.
+    Spi::run_with_args("SELECT pg_advisory_xact_lock(hashtext('image_search.model:' || $1))", &[model_name.into()])
+        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
     if model_exists(model_name) && !overwrite {
         raise_error(
             PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
@@ -214,7 +219,7 @@ fn build_model(
     let (pictures, rows) = load_training_images(source_query, image_col, base_side);
     if pictures.len() < BATCH_MIN {
         invalid(format!(
-            "the source query gave {} usable images ({rows} rows); contrastive training needs at least {BATCH_MIN}",
+            "the source query gave {} usable image(s) in {rows} row(s); contrastive training needs at least {BATCH_MIN}",
             pictures.len()
         ));
     }

@@ -4,8 +4,6 @@
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 
-pub const ORT_VERSION: &str = "1.32.0";
-
 pub static ONNXRUNTIME_LIBRARY: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"$libdir/libonnxruntime.so.1.32.0"));
 pub static IMAGE_ROOT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);

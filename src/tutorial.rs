@@ -175,6 +175,12 @@ fn execute(statement: Statement) -> Vec<String> {
             call(&sql, values)
         }
         Statement::SearchImage { images, model, source_query, order_limit } => {
+            // Without its own ORDER BY, a search lists the best matches first.
+            let order_limit = if order_limit.trim().is_empty() {
+                format!("ORDER BY {} DESC", quote_identifier(crate::search::similarity_column(&model, 1)))
+            } else {
+                order_limit
+            };
             run_search(&model, &source_query, &images, &order_limit).iter().map(|r| r.to_string()).collect()
         }
         Statement::PrintImage { inner } => match *inner {

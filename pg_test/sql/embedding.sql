@@ -209,6 +209,6 @@ COPY emb_items_3d FROM '/tmp/image_search_regress_embedding.bin' WITH (FORMAT bi
 -- length 12 (0000000c) followed by 0002 0000 3f800000 00000000.
 SELECT position('\x0000000c000200003f80000000000000'::bytea
                 IN pg_read_binary_file('/tmp/image_search_regress_embedding.bin')) > 0 AS found;
-COPY (SELECT) TO PROGRAM 'rm -f /tmp/image_search_regress_embedding.bin';
+COPY (SELECT WHERE false) TO PROGRAM 'rm -f /tmp/image_search_regress_embedding.bin';
 DROP TABLE emb_items, emb_items_copy, emb_items_3d;
 RESET search_path;
