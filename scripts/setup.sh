@@ -56,10 +56,10 @@ if [ ! -f "$PKGLIBDIR/libonnxruntime.so.$ORT_VERSION" ]; then
 fi
 
 # Python is a development-time tool only (model generator and data checks); nothing at run time needs it.
-requirements=$(cat models/requirements.txt tutorial_data/requirements.txt)
+requirements=$(cat models/requirements.txt tutorial_data/requirements.txt pg_test/requirements.txt)
 if [ ! -x "$VENV/bin/python" ] || [ "$requirements" != "$(cat "$VENV/.requirements" 2>/dev/null)" ]; then
   log "python venv $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q -r models/requirements.txt -r tutorial_data/requirements.txt
+  "$VENV/bin/pip" install -q -r models/requirements.txt -r tutorial_data/requirements.txt -r pg_test/requirements.txt
   printf '%s' "$requirements" > "$VENV/.requirements"
 fi

@@ -2,7 +2,8 @@
 # Runs every test on a fresh or prepared machine, installing what it needs first:
 #   1. Python checks of the generated models and the tutorial data
 #   2. Rust unit tests and #[pg_test]s (cargo pgrx test, on a throwaway cluster)
-#   3. SQL golden tests in pg_test/ (pg_regress against a throwaway cluster)
+#   3. SQL golden tests in pg_test/ (pg_regress against a throwaway cluster), then the
+#      same search from a client driver (psycopg, binary results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -21,9 +22,10 @@ export IMAGE_SEARCH_TEST_ROOT=$(image_root)
 rm -rf "$WORK/pgrx"; mkdir -p "$WORK/pgrx"; chown postgres "$WORK/pgrx"
 cargo pgrx test pg15 --release --runas postgres --pgdata "$WORK/pgrx/data"
 
-echo "== 3/3 SQL golden tests (pg_regress)"
+echo "== 3/3 SQL golden tests (pg_regress) and the client-driver test"
 scripts/install.sh
 cluster_start "$WORK/regress" 54330
+as_postgres "$PGBIN/createdb" -h "$PGHOST" -p "$PGPORT" image_search_regress
 rm -rf "$WORK/regress_out"; mkdir -p "$WORK/regress_out"; chown postgres "$WORK/regress_out"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort)
 PGXS=$(dirname "$(/usr/bin/pg_config --pgxs)")
@@ -33,3 +35,4 @@ if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHO
   cat "$WORK/regress_out/regression.diffs" 2>/dev/null | head -200
   exit 1
 fi
+"$VENV/bin/python" pg_test/driver_test.py
