@@ -54,7 +54,7 @@ pub fn with_model<R>(name: &str, f: impl FnOnce(&mut LoadedModel) -> R) -> R {
             .ok()
             .flatten()
             .unwrap_or_else(|| unknown_model(name));
-            let session = onnx::session(&onnx_bytes)
+            let session = onnx::session(&onnx_bytes, onnx::Threads::Sleep)
                 .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
             sessions.insert(
                 name.to_string(),

@@ -237,7 +237,7 @@ fn build_model(
         augment: augment_options(&request, channels),
     };
     let arch = model_files::simclr_cnn(channels);
-    let session = onnx::session(arch.train_step).unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+    let session = onnx::session(arch.train_step, onnx::Threads::Spin).unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
     let trained = train::train(
         arch,
         session,

@@ -44,8 +44,18 @@ pub fn environment() -> Result<Environment, String> {
     Ok(env)
 }
 
+/// How a session's threads wait for work.
+#[derive(Clone, Copy)]
+pub enum Threads {
+    /// Idle threads sleep: for short encoder runs on a shared database server.
+    Sleep,
+    /// Idle threads spin between the back-to-back steps of a training run,
+    /// which is one long job that owns its cores while it lasts.
+    Spin,
+}
+
 /// A session for a serialised ONNX model, using `image_search.threads` threads.
-pub fn session(model: &[u8]) -> Result<Session, String> {
+pub fn session(model: &[u8], threads: Threads) -> Result<Session, String> {
     let env = environment()?;
     let err = |e: ort::Error| format!("ONNX Runtime could not load the model: {e}");
     Session::builder(&env)
@@ -54,9 +64,7 @@ pub fn session(model: &[u8]) -> Result<Session, String> {
         .map_err(|e| err(e.into()))?
         .with_inter_threads(1)
         .map_err(|e| err(e.into()))?
-        // A database server is shared: idle ONNX Runtime threads must sleep,
-        // not spin on cores that other backends need.
-        .with_intra_op_spinning(false)
+        .with_intra_op_spinning(matches!(threads, Threads::Spin))
         .map_err(|e| err(e.into()))?
         .commit_from_memory(model)
         .map_err(err)

@@ -12,7 +12,7 @@ mod tests {
     use pgrx::prelude::*;
 
     fn run_encoder(model: &[u8], images: &[f32], n: usize) -> Vec<f32> {
-        let mut session = onnx::session(model).expect("session");
+        let mut session = onnx::session(model, onnx::Threads::Sleep).expect("session");
         let input = TensorRef::from_array_view(([n, 1, 28, 28], images)).unwrap();
         let outputs = session.run(ort::inputs!["images" => input]).unwrap();
         let (shape, values) = outputs["embedding"].try_extract_tensor::<f32>().unwrap();

@@ -81,7 +81,7 @@ FROM search_image(repeat('m', 43), 'SELECT * FROM "My Schema"."Odd ""Table"""',
 --
 -- print_images: image and caption columns are column names too.
 --
-SELECT count(*) AS lines FROM print_images('SELECT * FROM "My Schema"."Odd ""Table"""',
+SELECT count(*) > 0 AS printed FROM print_images('SELECT * FROM "My Schema"."Odd ""Table"""',
                                            image_col => 'Img "Path"', caption_col => 'File Name', color => false);
 SELECT * FROM print_images('SELECT * FROM "My Schema"."Odd ""Table"""', color => false,
                            image_col => 'x FROM id_canary; DROP TABLE id_canary; --');

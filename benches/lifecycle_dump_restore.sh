@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Lifecycle check: an image_search database survives pg_dump / pg_restore, and
+# DROP EXTENSION ... CASCADE removes everything the extension made.
+#
+#   bash benches/lifecycle_dump_restore.sh      (needs root; uses the installed extension)
+#
+# On a throwaway cluster: load the tutorial data, build a model (5 epochs), convert
+# mnist_test, save the top-10 search for 923.jpg; pg_dump -Fc, pg_restore into a new
+# database, run the same search there and diff. Then DROP EXTENSION image_search
+# CASCADE: the schema's objects (the empty schema itself stays), the models and the
+# <model>_simclr column of mnist_test (its type is the extension's) are gone; the
+# table and its other columns stay.
+# Prints PASS/FAIL lines; exits non-zero if any check fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pg_cluster.sh
+cluster_start "${LIFECYCLE_DIR:-/tmp/image_search_lifecycle}" "${LIFECYCLE_PORT:-54381}"
+WORK=$CLUSTER_DIR/work
+mkdir -p "$WORK"
+psql_db() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$@"; }
+failures=0
+check() {  # check NAME COMMAND...: PASS if the command succeeds
+  local name=$1; shift
+  if "$@"; then echo "PASS $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
+}
+SEARCH="SET search_path = public, image_search;
+SELECT filename || ' ' || label || ' ' || round(cosine_similarity(my_model_simclr,
+         (SELECT embed_image('my_model', 'tutorial_data/mnist_data/test/923.jpg')))::numeric, 5)
+FROM mnist_test
+ORDER BY my_model_simclr <=> embed_image('my_model', 'tutorial_data/mnist_data/test/923.jpg'), filename
+LIMIT 10;"
+
+echo "== build in database lifecycle_src"
+"$PGBIN/createdb" lifecycle_src
+psql_db lifecycle_src >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION image_search;
+SET search_path = public, image_search;
+SELECT load_csv('mnist_train', 'tutorial_data/mnist_data/mnist_train.csv');
+SELECT load_csv('mnist_test', 'tutorial_data/mnist_data/mnist_test.csv');
+SELECT * FROM build_model('my_model', 'SELECT * FROM mnist_train', image_col => 'img_path', max_epochs => 5);
+SELECT convert('my_model', 'mnist_test', image_col => 'img_path');
+SQL
+psql_db lifecycle_src -c "$SEARCH" > "$WORK/top10_src.txt"
+cat "$WORK/top10_src.txt"
+check "search before dump returns 10 rows, 923.jpg first" \
+  test "$(wc -l < "$WORK/top10_src.txt")" = 10 -a "$(head -1 "$WORK/top10_src.txt" | cut -d' ' -f1)" = 923.jpg
+
+echo "== pg_dump -Fc, pg_restore into lifecycle_copy"
+"$PGBIN/pg_dump" -Fc -d lifecycle_src -f "$WORK/lifecycle.dump"
+"$PGBIN/createdb" lifecycle_copy
+restore_ok=true
+"$PGBIN/pg_restore" --exit-on-error -d lifecycle_copy "$WORK/lifecycle.dump" 2> "$WORK/restore.err" || restore_ok=false
+check "pg_restore succeeds" $restore_ok
+[ -s "$WORK/restore.err" ] && sed 's/^/  pg_restore: /' "$WORK/restore.err"
+count() { psql_db "$1" -c "$2"; }
+check "models restored (1 row, same build_id, same encoder bytes)" test \
+  "$(count lifecycle_src  "SELECT count(*) || ' ' || max(build_id) || ' ' || md5(string_agg(encoder_onnx::text, '')) FROM image_search.models")" = \
+  "$(count lifecycle_copy "SELECT count(*) || ' ' || max(build_id) || ' ' || md5(string_agg(encoder_onnx::text, '')) FROM image_search.models")"
+check "embeddings restored (same md5 of mnist_test)" test \
+  "$(count lifecycle_src  "SELECT md5(string_agg(t::text, ',' ORDER BY filename)) FROM mnist_test t")" = \
+  "$(count lifecycle_copy "SELECT md5(string_agg(t::text, ',' ORDER BY filename)) FROM mnist_test t")"
+check "model sequence restored (next build_id continues)" test \
+  "$(count lifecycle_src  "SELECT last_value FROM image_search.models_build_id_seq")" = \
+  "$(count lifecycle_copy "SELECT last_value FROM image_search.models_build_id_seq")"
+psql_db lifecycle_copy -c "$SEARCH" > "$WORK/top10_copy.txt" || true
+check "search after restore is identical" diff -u "$WORK/top10_src.txt" "$WORK/top10_copy.txt"
+
+echo "== DROP EXTENSION image_search CASCADE in lifecycle_copy"
+psql_db lifecycle_copy -c "SET client_min_messages = warning; DROP EXTENSION image_search CASCADE"
+# The schema comes from the control file's `schema = image_search`: CREATE EXTENSION
+# creates it when missing, but it is not a member of the extension, so DROP EXTENSION
+# leaves it behind, empty (as for any extension with a fixed schema).
+check "image_search schema is empty (no tables, functions or types left)" test \
+  "$(count lifecycle_copy "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = n.oid) + (SELECT count(*) FROM pg_proc WHERE pronamespace = n.oid) + (SELECT count(*) FROM pg_type WHERE typnamespace = n.oid) FROM pg_namespace n WHERE nspname = 'image_search' UNION ALL SELECT 0 LIMIT 1")" = 0
+check "no embedding type or image_search functions anywhere" test \
+  "$(count lifecycle_copy "SELECT (SELECT count(*) FROM pg_type WHERE typname = 'embedding') + (SELECT count(*) FROM pg_proc WHERE proname IN ('embed_image', 'build_model', 'search_image', 'load_csv'))")" = 0
+echo "NOTE image_search schema after DROP EXTENSION: $(count lifecycle_copy "SELECT CASE WHEN count(*) > 0 THEN 'left behind, empty' ELSE 'gone' END FROM pg_namespace WHERE nspname = 'image_search'")"
+check "mnist_test keeps its rows and other columns; my_model_simclr was dropped with the type" test \
+  "$(count lifecycle_copy "SELECT (SELECT count(*) FROM mnist_test) || ' ' || (SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'mnist_test'::regclass AND attnum > 0 AND NOT attisdropped)")" = \
+  "200 img_path,filename,label"
+check "CREATE EXTENSION again starts with no models" test \
+  "$(count lifecycle_copy "SET client_min_messages = warning; CREATE EXTENSION image_search; SELECT count(*) FROM image_search.models")" = 0
+
+cluster_stop
+if [ "$failures" -gt 0 ]; then echo "FAIL: $failures check(s) failed"; exit 1; fi
+echo "PASS: all checks"
