@@ -16,6 +16,11 @@ pub enum ImageRef {
     Bytes(Vec<u8>),
 }
 
+/// Decoder messages sometimes end in a newline; an ERROR line should not.
+fn message(e: &image_input::ImageError) -> String {
+    e.to_string().trim_end().to_string()
+}
+
 /// Everything needed to read images, captured on the backend's thread so that
 /// worker threads never call into Postgres.
 #[derive(Clone)]
@@ -46,18 +51,36 @@ impl ImageReader {
     pub fn load(&self, image: &ImageRef) -> Result<Picture, String> {
         match image {
             ImageRef::Bytes(bytes) => {
-                image_input::decode_bytes(bytes, image_input::BYTEA_LABEL, &self.limits).map_err(|e| e.to_string())
+                image_input::decode_bytes(bytes, image_input::BYTEA_LABEL, &self.limits).map_err(|e| message(&e))
             }
             ImageRef::Path(raw) => {
                 let path = resolve_path(raw, self.root.as_deref(), self.may_read_server_files)?;
-                image_input::load_path(&path, &self.limits).map_err(|e| e.to_string())
+                image_input::load_path(&path, &self.limits).map_err(|e| message(&e))
             }
         }
     }
 }
 
+/// `path` with `.` and `..` folded away without touching the file system.
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The file a path names, if the caller may read it. Relative paths resolve
-/// against `root`; without `may_read_server_files` the canonical path must lie under it.
+/// against `root`; without `may_read_server_files` the canonical path must lie
+/// under it, and a path outside gets "permission denied" whether or not the
+/// file exists, so that the error does not reveal the server's files.
 pub fn resolve_path(raw: &str, root: Option<&Path>, may_read_server_files: bool) -> Result<PathBuf, String> {
     if raw.is_empty() {
         return Err("image path is empty".into());
@@ -72,23 +95,26 @@ pub fn resolve_path(raw: &str, root: Option<&Path>, may_read_server_files: bool)
             ))
         }
     };
-    let canonical = joined.canonicalize().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("image file \"{}\" does not exist", joined.display()),
-        _ => format!("could not open image file \"{}\": {e}", joined.display()),
-    })?;
-    if may_read_server_files {
-        return Ok(canonical);
-    }
-    let inside_root = root
-        .and_then(|r| r.canonicalize().ok())
-        .is_some_and(|r| canonical.starts_with(r));
-    if inside_root {
-        Ok(canonical)
-    } else {
-        Err(format!(
+    let denied = || {
+        format!(
             "permission denied to read image file \"{raw}\": only superusers and roles with privileges of \
              pg_read_server_files may read files outside image_search.image_root"
-        ))
+        )
+    };
+    let canonical_root = root.and_then(|r| r.canonicalize().ok());
+    let under_root = |p: &Path| canonical_root.as_ref().is_some_and(|r| p.starts_with(r));
+    let canonical = match joined.canonicalize() {
+        Ok(c) => c,
+        Err(_) if !may_read_server_files && !under_root(&lexically_normal(&joined)) => return Err(denied()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("image file \"{}\" does not exist", joined.display()))
+        }
+        Err(e) => return Err(format!("could not open image file \"{}\": {e}", joined.display())),
+    };
+    if may_read_server_files || under_root(&canonical) {
+        Ok(canonical)
+    } else {
+        Err(denied())
     }
 }
 
@@ -182,8 +208,12 @@ pub fn for_each_chunk(
 mod tests {
     use super::*;
 
+    /// A private directory tree per test (tests run in parallel):
+    /// base/root/sub/a.jpg, base/secret.jpg and base/root/link.jpg -> base/secret.jpg.
     fn tree() -> (tempdir::Dir, PathBuf) {
-        let base = std::env::temp_dir().join(format!("image_source_test_{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = std::env::temp_dir().join(format!("image_source_test_{}_{n}", std::process::id()));
         let root = base.join("root");
         std::fs::create_dir_all(root.join("sub")).unwrap();
         std::fs::write(root.join("sub/a.jpg"), b"x").unwrap();
@@ -218,6 +248,17 @@ mod tests {
         }
         let absolute = root.parent().unwrap().join("secret.jpg");
         assert!(resolve_path(absolute.to_str().unwrap(), Some(&root), false).is_err());
+    }
+
+    #[test]
+    fn paths_outside_the_root_are_denied_whether_or_not_they_exist() {
+        let (_guard, root) = tree();
+        for raw in ["/no/such/file.jpg", "../no_such.jpg", "/root/.bashrc"] {
+            let err = resolve_path(raw, Some(&root), false).unwrap_err();
+            assert!(err.starts_with("permission denied"), "{raw}: {err}");
+        }
+        let inside = resolve_path("sub/missing.jpg", Some(&root), false).unwrap_err();
+        assert!(inside.contains("does not exist"), "{inside}");
     }
 
     #[test]

@@ -34,7 +34,7 @@ COMMENT ON TABLE models IS 'Trained image_search models; encoder_onnx is a stand
 SELECT pg_catalog.pg_extension_config_dump('models', '');
 SELECT pg_catalog.pg_extension_config_dump('models_build_id_seq', '');
 
-CREATE VIEW model_list AS
+CREATE VIEW model_list WITH (security_invoker = true) AS
 SELECT name, algorithm, architecture, channels, image_size, embedding_dim, rows_used,
        jsonb_array_length(epoch_log) AS epochs,
        round((epoch_log -> -1 ->> 'loss')::numeric, 4) AS final_loss,
@@ -157,6 +157,24 @@ fn load_training_images(source_query: &str, image_col: &str, base_side: Option<u
     (pictures, rows)
 }
 
+/// Fails before training, not after, when the caller could not store the model.
+fn check_may_store_models() {
+    let allowed = Spi::get_one::<bool>(
+        "SELECT has_table_privilege('image_search.models', 'INSERT, DELETE')
+            AND has_sequence_privilege('image_search.models_build_id_seq', 'USAGE')",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !allowed {
+        raise_error(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "permission denied to build models: needs INSERT and DELETE on image_search.models \
+             and USAGE on image_search.models_build_id_seq",
+        );
+    }
+}
+
 fn model_exists(name: &str) -> bool {
     Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM image_search.models WHERE name = $1)", &[name.into()])
         .unwrap_or(Some(false))
@@ -208,6 +226,7 @@ fn build_model(
     // second sees the first's model once it commits.
     Spi::run_with_args("SELECT pg_advisory_xact_lock(hashtext('image_search.model:' || $1))", &[model_name.into()])
         .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
+    check_may_store_models();
     if model_exists(model_name) && !overwrite {
         raise_error(
             PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,

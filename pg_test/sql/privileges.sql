@@ -41,6 +41,10 @@ SELECT embed_image('pv_model', '/etc/passwd');
 SELECT embed_image('pv_model', '../../../../../../../../../../etc/passwd');
 SELECT embed_image('pv_model', 'tutorial_data/../../../../../../../../../../etc/passwd');
 SELECT embed_image('pv_model', 'pg_test/data/escape_link.jpg');
+-- Outside the root the answer is the same whether or not the file exists, so an
+-- unprivileged role cannot probe the server's files.
+SELECT embed_image('pv_model', '/etc/no_such_file.jpg');
+SELECT load_csv('pv_own.probe', '/root/no_such_file.csv');
 -- bytea is open to everyone (here a 1x1 PNG).
 SELECT vector_dims(embed_image('pv_model', decode('89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55'
                                                   '0000000a49444154789c6338010000ca00c999ca5d7e0000000049454e44ae426082', 'hex'))) AS dims;
