@@ -36,3 +36,4 @@ if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHO
   exit 1
 fi
 "$VENV/bin/python" pg_test/driver_test.py
+pg_test/concurrency.sh image_search_regress

@@ -40,7 +40,8 @@ SELECT name, algorithm, architecture, channels, image_size, embedding_dim, rows_
        round((epoch_log -> -1 ->> 'loss')::numeric, 4) AS final_loss,
        round(train_seconds::numeric, 2) AS train_seconds,
        pg_size_pretty(length(encoder_onnx)::bigint) AS encoder_size,
-       created_by, created_at
+       created_by, created_at,
+       round((epoch_log -> -1 ->> 'images_per_second')::numeric) AS images_per_second
 FROM models ORDER BY name;
 GRANT SELECT ON models, model_list TO PUBLIC;
 "#,
@@ -265,8 +266,8 @@ fn build_model(
         || { pgrx::check_for_interrupts!(); },
         |s: &EpochStats| {
             notice!(
-                "epoch {}/{}: loss {:.4}, {:.0} images/s, {:.2} s elapsed",
-                s.epoch, config.max_epochs, s.loss, s.images_per_second, s.seconds
+                "epoch {}/{}: loss {:.4}, {:.0} images/s ({:.0} in the train step), {:.2} s elapsed",
+                s.epoch, config.max_epochs, s.loss, s.images_per_second, s.step_images_per_second, s.seconds
             )
         },
     )

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Tests that need several sessions at once, against the cluster in PGHOST/PGPORT
+# (scripts/test.sh runs it after the golden tests). Prints one line per check
+# and "concurrency: N passed, M failed"; exits non-zero on a failure.
+set -uo pipefail
+DB=${1:-image_search_regress}
+psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+passed=0; failed=0
+check() { # name, condition (shell test)
+  if eval "$2"; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi
+}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+psql_q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS image_search" \
+  -c "SELECT image_search.load_csv('cc_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true)" \
+  -c "CREATE TABLE cc_many AS SELECT t.img_path FROM cc_train t, generate_series(1, 10)" \
+  -c "SELECT image_search.build_model('cc_base', 'SELECT img_path FROM cc_train LIMIT 64', image_col => 'img_path', max_epochs => 1)" \
+  -c "SELECT image_search.convert('cc_base', 'cc_many', image_col => 'img_path')" >/dev/null
+
+# 1. Two sessions build the same model name at once: the second waits for the
+#    first, then finds the name taken. One model, one clear error, no corruption.
+build='SET client_min_messages = warning; SELECT epochs FROM image_search.build_model('"'cc_same'"', '"'SELECT img_path FROM cc_train LIMIT 256'"', image_col => '"'img_path'"', max_epochs => 3)'
+psql_q -c "$build" >"$tmp/a.out" 2>&1 & a=$!
+sleep 0.3
+psql_q -c "$build" >"$tmp/b.out" 2>&1 & b=$!
+wait $a; ra=$?; wait $b; rb=$?
+check "same-name builds: first succeeds" "[ $ra -eq 0 ]"
+check "same-name builds: second fails with 'already exists'" "[ $rb -ne 0 ] && grep -q 'model \"cc_same\" already exists' $tmp/b.out"
+check "same-name builds: exactly one model row" "[ \"\$(psql_q -c \"SELECT count(*) FROM image_search.models WHERE name = 'cc_same'\")\" = 1 ]"
+
+# 2. Searches keep working while another session recomputes the embeddings of the table.
+psql_q -c "SELECT image_search.convert('cc_base', 'cc_many', image_col => 'img_path', replace => true)" >"$tmp/c.out" 2>&1 & c=$!
+sleep 0.5
+ok=0
+for i in 1 2 3 4 5; do
+  n=$(psql_q -c "SET statement_timeout = '2s'" -c "SELECT count(*) FROM (SELECT 1 FROM cc_many ORDER BY cc_base_simclr OPERATOR(image_search.<=>) image_search.embed_image('cc_base', 'tutorial_data/mnist_data/test/923.jpg') LIMIT 4) s" 2>&1)
+  [ "$n" = 4 ] && ok=$((ok + 1))
+done
+running=$(kill -0 $c 2>/dev/null && echo yes || echo no)
+wait $c; rc=$?
+check "search during convert: 5 of 5 searches answered (convert still running: $running)" "[ $ok -eq 5 ]"
+check "search during convert: the convert finished" "[ $rc -eq 0 ]"
+
+# 3. pg_cancel_backend stops a long build within a second and leaves no model.
+psql_q -c "SELECT image_search.build_model('cc_cancel', 'SELECT img_path FROM cc_train', image_col => 'img_path', max_epochs => 200)" >"$tmp/d.out" 2>&1 & d=$!
+sleep 1.5
+psql_q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%cc_cancel%' AND pid <> pg_backend_pid()" >/dev/null
+t0=$(date +%s.%N); wait $d; rd=$?; t1=$(date +%s.%N)
+stop=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+check "cancel build: ERROR 'canceling statement due to user request'" "[ $rd -ne 0 ] && grep -q 'canceling statement due to user request' $tmp/d.out"
+check "cancel build: stopped ${stop}s after the cancel (< 1 s)" "awk -v s=$stop 'BEGIN { exit !(s < 1.0) }'"
+check "cancel build: no model row" "[ \"\$(psql_q -c \"SELECT count(*) FROM image_search.models WHERE name = 'cc_cancel'\")\" = 0 ]"
+
+# 4. pg_cancel_backend stops a convert; the table is left as it was (no new column).
+psql_q -c "SELECT image_search.convert('cc_base', 'cc_many', image_col => 'img_path', replace => true)" >/dev/null
+psql_q -c "SET client_min_messages = warning" \
+  -c "SELECT image_search.build_model('cc_other', 'SELECT img_path FROM cc_train LIMIT 64', image_col => 'img_path', max_epochs => 1, seed => 7)" >/dev/null
+psql_q -c "SELECT image_search.convert('cc_other', 'cc_many', image_col => 'img_path')" >"$tmp/e.out" 2>&1 & e=$!
+sleep 0.5
+psql_q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%convert(''cc_other''%' AND pid <> pg_backend_pid()" >/dev/null
+t0=$(date +%s.%N); wait $e; re=$?; t1=$(date +%s.%N)
+stop=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+check "cancel convert: canceled, stopped ${stop}s after the cancel (< 1 s)" "[ $re -ne 0 ] && grep -q 'canceling statement' $tmp/e.out && awk -v s=$stop 'BEGIN { exit !(s < 1.0) }'"
+check "cancel convert: no cc_other_simclr column" "[ \"\$(psql_q -c \"SELECT count(*) FROM pg_attribute WHERE attrelid = 'cc_many'::regclass AND attname = 'cc_other_simclr' AND NOT attisdropped\")\" = 0 ]"
+
+psql_q -c "SELECT image_search.drop_model(name) FROM image_search.models WHERE name LIKE 'cc\_%'" \
+  -c "DROP TABLE cc_train, cc_many" >/dev/null
+echo "concurrency: $passed passed, $failed failed"
+[ $failed -eq 0 ]
