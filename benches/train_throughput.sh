@@ -14,6 +14,9 @@ psql -X -q -c "CREATE EXTENSION image_search" -c "SELECT image_search.load_csv('
 echo "== Python onnxruntime, train-step graph only (batch 32, 1x28x28, 2 threads)"
 "$VENV/bin/python" models/bench_python.py --batch 32 --size 28 --seconds 5 | grep -E "images/s|GFLOP/s|peak"
 
+echo "== Rust, the same graph through train.rs's run_step on fixed batches of the same shape"
+cargo test --release --lib bench_train_step -- --ignored --nocapture 2>/dev/null | grep "Rust run_step"
+
 echo "== build_model in Postgres: 1,000 MNIST JPEGs, 5 epochs, defaults (decode + augment + train + store)"
 for i in $(seq "$RUNS"); do
   psql -X -At -c "SET client_min_messages = warning" \

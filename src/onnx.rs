@@ -66,6 +66,8 @@ pub fn session(model: &[u8], threads: Threads) -> Result<Session, String> {
         .map_err(|e| err(e.into()))?
         .with_intra_op_spinning(matches!(threads, Threads::Spin))
         .map_err(|e| err(e.into()))?
+        .with_optimization_level(ort::session::builder::GraphOptimizationLevel::All)
+        .map_err(|e| err(e.into()))?
         .commit_from_memory(model)
         .map_err(err)
 }

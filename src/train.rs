@@ -180,6 +180,69 @@ mod tests {
         assert_ne!(b, epoch_batches(10, 4, 7, 2));
     }
 
+    /// The train step alone, driven by the same `run_step` as build_model, on
+    /// fixed random batches: the figure to set beside models/bench_python.py.
+    /// `cargo test --release --lib bench_train_step -- --ignored --nocapture`
+    #[test]
+    #[ignore = "benchmark; needs the ONNX Runtime library (ORT_LIB)"]
+    fn bench_train_step_graph_only() {
+        use ort::session::builder::GraphOptimizationLevel;
+        let lib = std::env::var("ORT_LIB")
+            .unwrap_or_else(|_| "/usr/lib/postgresql/15/lib/libonnxruntime.so.1.32.0".to_string());
+        let env = ort::init_from(&lib).unwrap().build().unwrap();
+        let arch = crate::model_files::simclr_cnn(1);
+        let mut session = Session::builder(&env)
+            .unwrap()
+            .with_intra_threads(2)
+            .unwrap()
+            .with_intra_op_spinning(true)
+            .unwrap()
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .unwrap()
+            .commit_from_memory(arch.train_step)
+            .unwrap();
+        let config = TrainConfig {
+            max_epochs: 1,
+            batch_size: 32,
+            learning_rate: 0.003,
+            temperature: 0.1,
+            weight_decay: 1e-4,
+            image_size: 28,
+            channels: 1,
+            seed: 0,
+            augment: AugmentOptions::for_grayscale(),
+        };
+        let params = arch.initial_params();
+        let zeros = vec![0f32; params.len()];
+        let mut opt = Optimizer { params, adam_m: zeros.clone(), adam_v: zeros, step: 0 };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let n = config.batch_size;
+        let batches: Vec<(Vec<f32>, Vec<f32>)> = (0..4)
+            .map(|_| {
+                let mut view = || (0..n * 28 * 28).map(|_| rand::Rng::random::<f32>(&mut rng)).collect::<Vec<f32>>();
+                (view(), view())
+            })
+            .collect();
+        for b in batches.iter().take(3) {
+            run_step(&mut session, &mut opt, &config, b, n).unwrap();
+        }
+        let mut times = Vec::new();
+        let until = Instant::now() + std::time::Duration::from_secs(5);
+        while Instant::now() < until {
+            let start = Instant::now();
+            run_step(&mut session, &mut opt, &config, &batches[times.len() % 4], n).unwrap();
+            times.push(start.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "Rust run_step, batch {n}, 1x28x28, 2 threads: median {:.2} ms/step = {:.0} images/s over {} steps",
+            median * 1e3,
+            n as f64 / median,
+            times.len()
+        );
+    }
+
     #[test]
     fn a_single_leftover_image_is_dropped() {
         let b = epoch_batches(9, 4, 0, 1);
