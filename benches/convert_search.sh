@@ -20,7 +20,7 @@ CREATE TABLE many AS SELECT t.img_path FROM mnist_train t, generate_series(1, 10
 SELECT image_search.convert('m', 'mnist_test', image_col => 'img_path');
 SQL
 
-echo "== convert: 10,000 MNIST rows (model already loaded in a fresh session: first call included)"
+echo "== convert: 10,000 MNIST rows (a fresh session: loading the model is included)"
 psql -X -At -c "\\timing on" -c "SELECT image_search.convert('m', 'many', image_col => 'img_path')" \
   | awk '/^Time/ { ms = $2 } /^[0-9]+$/ { n = $1 } END { printf "%d rows in %.0f ms = %.0f images/s\n", n, ms, n / ms * 1000 }'
 

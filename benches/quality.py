@@ -49,6 +49,8 @@ def main():
     parser.add_argument("--epochs", type=int, nargs="+", default=[5, 50])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--augment", default=None, help="JSON object of augmentation overrides")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the untrained encoder")
     args = parser.parse_args()
 
     rows = list(csv.DictReader(open(REPO / "tutorial_data/mnist_data/mnist_test.csv")))
@@ -61,8 +63,10 @@ def main():
     psql("SELECT image_search.load_csv('bench_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true)")
     psql("SELECT image_search.load_csv('bench_test', 'tutorial_data/mnist_data/mnist_test.csv', overwrite => true)")
     batch = f", batch_size => {args.batch_size}" if args.batch_size else ""
+    if args.augment:
+        batch += f", augment => '{args.augment}'"
     for seed in args.seeds:
-        for epochs in [0] + args.epochs:
+        for epochs in ([] if args.no_baselines else [0]) + args.epochs:
             if epochs == 0:
                 # learning_rate so small that the weights stay at their initial values
                 opts = f"max_epochs => 1, learning_rate => 1e-30, seed => {seed}"
