@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::image_input::{LUMA_WEIGHTS, Picture};
+use crate::image_input::{Picture, LUMA_WEIGHTS};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AugmentOptions {
@@ -117,13 +117,7 @@ impl AugmentOptions {
 
 /// One augmented view, CHW f32 in [0,1], `channels` (1 or 3) × size × size.
 #[cfg_attr(not(test), allow(dead_code))] // the single-view form of augment_pairs
-pub fn augment(
-    base: &Picture,
-    size: u32,
-    channels: u8,
-    opts: &AugmentOptions,
-    rng: &mut impl Rng,
-) -> Vec<f32> {
+pub fn augment(base: &Picture, size: u32, channels: u8, opts: &AugmentOptions, rng: &mut impl Rng) -> Vec<f32> {
     let mut out = vec![0.0f32; view_len(size, channels)];
     augment_into(base, size, channels, opts, rng, &mut out);
     out
@@ -161,10 +155,7 @@ pub fn augment_pairs(
 }
 
 fn view_len(size: u32, channels: u8) -> usize {
-    assert!(
-        channels == 1 || channels == 3,
-        "channels must be 1 or 3, got {channels}"
-    );
+    assert!(channels == 1 || channels == 3, "channels must be 1 or 3, got {channels}");
     channels as usize * size as usize * size as usize
 }
 
@@ -251,17 +242,9 @@ struct Crop {
 }
 
 /// torchvision's RandomResizedCrop choice, on continuous coordinates.
-fn random_crop<R: Rng + ?Sized>(
-    width: f32,
-    height: f32,
-    opts: &AugmentOptions,
-    rng: &mut R,
-) -> Crop {
+fn random_crop<R: Rng + ?Sized>(width: f32, height: f32, opts: &AugmentOptions, rng: &mut R) -> Crop {
     let area = width * height;
-    let (log_lo, log_hi) = (
-        opts.crop_ratio.0.max(1e-3).ln(),
-        opts.crop_ratio.1.max(1e-3).ln(),
-    );
+    let (log_lo, log_hi) = (opts.crop_ratio.0.max(1e-3).ln(), opts.crop_ratio.1.max(1e-3).ln());
     for _ in 0..10 {
         let target = area * uniform(rng, opts.crop_scale.0, opts.crop_scale.1);
         let ratio = uniform(rng, log_lo, log_hi).exp();
@@ -274,10 +257,7 @@ fn random_crop<R: Rng + ?Sized>(
         }
     }
     // No sampled crop fitted: take the largest centred crop whose aspect is in range.
-    let (ratio_lo, ratio_hi) = (
-        opts.crop_ratio.0.min(opts.crop_ratio.1),
-        opts.crop_ratio.0.max(opts.crop_ratio.1),
-    );
+    let (ratio_lo, ratio_hi) = (opts.crop_ratio.0.min(opts.crop_ratio.1), opts.crop_ratio.0.max(opts.crop_ratio.1));
     let in_ratio = width / height;
     let (w, h) = if in_ratio < ratio_lo {
         (width, width / ratio_lo)
@@ -286,20 +266,10 @@ fn random_crop<R: Rng + ?Sized>(
     } else {
         (width, height)
     };
-    Crop {
-        cx: width / 2.0,
-        cy: height / 2.0,
-        w,
-        h,
-    }
+    Crop { cx: width / 2.0, cy: height / 2.0, w, h }
 }
 
-fn random_geometry<R: Rng + ?Sized>(
-    base: &Picture,
-    size: usize,
-    opts: &AugmentOptions,
-    rng: &mut R,
-) -> Affine {
+fn random_geometry<R: Rng + ?Sized>(base: &Picture, size: usize, opts: &AugmentOptions, rng: &mut R) -> Affine {
     let crop = random_crop(base.width as f32, base.height as f32, opts, rng);
     let angle = if opts.max_rotation_deg > 0.0 {
         uniform(rng, -opts.max_rotation_deg, opts.max_rotation_deg).to_radians()
@@ -307,18 +277,11 @@ fn random_geometry<R: Rng + ?Sized>(
         0.0
     };
     let (tx, ty) = if opts.max_translate > 0.0 {
-        (
-            uniform(rng, -opts.max_translate, opts.max_translate),
-            uniform(rng, -opts.max_translate, opts.max_translate),
-        )
+        (uniform(rng, -opts.max_translate, opts.max_translate), uniform(rng, -opts.max_translate, opts.max_translate))
     } else {
         (0.0, 0.0)
     };
-    let mirror = if opts.flip && rng.random::<bool>() {
-        -1.0
-    } else {
-        1.0
-    };
+    let mirror = if opts.flip && rng.random::<bool>() { -1.0 } else { 1.0 };
     let (sin, cos) = angle.sin_cos();
     let n = size as f32;
 
@@ -335,14 +298,7 @@ fn random_geometry<R: Rng + ?Sized>(
     let (c, f) = source_of(0.0, 0.0);
     let (x1, y1) = source_of(1.0, 0.0);
     let (x2, y2) = source_of(0.0, 1.0);
-    Affine {
-        a: x1 - c,
-        b: x2 - c,
-        c,
-        d: y1 - f,
-        e: y2 - f,
-        f,
-    }
+    Affine { a: x1 - c, b: x2 - c, c, d: y1 - f, e: y2 - f, f }
 }
 
 /// Bilinear sampling of the base through `map` into CHW output on [0,1],
@@ -385,15 +341,9 @@ fn sample_into<const BC: usize>(
     // clamps instead of float-to-int conversions per pixel. Clamping the
     // coordinate (not the indices) gives the same edge replication.
     let to_fix = |v: f32| (v as f64 * FIX_ONE as f64).round() as i64;
-    let (max_x, max_y) = (
-        (base.width as i64 - 1) * FIX_ONE,
-        (base.height as i64 - 1) * FIX_ONE,
-    );
+    let (max_x, max_y) = ((base.width as i64 - 1) * FIX_ONE, (base.height as i64 - 1) * FIX_ONE);
     let (step_x, step_y) = ((base.width > 1) as usize, (base.height > 1) as usize);
-    let (last_x0, last_y0) = (
-        base.width as usize - 1 - step_x,
-        base.height as usize - 1 - step_y,
-    );
+    let (last_x0, last_y0) = (base.width as usize - 1 - step_x, base.height as usize - 1 - step_y);
     let (dx, dy) = (to_fix(map.a), to_fix(map.d));
     let px = &base.pixels[..];
     let axis = |max: i64, last0: usize, step: usize, scale: usize| {
@@ -425,9 +375,7 @@ fn sample_into<const BC: usize>(
     if map.b == 0.0 && map.d == 0.0 {
         // No rotation: x depends only on u and y only on v, so the taps are
         // computed once per column and once per row.
-        let columns: Vec<_> = (0..size)
-            .map(|u| x_tap(to_fix(map.c - 0.5) + dx * u as i64))
-            .collect();
+        let columns: Vec<_> = (0..size).map(|u| x_tap(to_fix(map.c - 0.5) + dx * u as i64)).collect();
         for v in 0..size {
             let (ya, yb, fy) = y_tap(to_fix(map.e * v as f32 + map.f - 0.5));
             for (u, &(xa, xb, fx)) in columns.iter().enumerate() {
@@ -455,16 +403,12 @@ fn clamp_unit(values: &mut [f32]) {
 
 fn mean_luma(out: &[f32], plane: usize) -> f32 {
     let (r, g, b) = (&out[..plane], &out[plane..2 * plane], &out[2 * plane..]);
-    let sum: f32 = (0..plane)
-        .map(|i| LUMA_WEIGHTS[0] * r[i] + LUMA_WEIGHTS[1] * g[i] + LUMA_WEIGHTS[2] * b[i])
-        .sum();
+    let sum: f32 = (0..plane).map(|i| LUMA_WEIGHTS[0] * r[i] + LUMA_WEIGHTS[1] * g[i] + LUMA_WEIGHTS[2] * b[i]).sum();
     sum / plane as f32
 }
 
 fn adjust_contrast(values: &mut [f32], mean: f32, factor: f32) {
-    values
-        .iter_mut()
-        .for_each(|v| *v = (*v - mean) * factor + mean);
+    values.iter_mut().for_each(|v| *v = (*v - mean) * factor + mean);
     clamp_unit(values);
 }
 
@@ -492,12 +436,7 @@ fn gray_jitter<R: Rng + ?Sized>(out: &mut [f32], opts: &AugmentOptions, rng: &mu
 }
 
 /// torchvision ColorJitter: the four adjustments in a random order, each clamped.
-fn color_jitter<R: Rng + ?Sized>(
-    out: &mut [f32],
-    plane: usize,
-    opts: &AugmentOptions,
-    rng: &mut R,
-) {
+fn color_jitter<R: Rng + ?Sized>(out: &mut [f32], plane: usize, opts: &AugmentOptions, rng: &mut R) {
     let mut order = [0u8, 1, 2, 3];
     for i in (1..order.len()).rev() {
         order.swap(i, rng.random_range(0..=i));
@@ -539,16 +478,8 @@ fn rotate_hue(out: &mut [f32], plane: usize, turns: f32) {
     if turns == 0.0 {
         return;
     }
-    const TO_YIQ: [[f32; 3]; 3] = [
-        [0.299, 0.587, 0.114],
-        [0.596, -0.274, -0.322],
-        [0.211, -0.523, 0.312],
-    ];
-    const FROM_YIQ: [[f32; 3]; 3] = [
-        [1.0, 0.956, 0.621],
-        [1.0, -0.272, -0.647],
-        [1.0, -1.106, 1.703],
-    ];
+    const TO_YIQ: [[f32; 3]; 3] = [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]];
+    const FROM_YIQ: [[f32; 3]; 3] = [[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]];
     let (sin, cos) = (turns * std::f32::consts::TAU).sin_cos();
     let rotate = [[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]];
     let m = matmul3(&FROM_YIQ, &matmul3(&rotate, &TO_YIQ));
@@ -607,9 +538,7 @@ fn gaussian_blur(out: &mut [f32], size: usize, sigma: f32) {
             padded[radius + size..].fill(src[size - 1]);
             dst.fill(0.0);
             for (k, &w) in kernel.iter().enumerate() {
-                dst.iter_mut()
-                    .zip(&padded[k..k + size])
-                    .for_each(|(d, &s)| *d += w * s);
+                dst.iter_mut().zip(&padded[k..k + size]).for_each(|(d, &s)| *d += w * s);
             }
         }
         for (y, dst) in p.chunks_exact_mut(size).enumerate() {
@@ -645,14 +574,7 @@ mod tests {
     use crate::image_input::to_tensor;
 
     fn gradient_gray(w: u32, h: u32) -> Picture {
-        Picture::new(
-            w,
-            h,
-            1,
-            (0..w * h)
-                .map(|i| ((i % w) * 255 / (w - 1)) as u8)
-                .collect(),
-        )
+        Picture::new(w, h, 1, (0..w * h).map(|i| ((i % w) * 255 / (w - 1)) as u8).collect())
     }
 
     fn colour_picture(w: u32, h: u32) -> Picture {
@@ -667,14 +589,7 @@ mod tests {
 
     /// Left half bright, right half dark.
     fn left_bright(size: u32) -> Picture {
-        Picture::new(
-            size,
-            size,
-            1,
-            (0..size * size)
-                .map(|i| if i % size < size / 2 { 255 } else { 0 })
-                .collect(),
-        )
+        Picture::new(size, size, 1, (0..size * size).map(|i| if i % size < size / 2 { 255 } else { 0 }).collect())
     }
 
     fn halves(view: &[f32], size: usize) -> (f32, f32) {
@@ -760,10 +675,7 @@ mod tests {
     #[test]
     fn flip_turns_left_bright_into_right_bright() {
         let base = left_bright(16);
-        let opts = AugmentOptions {
-            flip: true,
-            ..AugmentOptions::identity()
-        };
+        let opts = AugmentOptions { flip: true, ..AugmentOptions::identity() };
         let mut flipped = 0;
         for seed in 0..32 {
             let view = augment(&base, 16, 1, &opts, &mut ChaCha8Rng::seed_from_u64(seed));
@@ -797,28 +709,15 @@ mod tests {
         // outside the base and must stay black (edge clamping of a black border).
         let size = 20u32;
         let in_bar = |i: u32| (9..11).contains(&(i % size)) && (2..18).contains(&(i / size));
-        let bar = Picture::new(
-            size,
-            size,
-            1,
-            (0..size * size)
-                .map(|i| if in_bar(i) { 255 } else { 0 })
-                .collect(),
-        );
-        let opts = AugmentOptions {
-            max_rotation_deg: 90.0,
-            ..AugmentOptions::identity()
-        };
+        let bar = Picture::new(size, size, 1, (0..size * size).map(|i| if in_bar(i) { 255 } else { 0 }).collect());
+        let opts = AugmentOptions { max_rotation_deg: 90.0, ..AugmentOptions::identity() };
         let mut moved = false;
         for seed in 0..50 {
             let view = augment(&bar, size, 1, &opts, &mut ChaCha8Rng::seed_from_u64(seed));
             assert!(view[0] < 0.05 && view[view.len() - 1] < 0.05);
             // Near the top, a tilted bar leaves its original columns.
             let top_row = &view[3 * size as usize..4 * size as usize];
-            moved |= top_row
-                .iter()
-                .enumerate()
-                .any(|(x, &v)| v > 0.5 && !(8..12).contains(&x));
+            moved |= top_row.iter().enumerate().any(|(x, &v)| v > 0.5 && !(8..12).contains(&x));
         }
         assert!(moved, "rotation never moved the bar");
     }
@@ -838,10 +737,7 @@ mod tests {
             let view = augment(&base, 24, 3, &opts, &mut rng);
             assert!(view.iter().all(|v| (0.0..=1.0).contains(v)));
         }
-        let gray_opts = AugmentOptions {
-            grayscale_prob: 1.0,
-            ..AugmentOptions::identity()
-        };
+        let gray_opts = AugmentOptions { grayscale_prob: 1.0, ..AugmentOptions::identity() };
         let view = augment(&base, 24, 3, &gray_opts, &mut rng);
         assert_eq!(&view[..576], &view[576..1152]);
         assert_eq!(&view[..576], &view[1152..]);
@@ -852,10 +748,7 @@ mod tests {
         let mut px = vec![0.8, 0.2, 0.3, 0.5, 0.4, 0.9];
         let orig = px.clone();
         rotate_hue(&mut px, 2, 1.0);
-        assert!(
-            px.iter().zip(&orig).all(|(a, b)| (a - b).abs() < 1e-3),
-            "{px:?}"
-        );
+        assert!(px.iter().zip(&orig).all(|(a, b)| (a - b).abs() < 1e-3), "{px:?}");
         rotate_hue(&mut px, 2, 0.5);
         assert!(px[0] < px[2], "red should move towards blue/cyan: {px:?}");
     }
@@ -876,11 +769,7 @@ mod tests {
         add_noise(&mut values, 0.1, &mut ChaCha8Rng::seed_from_u64(9));
         let mean = values.iter().sum::<f32>() / values.len() as f32;
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / values.len() as f32;
-        assert!(
-            (mean - 0.5).abs() < 0.005 && (var.sqrt() - 0.1).abs() < 0.005,
-            "mean {mean} sd {}",
-            var.sqrt()
-        );
+        assert!((mean - 0.5).abs() < 0.005 && (var.sqrt() - 0.1).abs() < 0.005, "mean {mean} sd {}", var.sqrt());
     }
 
     #[test]
@@ -895,27 +784,9 @@ mod tests {
     fn bench_views() {
         use std::time::Instant;
         let cases = [
-            (
-                "28x28 gray",
-                gradient_gray(28, 28),
-                28u32,
-                1u8,
-                AugmentOptions::for_grayscale(),
-            ),
-            (
-                "32x32 colour",
-                colour_picture(36, 36),
-                32,
-                3,
-                AugmentOptions::for_color(),
-            ),
-            (
-                "96x96 colour",
-                colour_picture(110, 110),
-                96,
-                3,
-                AugmentOptions::for_color(),
-            ),
+            ("28x28 gray", gradient_gray(28, 28), 28u32, 1u8, AugmentOptions::for_grayscale()),
+            ("32x32 colour", colour_picture(36, 36), 32, 3, AugmentOptions::for_color()),
+            ("96x96 colour", colour_picture(110, 110), 96, 3, AugmentOptions::for_color()),
         ];
         for (name, base, size, channels, opts) in &cases {
             let mut rng = ChaCha8Rng::seed_from_u64(0);

@@ -112,10 +112,9 @@ fn convert(
                         warning!("skipping row {} of {table}: {e}", p.ctid);
                         skipped += 1;
                     }
-                    Some(Err(e)) => raise_error(
-                        PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                        format!("row {} of {table}: {e}", p.ctid),
-                    ),
+                    Some(Err(e)) => {
+                        raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("row {} of {table}: {e}", p.ctid))
+                    }
                 }
             }
             let refs: Vec<&Picture> = pictures.iter().collect();

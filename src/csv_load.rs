@@ -3,7 +3,7 @@
 //! values (integer, double precision or text), then loads it, all in the
 //! caller's transaction. Plain `COPY t FROM '...' WITH (FORMAT csv, HEADER)`
 //! into a table you created works too; this helper saves writing the CREATE TABLE.
-use crate::image_source::{resolve_path, may_read_server_files};
+use crate::image_source::{may_read_server_files, resolve_path};
 use crate::raise_error;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
@@ -74,18 +74,18 @@ fn fail(code: PgSqlErrorCode, message: String) -> ! {
 #[pg_extern(volatile)]
 fn load_csv(table_name: &str, path: &str, overwrite: default!(bool, false)) -> i64 {
     let root = crate::settings::string(&crate::settings::IMAGE_ROOT).map(std::path::PathBuf::from);
-    let file = resolve_path(path, root.as_deref(), may_read_server_files())
-        .unwrap_or_else(|e| {
-            let code = if e.starts_with("permission denied") {
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE
-            } else {
-                PgSqlErrorCode::ERRCODE_UNDEFINED_FILE
-            };
-            fail(code, e.replace("image file", "file").replace("image path", "path"))
-        });
+    let file = resolve_path(path, root.as_deref(), may_read_server_files()).unwrap_or_else(|e| {
+        let code = if e.starts_with("permission denied") {
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE
+        } else {
+            PgSqlErrorCode::ERRCODE_UNDEFINED_FILE
+        };
+        fail(code, e.replace("image file", "file").replace("image path", "path"))
+    });
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_UNDEFINED_FILE, format!("could not read \"{path}\": {e}")));
-    let records = parse_csv(&text).unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_BAD_COPY_FILE_FORMAT, format!("{path}: {e}")));
+    let records =
+        parse_csv(&text).unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_BAD_COPY_FILE_FORMAT, format!("{path}: {e}")));
     let Some((header, rows)) = records.split_first() else {
         fail(PgSqlErrorCode::ERRCODE_BAD_COPY_FILE_FORMAT, format!("{path} is empty; a header line is needed"))
     };
@@ -123,18 +123,17 @@ fn load_csv(table_name: &str, path: &str, overwrite: default!(bool, false)) -> i
             );
         }
         let run = |client: &mut pgrx::spi::SpiClient<'_>, sql: String, args: Vec<pgrx::datum::DatumWithOid<'_>>| {
-            client.update(&sql, None, &args).unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
+            client
+                .update(&sql, None, &args)
+                .unwrap_or_else(|e| fail(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
         };
         if exists {
             run(client, format!("DROP TABLE {target}"), vec![]);
         }
         let defs: Vec<String> = columns.iter().map(|(n, t)| format!("{} {t}", quote_identifier(n))).collect();
         run(client, format!("CREATE TABLE {target} ({})", defs.join(", ")), vec![]);
-        let selects: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, t))| format!("nullif(c{i}, '')::{t}"))
-            .collect();
+        let selects: Vec<String> =
+            columns.iter().enumerate().map(|(i, (_, t))| format!("nullif(c{i}, '')::{t}")).collect();
         let unnests: Vec<String> = (0..columns.len()).map(|i| format!("${}::text[]", i + 1)).collect();
         let names: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
         let sql = format!(
@@ -143,9 +142,8 @@ fn load_csv(table_name: &str, path: &str, overwrite: default!(bool, false)) -> i
             unnests.join(", "),
             names.join(", ")
         );
-        let args = (0..columns.len())
-            .map(|i| rows.iter().map(|r| r[i].clone()).collect::<Vec<String>>().into())
-            .collect();
+        let args =
+            (0..columns.len()).map(|i| rows.iter().map(|r| r[i].clone()).collect::<Vec<String>>().into()).collect();
         run(client, sql, args);
     });
     rows.len() as i64

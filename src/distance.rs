@@ -48,7 +48,11 @@ pub fn l2_distance(a: &[f32], b: &[f32]) -> f64 {
 pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f64 {
     let (ab, aa, bb) = dot_and_norms(a, b);
     let sim = ab as f64 / ((aa as f64) * (bb as f64)).sqrt();
-    if sim.is_nan() { sim } else { sim.clamp(-1.0, 1.0) }
+    if sim.is_nan() {
+        sim
+    } else {
+        sim.clamp(-1.0, 1.0)
+    }
 }
 
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
@@ -164,7 +168,12 @@ mod tests {
                     sum += cosine_distance(std::hint::black_box(row), &query);
                 }
             }
-            report(&format!("round {round} cached 4096-row block x {reps}"), reps * 4096, t.elapsed().as_secs_f64(), sum);
+            report(
+                &format!("round {round} cached 4096-row block x {reps}"),
+                reps * 4096,
+                t.elapsed().as_secs_f64(),
+                sum,
+            );
         }
     }
 }

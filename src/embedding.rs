@@ -166,8 +166,7 @@ unsafe impl SqlTranslatable for Embedding {
     const TYPE_IDENT: &'static str = pgrx::pgrx_sql_entity_graph::pgrx_resolved_type!(Embedding);
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::ThisExtension;
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("embedding"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("embedding")));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("embedding")));
 }
 
 impl FromDatum for Embedding {
@@ -239,11 +238,19 @@ fn embedding_out(value: Embedding) -> CString {
 fn embedding_typmod_in(list: pgrx::datum::Array<&CStr>) -> i32 {
     let mods: Vec<Option<&CStr>> = list.iter().collect();
     if mods.len() != 1 {
-        ereport!(ERROR, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "invalid type modifier: embedding takes one dimension");
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "invalid type modifier: embedding takes one dimension"
+        );
     }
     let dim = mods[0].and_then(|m| m.to_str().ok()).and_then(|m| m.parse::<i64>().ok()).unwrap_or(-1);
     if dim < 1 {
-        ereport!(ERROR, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "dimensions for type embedding must be at least 1");
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "dimensions for type embedding must be at least 1"
+        );
     }
     if dim as usize > MAX_DIM {
         ereport!(
@@ -271,9 +278,8 @@ fn embedding_recv(mut buf: pgrx::datum::Internal, _oid: pg_sys::Oid, typmod: i32
         si.cursor = si.len;
         parsed
     };
-    let values = values.unwrap_or_else(|msg| {
-        crate::raise_error(PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION, msg)
-    });
+    let values =
+        values.unwrap_or_else(|msg| crate::raise_error(PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION, msg));
     Embedding::checked(values, typmod)
 }
 
@@ -297,7 +303,15 @@ COMMENT ON TYPE embedding IS 'float4 vector, byte-compatible with pgvector''s ve
 "#,
     name = "embedding_type",
     creates = [Type(Embedding)],
-    requires = ["embedding_shell", embedding_in, embedding_out, embedding_typmod_in, embedding_typmod_out, embedding_recv, embedding_send]
+    requires = [
+        "embedding_shell",
+        embedding_in,
+        embedding_out,
+        embedding_typmod_in,
+        embedding_typmod_out,
+        embedding_recv,
+        embedding_send
+    ]
 );
 
 // ---------------------------------------------------------------- casts
@@ -355,7 +369,14 @@ CREATE CAST (embedding AS real[]) WITH FUNCTION embedding_to_float4_array(embedd
 CREATE CAST (embedding AS double precision[]) WITH FUNCTION embedding_to_float8_array(embedding) AS ASSIGNMENT;
 "#,
     name = "embedding_casts",
-    requires = ["embedding_type", embedding, array_to_embedding, float8_array_to_embedding, embedding_to_float4_array, embedding_to_float8_array]
+    requires = [
+        "embedding_type",
+        embedding,
+        array_to_embedding,
+        float8_array_to_embedding,
+        embedding_to_float4_array,
+        embedding_to_float8_array
+    ]
 );
 
 // ---------------------------------------------------------------- functions and operators

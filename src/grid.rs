@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
 
-use crate::image_input::{Picture, resize};
+use crate::image_input::{resize, Picture};
 
 pub struct Tile {
     pub picture: Picture,
@@ -30,10 +30,7 @@ pub fn terminal_grid(tiles: &[Tile], cell: u32, cols: usize, color: bool) -> Str
     let cols = cols.max(1);
     let mut text = String::new();
     for row in tiles.chunks(cols) {
-        let canvases: Vec<Vec<[u8; 3]>> = row
-            .iter()
-            .map(|t| letterbox(&t.picture, cell, [0, 0, 0]))
-            .collect();
+        let canvases: Vec<Vec<[u8; 3]>> = row.iter().map(|t| letterbox(&t.picture, cell, [0, 0, 0])).collect();
         for text_row in 0..cell.div_ceil(2) {
             for (i, canvas) in canvases.iter().enumerate() {
                 if i > 0 {
@@ -83,11 +80,7 @@ fn luma(p: [u8; 3]) -> f32 {
 /// One display line of exactly `width` characters. Control characters are
 /// replaced so a caption from the database cannot inject escape sequences.
 fn fit_caption(caption: &str, width: usize) -> String {
-    let mut line: String = caption
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(width)
-        .collect();
+    let mut line: String = caption.chars().map(|c| if c.is_control() { '?' } else { c }).take(width).collect();
     let len = line.chars().count();
     line.extend(std::iter::repeat_n(' ', width - len));
     line
@@ -107,11 +100,7 @@ fn letterbox(p: &Picture, cell: usize, background: [u8; 3]) -> Vec<[u8; 3]> {
             let i = y * w + x;
             canvas[(y0 + y) * cell + x0 + x] = match fitted.channels {
                 1 => [fitted.pixels[i]; 3],
-                _ => [
-                    fitted.pixels[3 * i],
-                    fitted.pixels[3 * i + 1],
-                    fitted.pixels[3 * i + 2],
-                ],
+                _ => [fitted.pixels[3 * i], fitted.pixels[3 * i + 1], fitted.pixels[3 * i + 2]],
             };
         }
     }
@@ -135,16 +124,9 @@ pub fn png_contact_sheet(tiles: &[Tile], cell: u32, cols: usize) -> Vec<u8> {
     let cell = cell.max(1) as usize;
     let cols = cols.max(1).min(tiles.len().max(1));
     let chars_per_line = ((cell + PAD) / CHAR_W).max(1);
-    let wrapped: Vec<Vec<String>> = tiles
-        .iter()
-        .map(|t| wrap_caption(&t.caption, chars_per_line))
-        .collect();
+    let wrapped: Vec<Vec<String>> = tiles.iter().map(|t| wrap_caption(&t.caption, chars_per_line)).collect();
     let caption_lines = wrapped.iter().map(Vec::len).max().unwrap_or(0);
-    let caption_h = if caption_lines > 0 {
-        caption_lines * CHAR_H + 2
-    } else {
-        0
-    };
+    let caption_h = if caption_lines > 0 { caption_lines * CHAR_H + 2 } else { 0 };
     let rows = tiles.len().div_ceil(cols);
     let (slot_w, slot_h) = (cell + PAD, cell + caption_h + PAD);
     let width = PAD + cols * slot_w;
@@ -155,20 +137,14 @@ pub fn png_contact_sheet(tiles: &[Tile], cell: u32, cols: usize) -> Vec<u8> {
         let (left, top) = (PAD + (i % cols) * slot_w, PAD + (i / cols) * slot_h);
         let canvas = letterbox(&tile.picture, cell, [255, 255, 255]);
         for (j, rgb) in canvas.iter().enumerate() {
-            sheet.put_pixel(
-                (left + j % cell) as u32,
-                (top + j / cell) as u32,
-                image::Rgb(*rgb),
-            );
+            sheet.put_pixel((left + j % cell) as u32, (top + j / cell) as u32, image::Rgb(*rgb));
         }
         for (n, line) in lines.iter().enumerate() {
             draw_text(&mut sheet, line, left, top + cell + 2 + n * CHAR_H);
         }
     }
     let mut png = Cursor::new(Vec::new());
-    sheet
-        .write_to(&mut png, ImageFormat::Png)
-        .expect("PNG encoding into memory cannot fail");
+    sheet.write_to(&mut png, ImageFormat::Png).expect("PNG encoding into memory cannot fail");
     png.into_inner()
 }
 
@@ -187,19 +163,11 @@ fn wrap_caption(caption: &str, width: usize) -> Vec<String> {
         }
         let mut cut = rest.len().min(width);
         // Prefer breaking at the last space that keeps the line within width.
-        let space = rest
-            .get(..=cut)
-            .and_then(|head| head.iter().rposition(|&c| c == ' '));
+        let space = rest.get(..=cut).and_then(|head| head.iter().rposition(|&c| c == ' '));
         if let Some(space) = space.filter(|&s| s > 0 && cut < rest.len()) {
             cut = space;
         }
-        lines.push(
-            rest[..cut]
-                .iter()
-                .collect::<String>()
-                .trim_end()
-                .to_string(),
-        );
+        lines.push(rest[..cut].iter().collect::<String>().trim_end().to_string());
         rest = &rest[cut..];
         while rest.first() == Some(&' ') {
             rest = &rest[1..];
@@ -228,11 +196,7 @@ fn draw_text(sheet: &mut RgbImage, text: &str, left: usize, top: usize) {
 /// The 5 columns of a character's glyph, bit 0 = top row.
 fn glyph(c: char) -> [u8; 5] {
     let code = c as u32;
-    let index = if (32..127).contains(&code) {
-        code - 32
-    } else {
-        '?' as u32 - 32
-    };
+    let index = if (32..127).contains(&code) { code - 32 } else { '?' as u32 - 32 };
     FONT_5X7[index as usize]
 }
 
@@ -346,20 +310,14 @@ mod tests {
     }
 
     fn tile(picture: Picture, caption: &str) -> Tile {
-        Tile {
-            picture,
-            caption: caption.to_string(),
-        }
+        Tile { picture, caption: caption.to_string() }
     }
 
     #[test]
     fn font_covers_printable_ascii_with_visible_glyphs() {
         for c in '!'..='~' {
             assert!(glyph(c).iter().any(|&col| col != 0), "{c:?} is blank");
-            assert!(
-                glyph(c).iter().all(|&col| col < 0x80),
-                "{c:?} uses an 8th row"
-            );
+            assert!(glyph(c).iter().all(|&col| col < 0x80), "{c:?} uses an 8th row");
         }
         assert_eq!(glyph('é'), glyph('?'));
         assert_eq!(glyph(' '), [0; 5]);
@@ -367,9 +325,7 @@ mod tests {
 
     #[test]
     fn contact_sheet_has_expected_size_and_decodes() {
-        let tiles: Vec<Tile> = (0..5)
-            .map(|i| tile(solid(28, 28, 40 * i as u8), &format!("#{i}")))
-            .collect();
+        let tiles: Vec<Tile> = (0..5).map(|i| tile(solid(28, 28, 40 * i as u8), &format!("#{i}"))).collect();
         let png = png_contact_sheet(&tiles, 28, 3);
         let sheet = image::load_from_memory(&png).unwrap();
         // 3 columns of (28 + 4) plus outer pad; 2 rows of (28 + one 8px caption line + 2 + 4) plus pad.
@@ -380,11 +336,8 @@ mod tests {
     fn caption_pixels_are_drawn_under_the_image() {
         let with = png_contact_sheet(&[tile(solid(10, 5, 128), "Hi 9")], 28, 1);
         let sheet = image::load_from_memory(&with).unwrap().to_rgb8();
-        let caption_band =
-            (4 + 28..sheet.height()).flat_map(|y| (0..sheet.width()).map(move |x| (x, y)));
-        let dark = caption_band
-            .filter(|&(x, y)| sheet.get_pixel(x, y)[0] < 128)
-            .count();
+        let caption_band = (4 + 28..sheet.height()).flat_map(|y| (0..sheet.width()).map(move |x| (x, y)));
+        let dark = caption_band.filter(|&(x, y)| sheet.get_pixel(x, y)[0] < 128).count();
         assert!(dark > 15, "only {dark} caption pixels");
         // The letterbox above a wide gray picture is white, the picture gray.
         assert_eq!(sheet.get_pixel(4 + 14, 4 + 2)[0], 255);
@@ -394,10 +347,7 @@ mod tests {
     #[test]
     fn long_captions_wrap_and_are_cut() {
         assert_eq!(wrap_caption("dog 0.93", 5), vec!["dog", "0.93"]);
-        assert_eq!(
-            wrap_caption("abcdefghijklmnopqrstuvwxyz", 5),
-            vec!["abcde", "fghij", "klmn~"]
-        );
+        assert_eq!(wrap_caption("abcdefghijklmnopqrstuvwxyz", 5), vec!["abcde", "fghij", "klmn~"]);
         assert!(wrap_caption("", 5).is_empty());
         let png = png_contact_sheet(&[tile(solid(4, 4, 0), "a very long caption indeed")], 28, 4);
         let sheet = image::load_from_memory(&png).unwrap();
@@ -413,9 +363,7 @@ mod tests {
 
     #[test]
     fn terminal_grid_shape_and_captions() {
-        let tiles: Vec<Tile> = (0..5)
-            .map(|i| tile(solid(28, 28, 200), &format!("digit {i}")))
-            .collect();
+        let tiles: Vec<Tile> = (0..5).map(|i| tile(solid(28, 28, 200), &format!("digit {i}"))).collect();
         let text = terminal_grid(&tiles, 28, 2, true);
         // 3 rows of tiles, each 14 half-block lines plus a caption line.
         assert_eq!(text.lines().count(), 3 * 15);

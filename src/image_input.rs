@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{Cursor, Read};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat, ImageReader};
@@ -20,10 +20,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits {
-            max_pixels: 40_000_000,
-            max_file_bytes: 256 * 1024 * 1024,
-        }
+        DecodeLimits { max_pixels: 40_000_000, max_file_bytes: 256 * 1024 * 1024 }
     }
 }
 
@@ -42,16 +39,9 @@ pub enum ImageError {
     #[error("image file \"{}\" is empty (0 bytes)", .0.display())]
     EmptyFile(PathBuf),
     #[error("image file \"{}\" is {size} bytes, over the limit of {limit} bytes (image_search.max_image_file_bytes)", .path.display())]
-    FileTooLarge {
-        path: PathBuf,
-        size: u64,
-        limit: u64,
-    },
+    FileTooLarge { path: PathBuf, size: u64, limit: u64 },
     #[error("could not read image file \"{}\": {source}", .path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("image \"{0}\" is empty (0 bytes)")]
     EmptyData(String),
     #[error("\"{0}\" is not a recognised image format")]
@@ -65,21 +55,11 @@ pub enum ImageError {
     #[error("image \"{label}\" is corrupt or truncated: {message}")]
     Corrupt { label: String, message: String },
     #[error("image \"{label}\" has zero width or height ({width}x{height})")]
-    ZeroSize {
-        label: String,
-        width: u32,
-        height: u32,
-    },
+    ZeroSize { label: String, width: u32, height: u32 },
     #[error(
         "image \"{label}\" is {width}x{height} = {pixels} pixels, over the limit of {limit} (image_search.max_image_pixels)"
     )]
-    TooManyPixels {
-        label: String,
-        width: u32,
-        height: u32,
-        pixels: u64,
-        limit: u64,
-    },
+    TooManyPixels { label: String, width: u32, height: u32, pixels: u64, limit: u64 },
     #[error("image \"{label}\" needs more memory to decode than allowed: {message}")]
     OverMemoryLimit { label: String, message: String },
 }
@@ -97,25 +77,14 @@ impl Picture {
     /// Builds a picture, checking that it is non-empty and that the buffer
     /// matches the shape, so later indexing cannot go out of bounds.
     pub fn new(width: u32, height: u32, channels: u8, pixels: Vec<u8>) -> Picture {
-        assert!(
-            width > 0 && height > 0,
-            "a picture cannot be empty ({width}x{height})"
-        );
-        assert!(
-            channels == 1 || channels == 3,
-            "channels must be 1 or 3, got {channels}"
-        );
+        assert!(width > 0 && height > 0, "a picture cannot be empty ({width}x{height})");
+        assert!(channels == 1 || channels == 3, "channels must be 1 or 3, got {channels}");
         assert_eq!(
             pixels.len(),
             width as usize * height as usize * channels as usize,
             "pixel buffer does not match {width}x{height}x{channels}"
         );
-        Picture {
-            width,
-            height,
-            channels,
-            pixels,
-        }
+        Picture { width, height, channels, pixels }
     }
 }
 
@@ -138,9 +107,7 @@ pub fn read_path(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, ImageErr
     // The file may grow between stat and read; reading one byte past the limit
     // is how we notice without trusting the earlier size.
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(limits.max_file_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| read_error(path, e))?;
+    file.take(limits.max_file_bytes.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| read_error(path, e))?;
     check_file_size(path, bytes.len() as u64, limits)?;
     Ok(bytes)
 }
@@ -152,10 +119,7 @@ pub fn load_path(path: &Path, limits: &DecodeLimits) -> Result<Picture, ImageErr
 }
 
 fn read_error(path: &Path, source: std::io::Error) -> ImageError {
-    ImageError::Read {
-        path: path.to_path_buf(),
-        source,
-    }
+    ImageError::Read { path: path.to_path_buf(), source }
 }
 
 fn check_file_size(path: &Path, size: u64, limits: &DecodeLimits) -> Result<(), ImageError> {
@@ -163,11 +127,7 @@ fn check_file_size(path: &Path, size: u64, limits: &DecodeLimits) -> Result<(), 
         return Err(ImageError::EmptyFile(path.to_path_buf()));
     }
     if size > limits.max_file_bytes {
-        return Err(ImageError::FileTooLarge {
-            path: path.to_path_buf(),
-            size,
-            limit: limits.max_file_bytes,
-        });
+        return Err(ImageError::FileTooLarge { path: path.to_path_buf(), size, limit: limits.max_file_bytes });
     }
     Ok(())
 }
@@ -178,11 +138,7 @@ fn check_file_size(path: &Path, size: u64, limits: &DecodeLimits) -> Result<(), 
 /// composited over white, 16-bit and float samples are reduced to 8 bits,
 /// and animations yield their first frame. `label` names the image in errors
 /// (a path, or [`BYTEA_LABEL`]).
-pub fn decode_bytes(
-    bytes: &[u8],
-    label: &str,
-    limits: &DecodeLimits,
-) -> Result<Picture, ImageError> {
+pub fn decode_bytes(bytes: &[u8], label: &str, limits: &DecodeLimits) -> Result<Picture, ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::EmptyData(label.to_string()));
     }
@@ -192,30 +148,23 @@ pub fn decode_bytes(
 
     // Third-party decoders are not guaranteed panic-free; a panic inside a
     // Postgres backend is far worse than an error message, so contain it.
-    let decoded = catch_unwind(AssertUnwindSafe(|| {
-        decode_full(bytes, format, width, height)
-    }))
-    .map_err(|_| ImageError::Corrupt {
-        label: label.to_string(),
-        message: "the decoder crashed on this input".to_string(),
-    })?
-    .map_err(|e| classify_decode_error(e, label))?;
+    let decoded = catch_unwind(AssertUnwindSafe(|| decode_full(bytes, format, width, height)))
+        .map_err(|_| ImageError::Corrupt {
+            label: label.to_string(),
+            message: "the decoder crashed on this input".to_string(),
+        })?
+        .map_err(|e| classify_decode_error(e, label))?;
     if decoded.width() != width || decoded.height() != height {
         return Err(ImageError::Corrupt {
             label: label.to_string(),
-            message: format!(
-                "header says {width}x{height} but decoded {}x{}",
-                decoded.width(),
-                decoded.height()
-            ),
+            message: format!("header says {width}x{height} but decoded {}x{}", decoded.width(), decoded.height()),
         });
     }
     Ok(to_picture(decoded))
 }
 
 fn detect_format(bytes: &[u8], label: &str) -> Result<ImageFormat, ImageError> {
-    let format =
-        image::guess_format(bytes).map_err(|_| ImageError::NotAnImage(label.to_string()))?;
+    let format = image::guess_format(bytes).map_err(|_| ImageError::NotAnImage(label.to_string()))?;
     if !format.reading_enabled() {
         return Err(ImageError::UnsupportedFormat {
             label: label.to_string(),
@@ -227,11 +176,7 @@ fn detect_format(bytes: &[u8], label: &str) -> Result<ImageFormat, ImageError> {
 
 /// Reads only the header, so a decompression bomb is refused before any
 /// pixel buffer is allocated.
-fn header_dimensions(
-    bytes: &[u8],
-    format: ImageFormat,
-    label: &str,
-) -> Result<(u32, u32), ImageError> {
+fn header_dimensions(bytes: &[u8], format: ImageFormat, label: &str) -> Result<(u32, u32), ImageError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.no_limits();
     catch_unwind(AssertUnwindSafe(|| reader.into_dimensions()))
@@ -242,18 +187,9 @@ fn header_dimensions(
         .map_err(|e| classify_decode_error(e, label))
 }
 
-fn check_dimensions(
-    width: u32,
-    height: u32,
-    label: &str,
-    limits: &DecodeLimits,
-) -> Result<(), ImageError> {
+fn check_dimensions(width: u32, height: u32, label: &str, limits: &DecodeLimits) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
-        return Err(ImageError::ZeroSize {
-            label: label.to_string(),
-            width,
-            height,
-        });
+        return Err(ImageError::ZeroSize { label: label.to_string(), width, height });
     }
     let pixels = width as u64 * height as u64;
     if pixels > limits.max_pixels {
@@ -268,12 +204,7 @@ fn check_dimensions(
     Ok(())
 }
 
-fn decode_full(
-    bytes: &[u8],
-    format: ImageFormat,
-    width: u32,
-    height: u32,
-) -> image::ImageResult<DynamicImage> {
+fn decode_full(bytes: &[u8], format: ImageFormat, width: u32, height: u32) -> image::ImageResult<DynamicImage> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // Second fence behind the header check: the decoder may not produce a
     // frame larger than the header promised, nor allocate much beyond the
@@ -289,18 +220,9 @@ fn decode_full(
 fn classify_decode_error(e: image::ImageError, label: &str) -> ImageError {
     let label = label.to_string();
     match e {
-        image::ImageError::Limits(l) => ImageError::OverMemoryLimit {
-            label,
-            message: l.to_string(),
-        },
-        image::ImageError::Unsupported(u) => ImageError::UnsupportedFeature {
-            label,
-            message: u.to_string(),
-        },
-        other => ImageError::Corrupt {
-            label,
-            message: other.to_string(),
-        },
+        image::ImageError::Limits(l) => ImageError::OverMemoryLimit { label, message: l.to_string() },
+        image::ImageError::Unsupported(u) => ImageError::UnsupportedFeature { label, message: u.to_string() },
+        other => ImageError::Corrupt { label, message: other.to_string() },
     }
 }
 
@@ -343,17 +265,9 @@ pub const LUMA_WEIGHTS: [f32; 3] = [0.299, 0.587, 0.114];
 /// Panics if `size` is 0 or `channels` is not 1 or 3 (caller bugs, not input).
 pub fn to_tensor(p: &Picture, size: u32, channels: u8) -> Vec<f32> {
     assert!(size > 0, "tensor size must be positive");
-    assert!(
-        channels == 1 || channels == 3,
-        "channels must be 1 or 3, got {channels}"
-    );
+    assert!(channels == 1 || channels == 3, "channels must be 1 or 3, got {channels}");
     let side = p.width.min(p.height) as f64;
-    let region = Region {
-        x: (p.width as f64 - side) / 2.0,
-        y: (p.height as f64 - side) / 2.0,
-        w: side,
-        h: side,
-    };
+    let region = Region { x: (p.width as f64 - side) / 2.0, y: (p.height as f64 - side) / 2.0, w: side, h: side };
     let hwc = if p.width == size && p.height == size {
         p.pixels.iter().map(|&v| v as f32).collect()
     } else {
@@ -370,10 +284,7 @@ fn hwc_to_chw_unit(hwc: &[f32], src_channels: u8, plane: usize, channels: u8) ->
         (1, 1) => out.iter_mut().zip(hwc).for_each(|(o, &v)| *o = v / 255.0),
         (1, _) => {
             for c in 0..3 {
-                out[c * plane..(c + 1) * plane]
-                    .iter_mut()
-                    .zip(hwc)
-                    .for_each(|(o, &v)| *o = v / 255.0);
+                out[c * plane..(c + 1) * plane].iter_mut().zip(hwc).for_each(|(o, &v)| *o = v / 255.0);
             }
         }
         (_, 1) => {
@@ -404,11 +315,7 @@ pub fn shrink(p: &Picture, max_side: u32) -> Picture {
     }
     let ratio = max_side as f64 / short as f64;
     let scaled = |len: u32| ((len as f64 * ratio).round() as u32).max(1);
-    let (w, h) = if p.width <= p.height {
-        (max_side, scaled(p.height))
-    } else {
-        (scaled(p.width), max_side)
-    };
+    let (w, h) = if p.width <= p.height { (max_side, scaled(p.height)) } else { (scaled(p.width), max_side) };
     resize(p, w, h)
 }
 
@@ -418,17 +325,9 @@ pub fn resize(p: &Picture, width: u32, height: u32) -> Picture {
     if width == p.width && height == p.height {
         return p.clone();
     }
-    let region = Region {
-        x: 0.0,
-        y: 0.0,
-        w: p.width as f64,
-        h: p.height as f64,
-    };
+    let region = Region { x: 0.0, y: 0.0, w: p.width as f64, h: p.height as f64 };
     let hwc = resample_region(p, region, width, height);
-    let pixels = hwc
-        .iter()
-        .map(|&v| v.round().clamp(0.0, 255.0) as u8)
-        .collect();
+    let pixels = hwc.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect();
     Picture::new(width, height, p.channels, pixels)
 }
 
@@ -460,9 +359,8 @@ fn triangle_taps(src_len: u32, start: f64, span: f64, out_len: u32) -> Vec<Taps>
             let center = start + (i as f64 + 0.5) * scale;
             let lo = ((center - radius).floor() as i64).clamp(0, last);
             let hi = ((center + radius).ceil() as i64).clamp(0, last);
-            let mut weights: Vec<f32> = (lo..=hi)
-                .map(|j| (1.0 - ((j as f64 + 0.5 - center) / radius).abs()).max(0.0) as f32)
-                .collect();
+            let mut weights: Vec<f32> =
+                (lo..=hi).map(|j| (1.0 - ((j as f64 + 0.5 - center) / radius).abs()).max(0.0) as f32).collect();
             let sum: f32 = weights.iter().sum();
             if sum > 0.0 {
                 weights.iter_mut().for_each(|w| *w /= sum);
@@ -471,10 +369,7 @@ fn triangle_taps(src_len: u32, start: f64, span: f64, out_len: u32) -> Vec<Taps>
                 weights.iter_mut().for_each(|w| *w = 0.0);
                 weights[0] = 1.0;
             }
-            Taps {
-                start: lo as usize,
-                weights,
-            }
+            Taps { start: lo as usize, weights }
         })
         .collect()
 }
@@ -485,11 +380,7 @@ fn resample_region(p: &Picture, region: Region, out_w: u32, out_h: u32) -> Vec<f
     let x_taps = triangle_taps(p.width, region.x, region.w, out_w);
     let y_taps = triangle_taps(p.height, region.y, region.h, out_h);
     let row_lo = y_taps.iter().map(|t| t.start).min().unwrap_or(0);
-    let row_hi = y_taps
-        .iter()
-        .map(|t| t.start + t.weights.len())
-        .max()
-        .unwrap_or(0);
+    let row_hi = y_taps.iter().map(|t| t.start + t.weights.len()).max().unwrap_or(0);
     let out_w = out_w as usize;
 
     // Horizontal pass only over the rows the vertical pass will read.
@@ -538,13 +429,7 @@ pub(crate) mod tests {
     }
 
     fn gradient_rgb(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| {
-            Rgb([
-                (x * 255 / w.max(2).saturating_sub(1)) as u8,
-                (y * 40) as u8,
-                200,
-            ])
-        })
+        RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w.max(2).saturating_sub(1)) as u8, (y * 40) as u8, 200]))
     }
 
     fn crc32(data: &[u8]) -> u32 {
@@ -552,11 +437,7 @@ pub(crate) mod tests {
         for &b in data {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
             }
         }
         !crc
@@ -564,10 +445,7 @@ pub(crate) mod tests {
 
     /// A valid-looking PNG whose IHDR claims a huge size over a tiny payload.
     fn png_bomb(width: u32, height: u32) -> Vec<u8> {
-        let mut png = encode(
-            &DynamicImage::ImageLuma8(GrayImage::new(1, 1)),
-            ImageFormat::Png,
-        );
+        let mut png = encode(&DynamicImage::ImageLuma8(GrayImage::new(1, 1)), ImageFormat::Png);
         // IHDR data starts after signature(8) + length(4) + type(4).
         png[16..20].copy_from_slice(&width.to_be_bytes());
         png[20..24].copy_from_slice(&height.to_be_bytes());
@@ -579,12 +457,7 @@ pub(crate) mod tests {
     #[test]
     fn png_rgb_roundtrips_exactly() {
         let img = gradient_rgb(5, 3);
-        let pic = decode_bytes(
-            &encode(&img.clone().into(), ImageFormat::Png),
-            "t",
-            &limits(),
-        )
-        .unwrap();
+        let pic = decode_bytes(&encode(&img.clone().into(), ImageFormat::Png), "t", &limits()).unwrap();
         assert_eq!((pic.width, pic.height, pic.channels), (5, 3, 3));
         assert_eq!(pic.pixels, img.into_raw());
     }
@@ -592,12 +465,7 @@ pub(crate) mod tests {
     #[test]
     fn grayscale_sources_give_one_channel() {
         let gray = GrayImage::from_fn(4, 4, |x, y| Luma([(x * 60 + y) as u8]));
-        let pic = decode_bytes(
-            &encode(&gray.clone().into(), ImageFormat::Png),
-            "t",
-            &limits(),
-        )
-        .unwrap();
+        let pic = decode_bytes(&encode(&gray.clone().into(), ImageFormat::Png), "t", &limits()).unwrap();
         assert_eq!(pic.channels, 1);
         assert_eq!(pic.pixels, gray.into_raw());
 
@@ -609,8 +477,7 @@ pub(crate) mod tests {
 
     #[test]
     fn alpha_is_composited_over_white() {
-        let la: ImageBuffer<LumaA<u8>, Vec<u8>> =
-            ImageBuffer::from_vec(3, 1, vec![0, 0, 0, 255, 0, 128]).unwrap();
+        let la: ImageBuffer<LumaA<u8>, Vec<u8>> = ImageBuffer::from_vec(3, 1, vec![0, 0, 0, 255, 0, 128]).unwrap();
         let pic = decode_bytes(&encode(&la.into(), ImageFormat::Png), "t", &limits()).unwrap();
         assert_eq!(pic.channels, 1);
         assert_eq!(pic.pixels, vec![255, 0, 127]);
@@ -624,8 +491,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sixteen_bit_rgb_is_reduced_to_eight() {
-        let img: ImageBuffer<Rgb<u16>, Vec<u16>> =
-            ImageBuffer::from_vec(1, 1, vec![65535, 0, 32896]).unwrap();
+        let img: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_vec(1, 1, vec![65535, 0, 32896]).unwrap();
         let pic = decode_bytes(&encode(&img.into(), ImageFormat::Png), "t", &limits()).unwrap();
         assert_eq!(pic.pixels, vec![255, 0, 128]);
     }
@@ -641,18 +507,10 @@ pub(crate) mod tests {
             ImageFormat::WebP,
             ImageFormat::Tiff,
         ] {
-            let pic = decode_bytes(&encode(&img, format), "t", &limits())
-                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
-            assert_eq!(
-                (pic.width, pic.height, pic.channels),
-                (16, 8, 3),
-                "{format:?}"
-            );
+            let pic = decode_bytes(&encode(&img, format), "t", &limits()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            assert_eq!((pic.width, pic.height, pic.channels), (16, 8, 3), "{format:?}");
             let blue_avg = pic.pixels.chunks(3).map(|p| p[2] as u32).sum::<u32>() / 128;
-            assert!(
-                (blue_avg as i32 - 200).abs() < 12,
-                "{format:?} blue {blue_avg}"
-            );
+            assert!((blue_avg as i32 - 200).abs() < 12, "{format:?} blue {blue_avg}");
         }
     }
 
@@ -701,8 +559,7 @@ pub(crate) mod tests {
         jpeg.extend(segment(0xDA, &sos));
 
         let mut bits: Vec<bool> = Vec::new();
-        let mut put =
-            |value: u32, len: u32| (0..len).rev().for_each(|i| bits.push(value >> i & 1 == 1));
+        let mut put = |value: u32, len: u32| (0..len).rev().for_each(|i| bits.push(value >> i & 1 == 1));
         for v in cmyk {
             // Flat block: DC coefficient 8·(v−128) under a unit quantiser.
             let dc = 8 * (v as i32 - 128);
@@ -722,10 +579,7 @@ pub(crate) mod tests {
         while !bits.len().is_multiple_of(8) {
             bits.push(true);
         }
-        for byte in bits
-            .chunks(8)
-            .map(|b| b.iter().fold(0u8, |acc, &bit| acc << 1 | bit as u8))
-        {
+        for byte in bits.chunks(8).map(|b| b.iter().fold(0u8, |acc, &bit| acc << 1 | bit as u8)) {
             jpeg.push(byte);
             if byte == 0xFF {
                 jpeg.push(0x00); // byte stuffing
@@ -742,11 +596,7 @@ pub(crate) mod tests {
         let px = &cyan.pixels[..3];
         assert!(px[0] < 10 && px[1] > 245 && px[2] > 245, "{px:?}");
         let black = decode_bytes(&cmyk_jpeg([255, 255, 255, 0]), "k.jpg", &limits()).unwrap();
-        assert!(
-            black.pixels.iter().all(|&v| v < 10),
-            "{:?}",
-            &black.pixels[..3]
-        );
+        assert!(black.pixels.iter().all(|&v| v < 10), "{:?}", &black.pixels[..3]);
     }
 
     #[test]
@@ -754,26 +604,16 @@ pub(crate) mod tests {
         use image::codecs::gif::GifEncoder;
         use image::{Delay, Frame, RgbaImage};
         let frame = |c: [u8; 4]| {
-            Frame::from_parts(
-                RgbaImage::from_pixel(4, 4, Rgba(c)),
-                0,
-                0,
-                Delay::from_numer_denom_ms(100, 1),
-            )
+            Frame::from_parts(RgbaImage::from_pixel(4, 4, Rgba(c)), 0, 0, Delay::from_numer_denom_ms(100, 1))
         };
         let mut bytes = Vec::new();
         {
             let mut enc = GifEncoder::new(&mut bytes);
-            enc.encode_frames(vec![frame([255, 0, 0, 255]), frame([0, 0, 255, 255])])
-                .unwrap();
+            enc.encode_frames(vec![frame([255, 0, 0, 255]), frame([0, 0, 255, 255])]).unwrap();
         }
         let pic = decode_bytes(&bytes, "anim.gif", &limits()).unwrap();
         assert_eq!(pic.channels, 3);
-        assert!(
-            pic.pixels.chunks(3).all(|p| p[0] > 200 && p[2] < 50),
-            "{:?}",
-            &pic.pixels[..3]
-        );
+        assert!(pic.pixels.chunks(3).all(|p| p[0] > 200 && p[2] < 50), "{:?}", &pic.pixels[..3]);
     }
 
     #[test]
@@ -796,22 +636,12 @@ pub(crate) mod tests {
         let err = decode_bytes(&[], BYTEA_LABEL, &limits()).unwrap_err();
         assert_eq!(err.to_string(), "image \"<bytea>\" is empty (0 bytes)");
         let err = decode_bytes(b"hello, this is a text file\n", "/x/a.txt", &limits()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "\"/x/a.txt\" is not a recognised image format"
-        );
+        assert_eq!(err.to_string(), "\"/x/a.txt\" is not a recognised image format");
         let err = decode_bytes(b"P3\n1 1\n255\n0 0 0\n", "a.ppm", &limits()).unwrap_err();
         assert!(matches!(err, ImageError::UnsupportedFormat { .. }), "{err}");
-        let png = encode(
-            &DynamicImage::ImageRgb8(gradient_rgb(8, 8)),
-            ImageFormat::Png,
-        );
+        let png = encode(&DynamicImage::ImageRgb8(gradient_rgb(8, 8)), ImageFormat::Png);
         let err = decode_bytes(&png[..png.len() / 2], "/x/cut.png", &limits()).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("image \"/x/cut.png\" is corrupt or truncated: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("image \"/x/cut.png\" is corrupt or truncated: "), "{err}");
     }
 
     #[test]
@@ -872,21 +702,12 @@ pub(crate) mod tests {
             format!("image file \"{}\" is empty (0 bytes)", empty.display())
         );
         let good = dir.join("good.dat"); // extension deliberately wrong
-        let png = encode(
-            &DynamicImage::ImageRgb8(gradient_rgb(3, 3)),
-            ImageFormat::Png,
-        );
+        let png = encode(&DynamicImage::ImageRgb8(gradient_rgb(3, 3)), ImageFormat::Png);
         std::fs::write(&good, &png).unwrap();
         assert_eq!(read_path(&good, &limits()).unwrap(), png);
         assert_eq!(load_path(&good, &limits()).unwrap().width, 3);
-        let tight = DecodeLimits {
-            max_file_bytes: 10,
-            ..limits()
-        };
-        assert!(matches!(
-            read_path(&good, &tight),
-            Err(ImageError::FileTooLarge { .. })
-        ));
+        let tight = DecodeLimits { max_file_bytes: 10, ..limits() };
+        assert!(matches!(read_path(&good, &tight), Err(ImageError::FileTooLarge { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -903,26 +724,16 @@ pub(crate) mod tests {
     fn to_tensor_centre_crops_the_longer_side() {
         // 6x2: left third black, middle white, right third black. The centre
         // crop keeps columns 2..4 only, so everything is white.
-        let pixels = (0..12)
-            .map(|i| if (2..4).contains(&(i % 6)) { 255 } else { 0 })
-            .collect();
+        let pixels = (0..12).map(|i| if (2..4).contains(&(i % 6)) { 255 } else { 0 }).collect();
         let pic = Picture::new(6, 2, 1, pixels);
         assert!(to_tensor(&pic, 2, 1).iter().all(|&v| v == 1.0));
     }
 
     #[test]
     fn to_tensor_converts_channels_and_layout() {
-        let pic = Picture::new(
-            2,
-            2,
-            3,
-            vec![255, 0, 0, 0, 0, 255, 0, 255, 0, 255, 255, 255],
-        );
+        let pic = Picture::new(2, 2, 3, vec![255, 0, 0, 0, 0, 255, 0, 255, 0, 255, 255, 255]);
         let chw = to_tensor(&pic, 2, 3);
-        assert_eq!(
-            chw,
-            vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0]
-        );
+        assert_eq!(chw, vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
         let luma = to_tensor(&pic, 2, 1);
         for (got, want) in luma.iter().zip([0.299, 0.114, 0.587, 1.0]) {
             assert!((got - want).abs() < 1e-5, "{luma:?}");
@@ -938,32 +749,17 @@ pub(crate) mod tests {
         assert_eq!((s.width, s.height), (20, 10));
         assert_eq!(shrink(&pic, 64), pic);
         // A fine checkerboard averages to mid-gray instead of aliasing.
-        let checker = Picture::new(
-            64,
-            64,
-            1,
-            (0..64 * 64)
-                .map(|i| if (i % 64 + i / 64) % 2 == 0 { 255 } else { 0 })
-                .collect(),
-        );
+        let checker =
+            Picture::new(64, 64, 1, (0..64 * 64).map(|i| if (i % 64 + i / 64) % 2 == 0 { 255 } else { 0 }).collect());
         let s = shrink(&checker, 8);
-        assert!(
-            s.pixels.iter().all(|&v| (120..=135).contains(&v)),
-            "{:?}",
-            s.pixels
-        );
+        assert!(s.pixels.iter().all(|&v| (120..=135).contains(&v)), "{:?}", s.pixels);
     }
 
     #[test]
     #[ignore = "micro-benchmark; run with --release --ignored --nocapture"]
     fn bench_resampling() {
         use std::time::Instant;
-        let big = Picture::new(
-            3000,
-            2000,
-            3,
-            (0..3000 * 2000 * 3).map(|i| (i % 251) as u8).collect(),
-        );
+        let big = Picture::new(3000, 2000, 3, (0..3000 * 2000 * 3).map(|i| (i % 251) as u8).collect());
         let start = Instant::now();
         let small = shrink(&big, 96);
         println!(
@@ -974,19 +770,12 @@ pub(crate) mod tests {
         );
         let start = Instant::now();
         let t = to_tensor(&big, 224, 3);
-        println!(
-            "to_tensor 3000x2000 RGB -> 3x224x224: {:.1} ms ({})",
-            start.elapsed().as_secs_f64() * 1e3,
-            t.len()
-        );
+        println!("to_tensor 3000x2000 RGB -> 3x224x224: {:.1} ms ({})", start.elapsed().as_secs_f64() * 1e3, t.len());
         let digit = Picture::new(28, 28, 1, vec![7; 784]);
         let start = Instant::now();
         for _ in 0..10_000 {
             std::hint::black_box(to_tensor(&digit, 32, 1));
         }
-        println!(
-            "to_tensor 28x28 -> 32x32: {:.0} ns",
-            start.elapsed().as_nanos() as f64 / 10_000.0
-        );
+        println!("to_tensor 28x28 -> 32x32: {:.0} ns", start.elapsed().as_nanos() as f64 / 10_000.0);
     }
 }

@@ -89,11 +89,7 @@ pub fn resolve_path(raw: &str, root: Option<&Path>, may_read_server_files: bool)
     let joined = match (given.is_absolute(), root) {
         (true, _) => given.to_path_buf(),
         (false, Some(root)) => root.join(given),
-        (false, None) => {
-            return Err(format!(
-                "relative image path \"{raw}\" needs image_search.image_root to be set"
-            ))
-        }
+        (false, None) => return Err(format!("relative image path \"{raw}\" needs image_search.image_root to be set")),
     };
     let denied = || {
         format!(
@@ -140,7 +136,11 @@ pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &
 }
 
 /// The image in `column` of a row read through `image_expression`.
-pub fn image_value(tuple: &pgrx::spi::SpiHeapTupleData<'_>, column: usize, column_type: pg_sys::Oid) -> Option<ImageRef> {
+pub fn image_value(
+    tuple: &pgrx::spi::SpiHeapTupleData<'_>,
+    column: usize,
+    column_type: pg_sys::Oid,
+) -> Option<ImageRef> {
     if column_type == pg_sys::BYTEAOID {
         tuple.get::<Vec<u8>>(column).ok().flatten().map(ImageRef::Bytes)
     } else {

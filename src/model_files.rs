@@ -36,7 +36,11 @@ const SIMCLR_CNN_C3: Architecture = Architecture {
 };
 
 pub fn simclr_cnn(channels: u8) -> &'static Architecture {
-    if channels == 1 { &SIMCLR_CNN_C1 } else { &SIMCLR_CNN_C3 }
+    if channels == 1 {
+        &SIMCLR_CNN_C1
+    } else {
+        &SIMCLR_CNN_C3
+    }
 }
 
 #[cfg(test)]

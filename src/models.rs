@@ -3,13 +3,14 @@
 //! and export them.
 use crate::augment::AugmentOptions;
 use crate::image_input::{shrink, Picture};
-use crate::image_source::{for_each_chunk, ImageReader};
+use crate::image_source::{for_each_chunk, ImageReader, ImageRef};
 use crate::model_files::{self, MIN_IMAGE_SIZE};
-use crate::train::{self, EpochStats, TrainConfig};
+use crate::train::{self, EpochStats, Progress, TrainConfig, Trainer};
 use crate::{onnx, raise_error};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use rayon::prelude::*;
+use std::time::Instant;
 
 extension_sql!(
     r#"
@@ -73,7 +74,10 @@ fn check_request(r: &BuildRequest) {
         invalid(format!("max_epochs must be at least 1, not {}", r.max_epochs));
     }
     if r.batch_size < BATCH_MIN as i32 {
-        invalid(format!("batch_size must be at least {BATCH_MIN} (contrastive training compares pairs), not {}", r.batch_size));
+        invalid(format!(
+            "batch_size must be at least {BATCH_MIN} (contrastive training compares pairs), not {}",
+            r.batch_size
+        ));
     }
     if !(r.learning_rate.is_finite() && r.learning_rate > 0.0) {
         invalid(format!("learning_rate must be a positive number, not {}", r.learning_rate));
@@ -122,40 +126,110 @@ fn augment_options(r: &BuildRequest, channels: u8) -> AugmentOptions {
     opts
 }
 
-/// Decodes every image of the source query, shrunk for cheap augmentation.
-fn load_training_images(source_query: &str, image_col: &str, base_side: Option<u32>) -> (Vec<Picture>, usize) {
+/// The training images: all in memory, or, when they would not fit in
+/// image_search.train_cache_mb, read again from the source query every epoch.
+enum TrainingImages {
+    Cached(Vec<Picture>),
+    Streamed { usable: usize, any_colour: bool },
+}
+
+/// Decodes the images of one chunk in parallel, shrunk for cheap augmentation;
+/// an unreadable image fails the build and names its row.
+fn decode_chunk(reader: &ImageReader, chunk: Vec<(usize, Option<ImageRef>)>, base_side: u32) -> Vec<Picture> {
+    let decoded: Vec<(usize, Result<Picture, String>)> = chunk
+        .par_iter()
+        .filter_map(|(row, image)| image.as_ref().map(|i| (*row, i)))
+        .map(|(row, image)| (row, reader.load(image).map(|p| shrink(&p, base_side))))
+        .collect();
+    decoded
+        .into_iter()
+        .map(|(row, picture)| {
+            picture.unwrap_or_else(|e| {
+                raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("row {row} of the source query: {e}"))
+            })
+        })
+        .collect()
+}
+
+/// Reads and checks every image of the source query once, keeping them while
+/// they fit in image_search.train_cache_mb. Returns them and the row count.
+fn load_training_images(source_query: &str, image_col: &str, base_side: u32) -> (TrainingImages, usize) {
     let reader = ImageReader::for_current_user();
     let cache_limit = crate::settings::TRAIN_CACHE_MB.get() as usize * 1024 * 1024;
     let (mut pictures, mut cached_bytes, mut rows) = (Vec::new(), 0usize, 0usize);
+    let (mut usable, mut any_colour, mut streamed) = (0usize, false, false);
     Spi::connect(|client| {
         for_each_chunk(&client, source_query, image_col, 512, |chunk| {
             rows += chunk.len();
-            let decoded: Vec<(usize, Result<Picture, String>)> = chunk
-                .par_iter()
-                .filter_map(|(row, image)| image.as_ref().map(|i| (*row, i)))
-                .map(|(row, image)| {
-                    let picture = reader.load(image).map(|p| match base_side {
-                        Some(side) => shrink(&p, side),
-                        None => shrink(&p, 64),
-                    });
-                    (row, picture)
-                })
-                .collect();
-            for (row, picture) in decoded {
-                let picture = picture
-                    .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("row {row} of the source query: {e}")));
+            for picture in decode_chunk(&reader, chunk, base_side) {
+                usable += 1;
+                any_colour |= picture.channels == 3;
                 cached_bytes += picture.pixels.len();
-                if cached_bytes > cache_limit {
-                    raise_error(
-                        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                        format!("the decoded training images need more than image_search.train_cache_mb = {} MB; raise it or train on a sample of the table", cache_limit / (1024 * 1024)),
-                    );
+                streamed |= cached_bytes > cache_limit;
+                if !streamed {
+                    pictures.push(picture);
                 }
-                pictures.push(picture);
+            }
+            if streamed {
+                pictures = Vec::new();
             }
         });
     });
-    (pictures, rows)
+    if streamed {
+        notice!(
+            "the decoded training images need more than image_search.train_cache_mb = {} MB; \
+             they will be read from the source query again in every epoch",
+            cache_limit / (1024 * 1024)
+        );
+        (TrainingImages::Streamed { usable, any_colour }, rows)
+    } else {
+        (TrainingImages::Cached(pictures), rows)
+    }
+}
+
+/// Training when the images do not fit in memory: every epoch reads the source
+/// query again and trains on windows of a few thousand images, each shuffled.
+/// Memory is bounded by the window, not the table.
+fn train_streamed(
+    trainer: &mut Trainer<'_>,
+    config: &TrainConfig,
+    source_query: &str,
+    image_col: &str,
+    base_side: u32,
+    on_epoch: impl Fn(&EpochStats),
+) -> Vec<EpochStats> {
+    let reader = ImageReader::for_current_user();
+    let window_size = config.batch_size * 16;
+    let mut interrupted = || {
+        pgrx::check_for_interrupts!();
+    };
+    let mut train_window = |trainer: &mut Trainer<'_>, window: &[Picture], epoch: u32, progress: &mut Progress| {
+        let first_step = progress.steps();
+        let batches = train::epoch_batches(window.len(), config.batch_size, config.seed ^ first_step as u64, epoch);
+        *progress += trainer
+            .run_batches(window, &batches, epoch, first_step, &mut interrupted)
+            .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+    };
+    let mut epochs = Vec::new();
+    for epoch in 1..=config.max_epochs {
+        let epoch_start = Instant::now();
+        let mut progress = Progress::default();
+        let mut window = Vec::new();
+        Spi::connect(|client| {
+            for_each_chunk(&client, source_query, image_col, 512, |chunk| {
+                window.extend(decode_chunk(&reader, chunk, base_side));
+                if window.len() >= window_size {
+                    train_window(trainer, &window, epoch, &mut progress);
+                    window.clear();
+                }
+            });
+        });
+        train_window(trainer, &window, epoch, &mut progress);
+        let stats = trainer.epoch_stats(epoch, progress, epoch_start);
+        on_epoch(&stats);
+        epochs.push(stats);
+    }
+    epochs
 }
 
 /// Fails before training, not after, when the caller could not store the model.
@@ -212,7 +286,16 @@ fn build_model(
     ),
 > {
     let request = BuildRequest {
-        max_epochs, batch_size, learning_rate, temperature, weight_decay, image_size, channels, flip, color_jitter, augment,
+        max_epochs,
+        batch_size,
+        learning_rate,
+        temperature,
+        weight_decay,
+        image_size,
+        channels,
+        flip,
+        color_jitter,
+        augment,
     };
     check_request(&request);
     // 43 bytes leave room for the column names derived from it,
@@ -235,19 +318,23 @@ fn build_model(
         );
     }
     let started = std::time::Instant::now();
-    let base_side = image_size.map(|s| s as u32 * 2);
-    let (pictures, rows) = load_training_images(source_query, image_col, base_side);
-    if pictures.len() < BATCH_MIN {
+    // Cached pictures keep twice the training size, so crops keep detail.
+    let base_side = image_size.map_or(64, |s| s as u32 * 2);
+    let (images, rows) = load_training_images(source_query, image_col, base_side);
+    let (usable, any_colour) = match &images {
+        TrainingImages::Cached(p) => (p.len(), p.iter().any(|p| p.channels == 3)),
+        TrainingImages::Streamed { usable, any_colour } => (*usable, *any_colour),
+    };
+    if usable < BATCH_MIN {
         invalid(format!(
-            "the source query gave {} usable image(s) in {rows} row(s); contrastive training needs at least {BATCH_MIN}",
-            pictures.len()
+            "the source query gave {usable} usable image(s) in {rows} row(s); contrastive training needs at least {BATCH_MIN}"
         ));
     }
-    let channels = channels.map(|c| c as u8).unwrap_or(if pictures.iter().any(|p| p.channels == 3) { 3 } else { 1 });
+    let channels = channels.map(|c| c as u8).unwrap_or(if any_colour { 3 } else { 1 });
     let image_size = image_size.map(|s| s as u32).unwrap_or(if channels == 1 { 28 } else { 32 });
     let config = TrainConfig {
         max_epochs: max_epochs as u32,
-        batch_size: (batch_size as usize).min(pictures.len()),
+        batch_size: (batch_size as usize).min(usable),
         learning_rate: learning_rate as f32,
         temperature: temperature as f32,
         weight_decay: weight_decay as f32,
@@ -257,26 +344,41 @@ fn build_model(
         augment: augment_options(&request, channels),
     };
     let arch = model_files::simclr_cnn(channels);
-    let session = onnx::session(arch.train_step, onnx::Threads::Spin).unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
-    let trained = train::train(
-        arch,
-        session,
-        &pictures,
-        &config,
-        || { pgrx::check_for_interrupts!(); },
-        |s: &EpochStats| {
-            notice!(
-                "epoch {}/{}: loss {:.4}, {:.0} images/s ({:.0} in the train step), {:.2} s elapsed",
-                s.epoch, config.max_epochs, s.loss, s.images_per_second, s.step_images_per_second, s.seconds
-            )
-        },
-    )
-    .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+    let session = onnx::session(arch.train_step, onnx::Threads::Spin)
+        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+    let notice_epoch = |s: &EpochStats| {
+        notice!(
+            "epoch {}/{}: loss {:.4}, {:.0} images/s ({:.0} in the train step), {:.2} s elapsed",
+            s.epoch,
+            config.max_epochs,
+            s.loss,
+            s.images_per_second,
+            s.step_images_per_second,
+            s.seconds
+        )
+    };
+    let mut trainer = Trainer::new(arch, session, &config);
+    let epochs = match &images {
+        TrainingImages::Cached(pictures) => train::train(
+            &mut trainer,
+            pictures,
+            &config,
+            || {
+                pgrx::check_for_interrupts!();
+            },
+            notice_epoch,
+        )
+        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e)),
+        TrainingImages::Streamed { .. } => {
+            train_streamed(&mut trainer, &config, source_query, image_col, base_side, notice_epoch)
+        }
+    };
+    let encoder_onnx = trainer.encoder_onnx();
     let seconds = started.elapsed().as_secs_f64();
-    let last = trained.epochs.last().cloned().expect("at least one epoch");
-    store_model(model_name, arch.name, &config, image_col, source_query, &trained.encoder_onnx, &trained.epochs, pictures.len(), seconds);
-    let ips = (pictures.len() * trained.epochs.len()) as f64 / trained.epochs.iter().map(|e| e.seconds).last().unwrap_or(1.0).max(1e-9);
-    TableIterator::once((model_name.to_string(), trained.epochs.len() as i32, last.loss as f64, seconds, pictures.len() as i64, ips))
+    let last = epochs.last().cloned().expect("at least one epoch");
+    store_model(model_name, arch.name, &config, image_col, source_query, &encoder_onnx, &epochs, usable, seconds);
+    let ips = (usable * epochs.len()) as f64 / last.seconds.max(1e-9);
+    TableIterator::once((model_name.to_string(), epochs.len() as i32, last.loss as f64, seconds, usable as i64, ips))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -340,8 +442,13 @@ fn drop_model(model_name: &str, if_exists: default!(bool, false)) -> bool {
 
 #[pg_extern(stable, requires = ["models_catalog"])]
 fn export_model(model_name: &str) -> Vec<u8> {
-    Spi::get_one_with_args::<Vec<u8>>("SELECT encoder_onnx FROM image_search.models WHERE name = $1", &[model_name.into()])
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{model_name}\" does not exist")))
+    Spi::get_one_with_args::<Vec<u8>>(
+        "SELECT encoder_onnx FROM image_search.models WHERE name = $1",
+        &[model_name.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| {
+        raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{model_name}\" does not exist"))
+    })
 }

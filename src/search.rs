@@ -32,7 +32,12 @@ pub fn search_sql(model_name: &str, source_query: &str, image_count: usize, orde
 
 /// Runs a search and returns each result row as JSON (all source columns plus
 /// `<model>_simclr_similarity1..N`), in the order `order_limit` gives.
-pub fn run_search(model_name: &str, source_query: &str, images: &[String], order_limit: &str) -> Vec<serde_json::Value> {
+pub fn run_search(
+    model_name: &str,
+    source_query: &str,
+    images: &[String],
+    order_limit: &str,
+) -> Vec<serde_json::Value> {
     if images.is_empty() {
         raise_error(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "give at least one query image");
     }

@@ -42,12 +42,6 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
-pub struct TrainedModel {
-    /// Standalone encoder ONNX: input `images` [N,C,H,W] in [0,1] -> `embedding` [N,128].
-    pub encoder_onnx: Vec<u8>,
-    pub epochs: Vec<EpochStats>,
-}
-
 struct Optimizer {
     params: Vec<f32>,
     adam_m: Vec<f32>,
@@ -104,65 +98,133 @@ fn run_step(
     copy_into("adam_m_out", &mut opt.adam_m)?;
     copy_into("adam_v_out", &mut opt.adam_v)?;
     if !loss.is_finite() {
-        return Err(format!(
-            "training diverged at step {} (loss is {loss}); try a smaller learning_rate",
-            opt.step
-        ));
+        return Err(format!("training diverged at step {} (loss is {loss}); try a smaller learning_rate", opt.step));
     }
     Ok(loss)
 }
 
-/// Trains on `pictures` (already decoded and shrunk) and returns the encoder.
-pub fn train(
-    arch: &Architecture,
-    mut session: Session,
-    pictures: &[Picture],
-    config: &TrainConfig,
-    mut interrupted: impl FnMut(),
-    mut on_epoch: impl FnMut(&EpochStats),
-) -> Result<TrainedModel, String> {
-    let params = arch.initial_params();
-    let zeros = vec![0f32; params.len()];
-    let mut opt = Optimizer { params, adam_m: zeros.clone(), adam_v: zeros, step: 0 };
-    let prepare = |batch: &[usize], epoch: u32, step: u32| {
-        let bases: Vec<&Picture> = batch.iter().map(|&i| &pictures[i]).collect();
-        augment_pairs(&bases, config.image_size, config.channels, &config.augment, config.seed, epoch, step)
-    };
-    let mut epochs = Vec::new();
-    let started = Instant::now();
-    for epoch in 1..=config.max_epochs {
-        let epoch_start = Instant::now();
-        let batches = epoch_batches(pictures.len(), config.batch_size, config.seed, epoch);
-        let mut ready = batches.first().map(|b| prepare(b, epoch, 0));
-        let (mut loss_sum, mut images, mut step_seconds) = (0f64, 0usize, 0f64);
+/// Loss and timing of the steps of (part of) an epoch; parts add up.
+#[derive(Default, Clone, Copy)]
+pub struct Progress {
+    loss_sum: f64,
+    images: usize,
+    step_seconds: f64,
+    steps: u32,
+}
+
+impl std::ops::AddAssign for Progress {
+    fn add_assign(&mut self, other: Progress) {
+        self.loss_sum += other.loss_sum;
+        self.images += other.images;
+        self.step_seconds += other.step_seconds;
+        self.steps += other.steps;
+    }
+}
+
+impl Progress {
+    /// Steps taken so far in the epoch: numbers the next batch's augmentation seed.
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+}
+
+/// The model being trained: its session, parameters and Adam state.
+pub struct Trainer<'a> {
+    arch: &'a Architecture,
+    session: Session,
+    opt: Optimizer,
+    config: &'a TrainConfig,
+    started: Instant,
+}
+
+impl<'a> Trainer<'a> {
+    pub fn new(arch: &'a Architecture, session: Session, config: &'a TrainConfig) -> Trainer<'a> {
+        let params = arch.initial_params();
+        let zeros = vec![0f32; params.len()];
+        Trainer {
+            arch,
+            session,
+            opt: Optimizer { params, adam_m: zeros.clone(), adam_v: zeros, step: 0 },
+            config,
+            started: Instant::now(),
+        }
+    }
+
+    /// One step per batch (indices into `pictures`); the next batch is augmented on
+    /// another thread while the current step runs. `first_step` numbers the batches
+    /// within the epoch, so that every view's augmentation has its own seed.
+    pub fn run_batches(
+        &mut self,
+        pictures: &[Picture],
+        batches: &[Vec<usize>],
+        epoch: u32,
+        first_step: u32,
+        interrupted: &mut impl FnMut(),
+    ) -> Result<Progress, String> {
+        let config = self.config;
+        let prepare = |batch: &[usize], step: u32| {
+            let bases: Vec<&Picture> = batch.iter().map(|&i| &pictures[i]).collect();
+            augment_pairs(&bases, config.image_size, config.channels, &config.augment, config.seed, epoch, step)
+        };
+        let mut progress = Progress::default();
+        let mut ready = batches.first().map(|b| prepare(b, first_step));
         for (i, batch) in batches.iter().enumerate() {
             interrupted();
             let views = ready.take().expect("a batch is always prepared ahead");
-            let (loss, next) = std::thread::scope(|scope| {
-                let next = batches.get(i + 1).map(|b| scope.spawn(move || prepare(b, epoch, i as u32 + 1)));
+            let (session, opt) = (&mut self.session, &mut self.opt);
+            let (loss, next, seconds) = std::thread::scope(|scope| {
+                let next = batches.get(i + 1).map(|b| scope.spawn(move || prepare(b, first_step + i as u32 + 1)));
                 let step_start = Instant::now();
-                let loss = run_step(&mut session, &mut opt, config, &views, batch.len());
-                step_seconds += step_start.elapsed().as_secs_f64();
-                (loss, next.map(|h| h.join().expect("augmentation thread panicked")))
+                let loss = run_step(session, opt, config, &views, batch.len());
+                let seconds = step_start.elapsed().as_secs_f64();
+                (loss, next.map(|h| h.join().expect("augmentation thread panicked")), seconds)
             });
-            loss_sum += loss? as f64 * batch.len() as f64;
-            images += batch.len();
+            progress += Progress {
+                loss_sum: loss? as f64 * batch.len() as f64,
+                images: batch.len(),
+                step_seconds: seconds,
+                steps: 1,
+            };
             ready = next;
         }
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        let stats = EpochStats {
+        Ok(progress)
+    }
+
+    pub fn epoch_stats(&self, epoch: u32, progress: Progress, epoch_start: Instant) -> EpochStats {
+        EpochStats {
             epoch,
-            loss: (loss_sum / images.max(1) as f64) as f32,
-            images_per_second: images as f64 / seconds.max(1e-9),
-            step_images_per_second: images as f64 / step_seconds.max(1e-9),
-            seconds: started.elapsed().as_secs_f64(),
-        };
+            loss: (progress.loss_sum / progress.images.max(1) as f64) as f32,
+            images_per_second: progress.images as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
+            step_images_per_second: progress.images as f64 / progress.step_seconds.max(1e-9),
+            seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// The standalone encoder ONNX with the trained weights.
+    pub fn encoder_onnx(&self) -> Vec<u8> {
+        onnx_model::with_initializer(self.arch.encoder, "params", &self.opt.params[..self.arch.encoder_param_count])
+    }
+}
+
+/// Trains on `pictures` (already decoded and shrunk, all in memory), one
+/// seeded shuffle of all of them per epoch.
+pub fn train(
+    trainer: &mut Trainer<'_>,
+    pictures: &[Picture],
+    config: &TrainConfig,
+    mut interrupted: impl FnMut(),
+    on_epoch: impl Fn(&EpochStats),
+) -> Result<Vec<EpochStats>, String> {
+    let mut epochs = Vec::new();
+    for epoch in 1..=config.max_epochs {
+        let epoch_start = Instant::now();
+        let batches = epoch_batches(pictures.len(), config.batch_size, config.seed, epoch);
+        let progress = trainer.run_batches(pictures, &batches, epoch, 0, &mut interrupted)?;
+        let stats = trainer.epoch_stats(epoch, progress, epoch_start);
         on_epoch(&stats);
         epochs.push(stats);
     }
-    let encoder_onnx =
-        onnx_model::with_initializer(arch.encoder, "params", &opt.params[..arch.encoder_param_count]);
-    Ok(TrainedModel { encoder_onnx, epochs })
+    Ok(epochs)
 }
 
 #[cfg(test)]

@@ -75,16 +75,23 @@ fn take_option(options: &mut Vec<(String, OptionValue)>, name: &str) -> Option<O
 fn call(sql: &str, params: Vec<String>) -> Vec<String> {
     let args: Vec<DatumWithOid> = params.into_iter().map(|p| p.into()).collect();
     Spi::connect_mut(|client| {
-        let rows = client.update(sql, None, &args).unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
+        let rows = client
+            .update(sql, None, &args)
+            .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
         rows.map(|r| r.get::<String>(1).ok().flatten().unwrap_or_default()).collect()
     })
 }
 
 fn model_image_col(model: &str) -> String {
-    Spi::get_one_with_args::<String>("SELECT options->>'image_col' FROM image_search.models WHERE name = $1", &[model.into()])
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{model}\" does not exist")))
+    Spi::get_one_with_args::<String>(
+        "SELECT options->>'image_col' FROM image_search.models WHERE name = $1",
+        &[model.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| {
+        raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{model}\" does not exist"))
+    })
 }
 
 /// A caption like `923.jpg label=8 sim1=1.000` from a search result row.
@@ -102,7 +109,9 @@ fn caption(row: &serde_json::Value, model: &str, image_col: &str) -> String {
             let short = key.strip_prefix(&format!("{embedding}_similarity")).map(|n| format!("sim{n}"));
             let name = short.clone().unwrap_or_else(|| key.clone());
             match value {
-                serde_json::Value::Number(n) if short.is_some() => parts.push(format!("{name}={:.3}", n.as_f64().unwrap_or(0.0))),
+                serde_json::Value::Number(n) if short.is_some() => {
+                    parts.push(format!("{name}={:.3}", n.as_f64().unwrap_or(0.0)))
+                }
                 serde_json::Value::Number(n) => parts.push(format!("{name}={n}")),
                 serde_json::Value::String(s) if s.len() <= 24 => parts.push(format!("{name}={s}")),
                 _ => {}
@@ -120,10 +129,11 @@ fn print_search(model: &str, source_query: &str, images: &[String], order_limit:
         .par_iter()
         .filter_map(|row| {
             let path = row.get(&image_col)?.as_str()?.to_string();
-            Some(reader.load(&ImageRef::Path(path)).map(|picture: Picture| crate::grid::Tile {
-                picture,
-                caption: caption(row, model, &image_col),
-            }))
+            Some(
+                reader
+                    .load(&ImageRef::Path(path))
+                    .map(|picture: Picture| crate::grid::Tile { picture, caption: caption(row, model, &image_col) }),
+            )
         })
         .collect::<Result<_, String>>()
         .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, e));

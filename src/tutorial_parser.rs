@@ -46,34 +46,16 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     /// `COPY table [OPTIONS(..)] FROM 'path' [OPTIONS(..)]`
-    Copy {
-        table: QualifiedName,
-        path: String,
-        options: Vec<(String, OptionValue)>,
-    },
+    Copy { table: QualifiedName, path: String, options: Vec<(String, OptionValue)> },
     /// `BUILD MODEL model USING algorithm [OPTIONS(..)] AS query`
     /// (`algorithm` is folded to lower case when bare, e.g. `"simclr"`).
-    BuildModel {
-        model: String,
-        algorithm: String,
-        options: Vec<(String, OptionValue)>,
-        source_query: String,
-    },
+    BuildModel { model: String, algorithm: String, options: Vec<(String, OptionValue)>, source_query: String },
     /// `CONVERT USING model [OPTIONS(..)] AS query`
-    Convert {
-        model: String,
-        options: Vec<(String, OptionValue)>,
-        source_query: String,
-    },
+    Convert { model: String, options: Vec<(String, OptionValue)>, source_query: String },
     /// `SEARCH IMAGE images=... USING model AS query`; `order_limit` is the
     /// trailing top-level `ORDER BY ... / LIMIT ... / OFFSET ... / FETCH ...`
     /// text of the query (empty when absent), `source_query` the rest.
-    SearchImage {
-        images: Vec<String>,
-        model: String,
-        source_query: String,
-        order_limit: String,
-    },
+    SearchImage { images: Vec<String>, model: String, source_query: String, order_limit: String },
     /// `PRINT IMAGE AS (...)`; `inner` is `SearchImage` or `Query`.
     PrintImage { inner: Box<Statement> },
     /// A raw user query (only produced as the inner of `PrintImage`).
@@ -125,11 +107,7 @@ fn clamp_boundary(s: &str, pos: usize) -> usize {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "syntax error at position {}: {}",
-            self.position, self.message
-        )?;
+        write!(f, "syntax error at position {}: {}", self.position, self.message)?;
         let src = &self.statement;
         let pos = clamp_boundary(src, self.position);
         let line_start = src[..pos].rfind('\n').map_or(0, |i| i + 1);
@@ -144,18 +122,11 @@ impl fmt::Display for ParseError {
         let to = (col + HALF).min(all.len());
         let prefix = if from > 0 { "..." } else { "" };
         let suffix = if to < all.len() { "..." } else { "" };
-        let shown: String = all[from..to]
-            .iter()
-            .map(|&c| if c.is_control() && c != '\t' { ' ' } else { c })
-            .collect();
+        let shown: String = all[from..to].iter().map(|&c| if c.is_control() && c != '\t' { ' ' } else { c }).collect();
         let pad: String = prefix
             .chars()
             .map(|_| ' ')
-            .chain(
-                all[from..col]
-                    .iter()
-                    .map(|&c| if c == '\t' { '\t' } else { ' ' }),
-            )
+            .chain(all[from..col].iter().map(|&c| if c == '\t' { '\t' } else { ' ' }))
             .collect();
         write!(f, "\n{prefix}{shown}{suffix}\n{pad}^")
     }
@@ -165,13 +136,7 @@ impl std::error::Error for ParseError {}
 
 /// Parse one tutorial statement.
 pub fn parse(statement: &str) -> Result<Statement, ParseError> {
-    let mut p = Parser {
-        src: statement,
-        b: statement.as_bytes(),
-        pos: 0,
-        end: statement.len(),
-        top: true,
-    };
+    let mut p = Parser { src: statement, b: statement.as_bytes(), pos: 0, end: statement.len(), top: true };
     p.parse_statement()
 }
 
@@ -232,11 +197,7 @@ impl<'a> Parser<'a> {
     // ---------------------------------------------------------------- errors
 
     fn err_at(&self, position: usize, message: impl Into<String>) -> ParseError {
-        ParseError {
-            message: message.into(),
-            position,
-            statement: self.src.to_string(),
-        }
+        ParseError { message: message.into(), position, statement: self.src.to_string() }
     }
 
     /// Short description of the token at `pos` for "found ..." messages.
@@ -269,11 +230,7 @@ impl<'a> Parser<'a> {
             }
         }
         let text = &self.src[pos..clamp_boundary(self.src, e)];
-        let mut shown: String = text
-            .chars()
-            .take(40)
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        let mut shown: String = text.chars().take(40).map(|c| if c.is_control() { ' ' } else { c }).collect();
         if shown.len() < text.len() {
             shown.push_str("...");
         }
@@ -281,10 +238,7 @@ impl<'a> Parser<'a> {
     }
 
     fn expected(&self, what: &str) -> ParseError {
-        self.err_at(
-            self.pos,
-            format!("expected {what}, found {}", self.describe_at(self.pos)),
-        )
+        self.err_at(self.pos, format!("expected {what}, found {}", self.describe_at(self.pos)))
     }
 
     // ---------------------------------------------------------------- lexing
@@ -350,14 +304,7 @@ impl<'a> Parser<'a> {
             }
             j += 1;
         }
-        Err(self.err_at(
-            i,
-            if q == b'"' {
-                "unterminated quoted identifier"
-            } else {
-                "unterminated quoted string"
-            },
-        ))
+        Err(self.err_at(i, if q == b'"' { "unterminated quoted identifier" } else { "unterminated quoted string" }))
     }
 
     /// Next SQL token at or after `i` (skipping whitespace/comments), or None at `end`.
@@ -389,10 +336,7 @@ impl<'a> Parser<'a> {
                 if k < self.end && b[k] == b'$' {
                     let delim = &b[start..=k];
                     let body = k + 1;
-                    match b[body..self.end]
-                        .windows(delim.len())
-                        .position(|w| w == delim)
-                    {
+                    match b[body..self.end].windows(delim.len()).position(|w| w == delim) {
                         Some(off) => {
                             j = body + off + delim.len();
                             Kind::Str
@@ -424,19 +368,14 @@ impl<'a> Parser<'a> {
                 }
             }
             c if c.is_ascii_digit() || (c == b'.' && j < self.end && b[j].is_ascii_digit()) => {
-                while j < self.end && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.')
-                {
+                while j < self.end && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.') {
                     j += 1;
                 }
                 Kind::Num
             }
             c => Kind::Other(c),
         };
-        Ok(Some(Token {
-            start,
-            end: j,
-            kind,
-        }))
+        Ok(Some(Token { start, end: j, kind }))
     }
 
     /// Lex the raw query from `self.pos` to `self.end`. Consumes everything.
@@ -460,10 +399,7 @@ impl<'a> Parser<'a> {
                 }
                 Kind::Semi => {
                     if !self.top || !open.is_empty() {
-                        return Err(self.err_at(
-                            tok.start,
-                            "\";\" is only allowed at the end of the statement",
-                        ));
+                        return Err(self.err_at(tok.start, "\";\" is only allowed at the end of the statement"));
                     }
                     // Only further semicolons (and whitespace/comments) may follow.
                     let mut k = tok.end;
@@ -471,10 +407,7 @@ impl<'a> Parser<'a> {
                         if t.kind != Kind::Semi {
                             return Err(self.err_at(
                                 t.start,
-                                format!(
-                                    "unexpected {} after end of statement",
-                                    self.describe_at(t.start)
-                                ),
+                                format!("unexpected {} after end of statement", self.describe_at(t.start)),
                             ));
                         }
                         k = t.end;
@@ -485,21 +418,13 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
             if want_split && split.is_none() && open.is_empty() {
-                let word = (tok.kind == Kind::Word)
-                    .then(|| self.src[tok.start..tok.end].to_ascii_lowercase());
+                let word = (tok.kind == Kind::Word).then(|| self.src[tok.start..tok.end].to_ascii_lowercase());
                 if let (Some(p), Some("by")) = (pending_order.take(), word.as_deref()) {
                     split = Some(p);
                 }
                 let after_dot_or_as = match prev {
-                    Some(Token {
-                        kind: Kind::Other(b'.'),
-                        ..
-                    }) => true,
-                    Some(
-                        t @ Token {
-                            kind: Kind::Word, ..
-                        },
-                    ) => self.src[t.start..t.end].eq_ignore_ascii_case("as"),
+                    Some(Token { kind: Kind::Other(b'.'), .. }) => true,
+                    Some(t @ Token { kind: Kind::Word, .. }) => self.src[t.start..t.end].eq_ignore_ascii_case("as"),
                     _ => false,
                 };
                 if split.is_none() && !after_dot_or_as {
@@ -521,18 +446,8 @@ impl<'a> Parser<'a> {
         }
         self.pos = self.end;
         match first {
-            None => Err(self.err_at(
-                stop,
-                format!(
-                    "expected a query after AS, found {}",
-                    self.describe_at(stop)
-                ),
-            )),
-            Some(start) => Ok(QueryScan {
-                start,
-                end: last_end,
-                split,
-            }),
+            None => Err(self.err_at(stop, format!("expected a query after AS, found {}", self.describe_at(stop)))),
+            Some(start) => Ok(QueryScan { start, end: last_end, split }),
         }
     }
 
@@ -620,10 +535,7 @@ impl<'a> Parser<'a> {
             return Err(self.expected(what));
         };
         if name.len() > MAX_IDENT_LEN {
-            return Err(self.err_at(
-                start,
-                format!("identifier is too long (maximum is {MAX_IDENT_LEN} bytes)"),
-            ));
+            return Err(self.err_at(start, format!("identifier is too long (maximum is {MAX_IDENT_LEN} bytes)")));
         }
         Ok(name)
     }
@@ -631,20 +543,14 @@ impl<'a> Parser<'a> {
     fn parse_qualified_name(&mut self) -> Result<QualifiedName, ParseError> {
         let first = self.parse_ident("table name")?;
         if !self.accept_char(b'.')? {
-            return Ok(QualifiedName {
-                schema: None,
-                name: first,
-            });
+            return Ok(QualifiedName { schema: None, name: first });
         }
         let name = self.parse_ident("table name after \".\"")?;
         self.skip_ws()?;
         if self.pos < self.end && self.b[self.pos] == b'.' {
             return Err(self.err_at(self.pos, "improper qualified name (too many dotted names)"));
         }
-        Ok(QualifiedName {
-            schema: Some(first),
-            name,
-        })
+        Ok(QualifiedName { schema: Some(first), name })
     }
 
     /// `'...'` or `"..."` string; must be non-empty.
@@ -680,10 +586,7 @@ impl<'a> Parser<'a> {
                 None => return Err(self.expected("option name")),
             };
             if !seen.insert(name.clone()) {
-                return Err(self.err_at(
-                    name_pos,
-                    format!("option \"{name}\" specified more than once"),
-                ));
+                return Err(self.err_at(name_pos, format!("option \"{name}\" specified more than once")));
             }
             self.expect_char(b'=')?;
             let value = self.parse_option_value()?;
@@ -709,14 +612,8 @@ impl<'a> Parser<'a> {
             return Ok(OptionValue::Text(self.read_quoted()?));
         }
         let at_digit = |i: usize| i < self.end && b[i].is_ascii_digit();
-        let num_start = if c == b'+' || c == b'-' {
-            start + 1
-        } else {
-            start
-        };
-        if at_digit(num_start)
-            || (num_start < self.end && b[num_start] == b'.' && at_digit(num_start + 1))
-        {
+        let num_start = if c == b'+' || c == b'-' { start + 1 } else { start };
+        if at_digit(num_start) || (num_start < self.end && b[num_start] == b'.' && at_digit(num_start + 1)) {
             let mut i = num_start;
             let mut is_float = false;
             while at_digit(i) {
@@ -743,26 +640,18 @@ impl<'a> Parser<'a> {
                 }
             }
             if i < self.end && (is_ident_char(b[i]) || b[i] == b'.') {
-                return Err(
-                    self.err_at(start, format!("invalid number {}", self.describe_at(start)))
-                );
+                return Err(self.err_at(start, format!("invalid number {}", self.describe_at(start))));
             }
             let text = &self.src[start..i];
             let value = if is_float {
                 match text.parse::<f64>() {
                     Ok(f) if f.is_finite() => OptionValue::Float(f),
-                    _ => {
-                        return Err(self.err_at(start, format!("number \"{text}\" is out of range")))
-                    }
+                    _ => return Err(self.err_at(start, format!("number \"{text}\" is out of range"))),
                 }
             } else {
                 match text.parse::<i64>() {
                     Ok(n) => OptionValue::Int(n),
-                    Err(_) => {
-                        return Err(
-                            self.err_at(start, format!("integer \"{text}\" is out of range"))
-                        )
-                    }
+                    Err(_) => return Err(self.err_at(start, format!("integer \"{text}\" is out of range"))),
                 }
             };
             self.pos = i;
@@ -788,13 +677,9 @@ impl<'a> Parser<'a> {
             while self.accept_char(b';')? {}
         }
         if self.pos < self.end {
-            return Err(self.err_at(
-                self.pos,
-                format!(
-                    "unexpected {} after end of statement",
-                    self.describe_at(self.pos)
-                ),
-            ));
+            return Err(
+                self.err_at(self.pos, format!("unexpected {} after end of statement", self.describe_at(self.pos)))
+            );
         }
         Ok(())
     }
@@ -825,36 +710,19 @@ impl<'a> Parser<'a> {
                 let model = self.parse_ident("model name")?;
                 self.expect_keyword("using")?;
                 let algorithm = self.parse_ident("algorithm name")?;
-                let options = if self.accept_keyword("options")? {
-                    self.parse_options()?
-                } else {
-                    Vec::new()
-                };
+                let options = if self.accept_keyword("options")? { self.parse_options()? } else { Vec::new() };
                 self.expect_as("OPTIONS or AS")?;
                 let source_query = self.parse_query()?;
-                Ok(Statement::BuildModel {
-                    model,
-                    algorithm,
-                    options,
-                    source_query,
-                })
+                Ok(Statement::BuildModel { model, algorithm, options, source_query })
             }
             "convert" => {
                 self.pos += word.len();
                 self.expect_keyword("using")?;
                 let model = self.parse_ident("model name")?;
-                let options = if self.accept_keyword("options")? {
-                    self.parse_options()?
-                } else {
-                    Vec::new()
-                };
+                let options = if self.accept_keyword("options")? { self.parse_options()? } else { Vec::new() };
                 self.expect_as("OPTIONS or AS")?;
                 let source_query = self.parse_query()?;
-                Ok(Statement::Convert {
-                    model,
-                    options,
-                    source_query,
-                })
+                Ok(Statement::Convert { model, options, source_query })
             }
             "search" => {
                 self.pos += word.len();
@@ -883,11 +751,7 @@ impl<'a> Parser<'a> {
             options = Some(self.parse_options()?);
         }
         if !self.accept_keyword("from")? {
-            return Err(self.expected(if options.is_some() {
-                "FROM"
-            } else {
-                "OPTIONS or FROM"
-            }));
+            return Err(self.expected(if options.is_some() { "FROM" } else { "OPTIONS or FROM" }));
         }
         let path = self.parse_string("quoted file path")?;
         let kw_pos = self.skip_ws_from(self.pos)?;
@@ -898,11 +762,7 @@ impl<'a> Parser<'a> {
             options = Some(self.parse_options()?);
         }
         self.expect_end()?;
-        Ok(Statement::Copy {
-            table,
-            path,
-            options: options.unwrap_or_default(),
-        })
+        Ok(Statement::Copy { table, path, options: options.unwrap_or_default() })
     }
 
     fn parse_search(&mut self) -> Result<Statement, ParseError> {
@@ -931,23 +791,12 @@ impl<'a> Parser<'a> {
             None => (self.src[q.start..q.end].to_string(), String::new()),
             Some((at, before_end)) => {
                 if at == q.start {
-                    return Err(self.err_at(
-                        at,
-                        format!("expected a query before {}", self.describe_at(at)),
-                    ));
+                    return Err(self.err_at(at, format!("expected a query before {}", self.describe_at(at))));
                 }
-                (
-                    self.src[q.start..before_end].to_string(),
-                    self.src[at..q.end].to_string(),
-                )
+                (self.src[q.start..before_end].to_string(), self.src[at..q.end].to_string())
             }
         };
-        Ok(Statement::SearchImage {
-            images,
-            model,
-            source_query,
-            order_limit,
-        })
+        Ok(Statement::SearchImage { images, model, source_query, order_limit })
     }
 
     fn parse_print(&mut self) -> Result<Statement, ParseError> {
@@ -967,42 +816,22 @@ impl<'a> Parser<'a> {
                 k >= self.end
             };
             if rest_is_end {
-                let mut inner = Parser {
-                    src: self.src,
-                    b: self.b,
-                    pos: body_start + 1,
-                    end: close,
-                    top: false,
-                };
+                let mut inner = Parser { src: self.src, b: self.b, pos: body_start + 1, end: close, top: false };
                 let stmt = inner.parse_print_body()?;
                 self.pos = close + 1;
                 self.expect_end()?;
-                return Ok(Statement::PrintImage {
-                    inner: Box::new(stmt),
-                });
+                return Ok(Statement::PrintImage { inner: Box::new(stmt) });
             }
             // `(...) UNION (...)` etc.: a plain query, unless it is a statement.
-            let mut probe = Parser {
-                src: self.src,
-                b: self.b,
-                pos: body_start + 1,
-                end: close,
-                top: false,
-            };
+            let mut probe = Parser { src: self.src, b: self.b, pos: body_start + 1, end: close, top: false };
             if probe.peek_tutorial_word()?.is_some() {
-                return Err(self.err_at(
-                    after,
-                    format!(
-                        "unexpected {} after PRINT IMAGE AS (...)",
-                        self.describe_at(after)
-                    ),
-                ));
+                return Err(
+                    self.err_at(after, format!("unexpected {} after PRINT IMAGE AS (...)", self.describe_at(after)))
+                );
             }
         }
         let stmt = self.parse_print_body()?;
-        Ok(Statement::PrintImage {
-            inner: Box::new(stmt),
-        })
+        Ok(Statement::PrintImage { inner: Box::new(stmt) })
     }
 
     /// Tutorial keyword starting the text at `pos`, if any.
@@ -1010,12 +839,7 @@ impl<'a> Parser<'a> {
         Ok(self
             .peek_word()?
             .map(|w| w.to_ascii_lowercase())
-            .filter(|w| {
-                matches!(
-                    w.as_str(),
-                    "search" | "copy" | "build" | "convert" | "print"
-                )
-            }))
+            .filter(|w| matches!(w.as_str(), "search" | "copy" | "build" | "convert" | "print")))
     }
 
     /// SEARCH IMAGE ... or a raw query, up to `self.end`.
@@ -1068,19 +892,13 @@ mod tests {
         OptionValue::Text(s.to_string())
     }
     fn qn(schema: Option<&str>, name: &str) -> QualifiedName {
-        QualifiedName {
-            schema: schema.map(str::to_string),
-            name: name.to_string(),
-        }
+        QualifiedName { schema: schema.map(str::to_string), name: name.to_string() }
     }
     fn search_parts(st: Statement) -> (Vec<String>, String, String, String) {
         match st {
-            Statement::SearchImage {
-                images,
-                model,
-                source_query,
-                order_limit,
-            } => (images, model, source_query, order_limit),
+            Statement::SearchImage { images, model, source_query, order_limit } => {
+                (images, model, source_query, order_limit)
+            }
             other => panic!("not a search: {other:?}"),
         }
     }
@@ -1094,9 +912,7 @@ mod tests {
     #[test]
     fn tutorial_copy_train() {
         assert_eq!(
-            ok(
-                r#"COPY mnist_train OPTIONS(overwrite=True) FROM "tutorial_data/mnist_data/mnist_train.csv";"#
-            ),
+            ok(r#"COPY mnist_train OPTIONS(overwrite=True) FROM "tutorial_data/mnist_data/mnist_train.csv";"#),
             Statement::Copy {
                 table: qn(None, "mnist_train"),
                 path: "tutorial_data/mnist_data/mnist_train.csv".into(),
@@ -1108,9 +924,7 @@ mod tests {
     #[test]
     fn tutorial_copy_test() {
         assert_eq!(
-            ok(
-                r#"COPY mnist_test OPTIONS(overwrite=True) FROM "tutorial_data/mnist_data/mnist_test.csv";"#
-            ),
+            ok(r#"COPY mnist_test OPTIONS(overwrite=True) FROM "tutorial_data/mnist_data/mnist_test.csv";"#),
             Statement::Copy {
                 table: qn(None, "mnist_test"),
                 path: "tutorial_data/mnist_data/mnist_test.csv".into(),
@@ -1188,14 +1002,13 @@ mod tests {
             Statement::BuildModel {
                 model: "my_image_search_model".into(),
                 algorithm: "simclr".into(),
-                options: vec![
-                    ("max_epochs".into(), OptionValue::Int(5)),
-                    ("batch_size".into(), OptionValue::Int(256)),
-                ],
+                options: vec![("max_epochs".into(), OptionValue::Int(5)), ("batch_size".into(), OptionValue::Int(256)),],
                 source_query: "select *\n from mnist_train".into(),
             }
         );
-        let p = ok("print image as (\n search image images='x.jpg' using m as select * from t order by s desc limit 4\n) ;; ");
+        let p = ok(
+            "print image as (\n search image images='x.jpg' using m as select * from t order by s desc limit 4\n) ;; ",
+        );
         assert!(matches!(p, Statement::PrintImage { .. }));
     }
 
@@ -1213,29 +1026,15 @@ mod tests {
             }
         );
         let b = ok("Search Image IMAGES='a.jpg' Using M aS select 1 Order By 1 Limit 2");
-        assert_eq!(
-            search_parts(b),
-            (
-                vec!["a.jpg".into()],
-                "m".into(),
-                "select 1".into(),
-                "Order By 1 Limit 2".into()
-            )
-        );
-        assert!(
-            matches!(ok("convert using M as table t"), Statement::Convert { model, .. } if model == "m")
-        );
+        assert_eq!(search_parts(b), (vec!["a.jpg".into()], "m".into(), "select 1".into(), "Order By 1 Limit 2".into()));
+        assert!(matches!(ok("convert using M as table t"), Statement::Convert { model, .. } if model == "m"));
     }
 
     #[test]
     fn quoted_identifiers() {
         assert_eq!(
             ok(r#"COPY "My Table" FROM 'x.csv'"#),
-            Statement::Copy {
-                table: qn(None, "My Table"),
-                path: "x.csv".into(),
-                options: vec![]
-            }
+            Statement::Copy { table: qn(None, "My Table"), path: "x.csv".into(), options: vec![] }
         );
         assert!(matches!(
             ok(r#"BUILD MODEL "a""b" USING SimCLR AS SELECT 1"#),
@@ -1258,12 +1057,8 @@ mod tests {
 
     #[test]
     fn schema_qualified_names() {
-        assert!(
-            matches!(ok("COPY s.t FROM 'x'"), Statement::Copy { table, .. } if table == qn(Some("s"), "t"))
-        );
-        assert!(
-            matches!(ok("COPY S . T FROM 'x'"), Statement::Copy { table, .. } if table == qn(Some("s"), "t"))
-        );
+        assert!(matches!(ok("COPY s.t FROM 'x'"), Statement::Copy { table, .. } if table == qn(Some("s"), "t")));
+        assert!(matches!(ok("COPY S . T FROM 'x'"), Statement::Copy { table, .. } if table == qn(Some("s"), "t")));
         assert!(matches!(
             ok(r#"COPY "My Schema"."My.Table" FROM 'x'"#),
             Statement::Copy { table, .. } if table == qn(Some("My Schema"), "My.Table")
@@ -1273,33 +1068,20 @@ mod tests {
         assert!(e.message.contains("too many dotted names"), "{}", e.message);
         // FROM is taken as the table name (positional grammar), then "'x'" isn't FROM
         let e = err("COPY a. FROM 'x'");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (13, "expected OPTIONS or FROM, found \"'x'\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (13, "expected OPTIONS or FROM, found \"'x'\""));
     }
 
     #[test]
     fn identifier_errors() {
         let e = err(r#"COPY "" FROM 'x'"#);
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (5, "zero-length delimited identifier")
-        );
+        assert_eq!((e.position, e.message.as_str()), (5, "zero-length delimited identifier"));
         let long = "a".repeat(64);
         let e = err(&format!("BUILD MODEL {long} USING simclr AS SELECT 1"));
         assert_eq!(e.position, 12);
         assert!(e.message.contains("too long"));
-        assert!(parse(&format!(
-            "BUILD MODEL {} USING simclr AS SELECT 1",
-            "a".repeat(63)
-        ))
-        .is_ok());
+        assert!(parse(&format!("BUILD MODEL {} USING simclr AS SELECT 1", "a".repeat(63))).is_ok());
         let e = err(r#"COPY "abc FROM 'x'"#);
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (5, "unterminated quoted identifier")
-        );
+        assert_eq!((e.position, e.message.as_str()), (5, "unterminated quoted identifier"));
         let e = err("COPY 'tbl' FROM 'x'");
         assert_eq!(e.position, 5);
         assert_eq!(e.message, "expected table name, found \"'tbl'\"");
@@ -1312,40 +1094,20 @@ mod tests {
         let expect = Statement::Copy {
             table: qn(None, "t"),
             path: "it's.csv".into(),
-            options: vec![
-                ("overwrite".into(), OptionValue::Bool(false)),
-                ("delimiter".into(), t(";")),
-            ],
+            options: vec![("overwrite".into(), OptionValue::Bool(false)), ("delimiter".into(), t(";"))],
         };
-        assert_eq!(
-            ok("COPY t FROM 'it''s.csv' OPTIONS (overwrite=false, delimiter=';');"),
-            expect
-        );
-        assert_eq!(
-            ok("COPY t OPTIONS (overwrite=False, delimiter=\";\") FROM \"it's.csv\""),
-            expect
-        );
+        assert_eq!(ok("COPY t FROM 'it''s.csv' OPTIONS (overwrite=false, delimiter=';');"), expect);
+        assert_eq!(ok("COPY t OPTIONS (overwrite=False, delimiter=\";\") FROM \"it's.csv\""), expect);
         assert_eq!(
             ok("COPY t FROM 'a\\b.csv'"),
-            Statement::Copy {
-                table: qn(None, "t"),
-                path: "a\\b.csv".into(),
-                options: vec![]
-            }
+            Statement::Copy { table: qn(None, "t"), path: "a\\b.csv".into(), options: vec![] }
         );
         assert_eq!(
             ok(r#"COPY t FROM "say ""hi"".csv" OPTIONS()"#),
-            Statement::Copy {
-                table: qn(None, "t"),
-                path: "say \"hi\".csv".into(),
-                options: vec![]
-            }
+            Statement::Copy { table: qn(None, "t"), path: "say \"hi\".csv".into(), options: vec![] }
         );
         let e = err("COPY t OPTIONS(a=1) FROM 'x' OPTIONS(b=2)");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (29, "OPTIONS specified more than once")
-        );
+        assert_eq!((e.position, e.message.as_str()), (29, "OPTIONS specified more than once"));
         let e = err("COPY t FROM x.csv");
         assert_eq!(e.position, 12);
         assert_eq!(e.message, "expected quoted file path, found \"x\"");
@@ -1363,9 +1125,7 @@ mod tests {
     #[test]
     fn option_values() {
         let st = ok("BUILD MODEL m USING simclr OPTIONS (a=1, b=-2, c=+3, d=1.5, e=-.25, f=1e3, g=2.5E-2, h=TRUE, i=false, j='Str', k=\"Dq\", l=SomeWord, m=9223372036854775807, n=-9223372036854775808, O=5.) AS SELECT 1");
-        let Statement::BuildModel { options, .. } = st else {
-            panic!()
-        };
+        let Statement::BuildModel { options, .. } = st else { panic!() };
         assert_eq!(
             options,
             vec![
@@ -1387,9 +1147,7 @@ mod tests {
             ]
         );
         // quoted strings are never coerced
-        let Statement::Convert { options, .. } =
-            ok("CONVERT USING m OPTIONS (x='5', y='true') AS SELECT 1")
-        else {
+        let Statement::Convert { options, .. } = ok("CONVERT USING m OPTIONS (x='5', y='true') AS SELECT 1") else {
             panic!()
         };
         assert_eq!(options, vec![("x".into(), t("5")), ("y".into(), t("true"))]);
@@ -1398,47 +1156,23 @@ mod tests {
     #[test]
     fn option_errors() {
         let e = err("BUILD MODEL m USING simclr OPTIONS (a=9223372036854775808) AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (38, "integer \"9223372036854775808\" is out of range")
-        );
+        assert_eq!((e.position, e.message.as_str()), (38, "integer \"9223372036854775808\" is out of range"));
         let e = err("BUILD MODEL m USING simclr OPTIONS (a=5abc) AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (38, "invalid number \"5abc\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (38, "invalid number \"5abc\""));
         let e = err("BUILD MODEL m USING simclr OPTIONS (a=1e999) AS SELECT 1");
         assert_eq!(e.position, 38);
         let e = err("BUILD MODEL m USING simclr OPTIONS (a=1,) AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (40, "expected option name, found \")\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (40, "expected option name, found \")\""));
         let e = err("BUILD MODEL m USING simclr OPTIONS (a 1) AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (38, "expected \"=\", found \"1\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (38, "expected \"=\", found \"1\""));
         let e = err("BUILD MODEL m USING simclr OPTIONS (a=1 b=2) AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (40, "expected \",\" or \")\", found \"b\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (40, "expected \",\" or \")\", found \"b\""));
         let e = err("BUILD MODEL m USING simclr OPTIONS a=1 AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (35, "expected \"(\", found \"a\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (35, "expected \"(\", found \"a\""));
         let e = err("BUILD MODEL m USING simclr OPTIONS (a=) AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (38, "expected option value, found \")\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (38, "expected option value, found \")\""));
         let e = err("BUILD MODEL m USING simclr OPTIONS (a='x) AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (38, "unterminated quoted string")
-        );
+        assert_eq!((e.position, e.message.as_str()), (38, "unterminated quoted string"));
     }
 
     #[test]
@@ -1455,81 +1189,50 @@ mod tests {
 
     #[test]
     fn search_image_lists() {
-        let (images, _, _, _) = search_parts(ok(
-            "SEARCH IMAGE images=('a.jpg', \"b c.jpg\" ,'it''s.png') USING m AS SELECT 1",
-        ));
+        let (images, _, _, _) =
+            search_parts(ok("SEARCH IMAGE images=('a.jpg', \"b c.jpg\" ,'it''s.png') USING m AS SELECT 1"));
         assert_eq!(images, vec!["a.jpg", "b c.jpg", "it's.png"]);
         // a single string is one path even if it contains commas
-        let (images, _, _, _) =
-            search_parts(ok("SEARCH IMAGE images='a.jpg,b.jpg' USING m AS SELECT 1"));
+        let (images, _, _, _) = search_parts(ok("SEARCH IMAGE images='a.jpg,b.jpg' USING m AS SELECT 1"));
         assert_eq!(images, vec!["a.jpg,b.jpg"]);
         let e = err("SEARCH IMAGE images=() USING m AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (21, "expected quoted image path, found \")\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (21, "expected quoted image path, found \")\""));
         let e = err("SEARCH IMAGE images=('a.jpg',) USING m AS SELECT 1");
         assert_eq!(e.position, 29);
         let e = err("SEARCH IMAGE images=a.jpg USING m AS SELECT 1");
         assert_eq!(e.position, 20);
         let e = err("SEARCH IMAGE images='' USING m AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (20, "quoted image path or \"(\" must not be empty")
-        );
+        assert_eq!((e.position, e.message.as_str()), (20, "quoted image path or \"(\" must not be empty"));
         let e = err("SEARCH IMAGE img='a' USING m AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (13, "expected IMAGES, found \"img\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (13, "expected IMAGES, found \"img\""));
     }
 
     #[test]
     fn order_limit_split_basic() {
-        assert_eq!(
-            split("SELECT * FROM t"),
-            ("SELECT * FROM t".into(), "".into())
-        );
-        assert_eq!(
-            split("SELECT * FROM t LIMIT 4"),
-            ("SELECT * FROM t".into(), "LIMIT 4".into())
-        );
+        assert_eq!(split("SELECT * FROM t"), ("SELECT * FROM t".into(), "".into()));
+        assert_eq!(split("SELECT * FROM t LIMIT 4"), ("SELECT * FROM t".into(), "LIMIT 4".into()));
         assert_eq!(
             split("SELECT * FROM t  order\n by s desc limit 4 ;"),
             ("SELECT * FROM t".into(), "order\n by s desc limit 4".into())
         );
-        assert_eq!(
-            split("SELECT * FROM t OFFSET 2"),
-            ("SELECT * FROM t".into(), "OFFSET 2".into())
-        );
+        assert_eq!(split("SELECT * FROM t OFFSET 2"), ("SELECT * FROM t".into(), "OFFSET 2".into()));
         assert_eq!(
             split("SELECT * FROM t FETCH FIRST 3 ROWS ONLY"),
             ("SELECT * FROM t".into(), "FETCH FIRST 3 ROWS ONLY".into())
         );
-        assert_eq!(
-            split("TABLE t ORDER BY 1"),
-            ("TABLE t".into(), "ORDER BY 1".into())
-        );
+        assert_eq!(split("TABLE t ORDER BY 1"), ("TABLE t".into(), "ORDER BY 1".into()));
     }
 
     #[test]
     fn order_limit_not_split_inside_parens_quotes_comments() {
         // subquery
         assert_eq!(
-            split(
-                "SELECT * FROM (SELECT * FROM t ORDER BY x LIMIT 10) s ORDER BY sim DESC LIMIT 4"
-            ),
-            (
-                "SELECT * FROM (SELECT * FROM t ORDER BY x LIMIT 10) s".into(),
-                "ORDER BY sim DESC LIMIT 4".into()
-            )
+            split("SELECT * FROM (SELECT * FROM t ORDER BY x LIMIT 10) s ORDER BY sim DESC LIMIT 4"),
+            ("SELECT * FROM (SELECT * FROM t ORDER BY x LIMIT 10) s".into(), "ORDER BY sim DESC LIMIT 4".into())
         );
         assert_eq!(
             split("SELECT * FROM (SELECT * FROM t ORDER BY x LIMIT 10) s"),
-            (
-                "SELECT * FROM (SELECT * FROM t ORDER BY x LIMIT 10) s".into(),
-                "".into()
-            )
+            ("SELECT * FROM (SELECT * FROM t ORDER BY x LIMIT 10) s".into(), "".into())
         );
         // window / aggregate ORDER BY, CTE
         assert_eq!(
@@ -1543,32 +1246,20 @@ mod tests {
         // reserved words used as column labels
         assert_eq!(
             split("SELECT t.limit, x AS offset, t . order FROM t"),
-            (
-                "SELECT t.limit, x AS offset, t . order FROM t".into(),
-                "".into()
-            )
+            ("SELECT t.limit, x AS offset, t . order FROM t".into(), "".into())
         );
         // ORDER without BY is not a split point; $1 params and a$b identifiers are fine
-        assert_eq!(
-            split("SELECT a$limit, $1 FROM t LIMIT 1"),
-            ("SELECT a$limit, $1 FROM t".into(), "LIMIT 1".into())
-        );
+        assert_eq!(split("SELECT a$limit, $1 FROM t LIMIT 1"), ("SELECT a$limit, $1 FROM t".into(), "LIMIT 1".into()));
         // UNION of parenthesised branches
         assert_eq!(
             split("(SELECT * FROM a LIMIT 2) UNION ALL (SELECT * FROM b) ORDER BY 1"),
-            (
-                "(SELECT * FROM a LIMIT 2) UNION ALL (SELECT * FROM b)".into(),
-                "ORDER BY 1".into()
-            )
+            ("(SELECT * FROM a LIMIT 2) UNION ALL (SELECT * FROM b)".into(), "ORDER BY 1".into())
         );
     }
 
     #[test]
     fn query_trimming_and_comments() {
-        assert_eq!(
-            split("  /* lead */ SELECT * FROM t -- trailing comment"),
-            ("SELECT * FROM t".into(), "".into())
-        );
+        assert_eq!(split("  /* lead */ SELECT * FROM t -- trailing comment"), ("SELECT * FROM t".into(), "".into()));
         assert_eq!(
             split("SELECT * FROM t LIMIT 4 -- trailing\n ; -- after\n ;"),
             ("SELECT * FROM t".into(), "LIMIT 4".into())
@@ -1578,20 +1269,11 @@ mod tests {
             Statement::Convert { source_query, .. } if source_query == "SELECT 1"
         ));
         let e = err("SEARCH IMAGE images='a' USING m AS LIMIT 4");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (35, "expected a query before \"LIMIT\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (35, "expected a query before \"LIMIT\""));
         let e = err("SEARCH IMAGE images='a' USING m AS ;");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (35, "expected a query after AS, found \";\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (35, "expected a query after AS, found \";\""));
         let e = err("BUILD MODEL m USING simclr AS   ");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (32, "expected a query after AS, found end of input")
-        );
+        assert_eq!((e.position, e.message.as_str()), (32, "expected a query after AS, found end of input"));
         let e = err("BUILD MODEL m USING simclr AS -- nothing");
         assert_eq!(e.position, 40);
     }
@@ -1603,42 +1285,27 @@ mod tests {
         assert_eq!(
             ok("PRINT IMAGE AS (SELECT img_path FROM t WHERE x = ')' LIMIT 3);"),
             Statement::PrintImage {
-                inner: Box::new(Statement::Query(
-                    "SELECT img_path FROM t WHERE x = ')' LIMIT 3".into()
-                ))
+                inner: Box::new(Statement::Query("SELECT img_path FROM t WHERE x = ')' LIMIT 3".into()))
             }
         );
         assert_eq!(
             ok("PRINT IMAGE AS (SELECT 1) UNION (SELECT 2)"),
-            Statement::PrintImage {
-                inner: Box::new(Statement::Query("(SELECT 1) UNION (SELECT 2)".into()))
-            }
+            Statement::PrintImage { inner: Box::new(Statement::Query("(SELECT 1) UNION (SELECT 2)".into())) }
         );
         assert_eq!(
             ok("PRINT IMAGE AS SELECT 1"),
-            Statement::PrintImage {
-                inner: Box::new(Statement::Query("SELECT 1".into()))
-            }
+            Statement::PrintImage { inner: Box::new(Statement::Query("SELECT 1".into())) }
         );
-        let st =
-            ok("PRINT IMAGE AS SEARCH IMAGE images=('a','b') USING m AS SELECT * FROM t LIMIT 2;");
-        let Statement::PrintImage { inner } = st else {
-            panic!()
-        };
+        let st = ok("PRINT IMAGE AS SEARCH IMAGE images=('a','b') USING m AS SELECT * FROM t LIMIT 2;");
+        let Statement::PrintImage { inner } = st else { panic!() };
         assert_eq!(
             search_parts(*inner),
-            (
-                vec!["a".into(), "b".into()],
-                "m".into(),
-                "SELECT * FROM t".into(),
-                "LIMIT 2".into()
-            )
+            (vec!["a".into(), "b".into()], "m".into(), "SELECT * FROM t".into(), "LIMIT 2".into())
         );
         // inner query with nested parens keeps them
-        let st = ok("PRINT IMAGE AS ( SEARCH IMAGE images='a' USING m AS SELECT * FROM (SELECT 1) s ORDER BY (sim) DESC )");
-        let Statement::PrintImage { inner } = st else {
-            panic!()
-        };
+        let st =
+            ok("PRINT IMAGE AS ( SEARCH IMAGE images='a' USING m AS SELECT * FROM (SELECT 1) s ORDER BY (sim) DESC )");
+        let Statement::PrintImage { inner } = st else { panic!() };
         assert_eq!(search_parts(*inner).2, "SELECT * FROM (SELECT 1) s");
     }
 
@@ -1646,42 +1313,21 @@ mod tests {
     fn print_image_errors() {
         let s = "PRINT IMAGE AS (SEARCH IMAGE images='a' USING m AS SELECT 1; DROP TABLE t)";
         let e = err(s);
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (59, "\";\" is only allowed at the end of the statement")
-        );
+        assert_eq!((e.position, e.message.as_str()), (59, "\";\" is only allowed at the end of the statement"));
         let e = err("PRINT IMAGE AS (SEARCH IMAGE images='a' USING m AS SELECT 1) garbage");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (61, "unexpected \"garbage\" after PRINT IMAGE AS (...)")
-        );
+        assert_eq!((e.position, e.message.as_str()), (61, "unexpected \"garbage\" after PRINT IMAGE AS (...)"));
         let e = err("PRINT IMAGE AS (SEARCH IMAGE images='a' USING m AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (15, "unbalanced \"(\": missing \")\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (15, "unbalanced \"(\": missing \")\""));
         let e = err("PRINT IMAGE AS (SEARCH IMAGE images='a' USIN m AS SELECT 1)");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (40, "expected USING, found \"USIN\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (40, "expected USING, found \"USIN\""));
         let e = err("PRINT IMAGE AS (SEARCH IMAGE images='a')");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (39, "expected USING, found \")\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (39, "expected USING, found \")\""));
         let e = err("PRINT IMAGE AS (BUILD MODEL m USING simclr AS SELECT 1)");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (16, "expected SEARCH IMAGE or a query, found \"BUILD\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (16, "expected SEARCH IMAGE or a query, found \"BUILD\""));
         let e = err("PRINT IMAGE AS ()");
         assert_eq!(e.position, 16);
         let e = err("PRINT IMAGE (SELECT 1)");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (12, "expected AS, found \"(\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (12, "expected AS, found \"(\""));
     }
 
     // ------------------------------------------- errors / injection / caret
@@ -1701,77 +1347,40 @@ mod tests {
         let e = err("   -- only a comment\n");
         assert_eq!((e.position, e.message.as_str()), (21, "empty statement"));
         let e = err("/* unterminated");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (0, "unterminated /* comment")
-        );
+        assert_eq!((e.position, e.message.as_str()), (0, "unterminated /* comment"));
         let e = err("BUILD MODELS m");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (6, "expected MODEL, found \"MODELS\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (6, "expected MODEL, found \"MODELS\""));
         let e = err("CONVERT m AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (8, "expected USING, found \"m\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (8, "expected USING, found \"m\""));
     }
 
     #[test]
     fn injection_attempts() {
         let e = err("BUILD MODEL x; DROP TABLE y USING SimCLR AS SELECT 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (13, "expected USING, found \";\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (13, "expected USING, found \";\""));
         let e = err("BUILD MODEL m USING simclr AS SELECT 1; DROP TABLE y");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (40, "unexpected \"DROP\" after end of statement")
-        );
+        assert_eq!((e.position, e.message.as_str()), (40, "unexpected \"DROP\" after end of statement"));
         let e = err("BUILD MODEL m USING simclr AS SELECT 1 -- x\n; DROP TABLE y;");
         assert_eq!(e.position, 46);
         let e = err("COPY t FROM 'x'; DROP TABLE y");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (17, "unexpected \"DROP\" after end of statement")
-        );
+        assert_eq!((e.position, e.message.as_str()), (17, "unexpected \"DROP\" after end of statement"));
         let e = err("SEARCH IMAGE images='a' USING m AS SELECT 1) s; DROP TABLE y; SELECT (1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (43, "unbalanced \")\" in query")
-        );
+        assert_eq!((e.position, e.message.as_str()), (43, "unbalanced \")\" in query"));
         let e = err("CONVERT USING m AS SELECT (1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (26, "unbalanced \"(\" in query")
-        );
+        assert_eq!((e.position, e.message.as_str()), (26, "unbalanced \"(\" in query"));
         let e = err("CONVERT USING m AS SELECT (1; DROP TABLE y)");
         assert_eq!(e.position, 28);
         let e = err("CONVERT USING m AS SELECT 'abc");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (26, "unterminated quoted string")
-        );
+        assert_eq!((e.position, e.message.as_str()), (26, "unterminated quoted string"));
         let e = err("CONVERT USING m AS SELECT $x$ abc $y$");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (26, "unterminated dollar-quoted string")
-        );
+        assert_eq!((e.position, e.message.as_str()), (26, "unterminated dollar-quoted string"));
         let e = err("CONVERT USING m AS SELECT 1 /* ; DROP TABLE y");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (28, "unterminated /* comment")
-        );
+        assert_eq!((e.position, e.message.as_str()), (28, "unterminated /* comment"));
         // quote tricks end up inside returned strings, not as structure
         let st = ok("COPY \"t\"\" FROM 'x'; DROP TABLE y; --\" FROM 'p'");
         assert_eq!(
             st,
-            Statement::Copy {
-                table: qn(None, "t\" FROM 'x'; DROP TABLE y; --"),
-                path: "p".into(),
-                options: vec![]
-            }
+            Statement::Copy { table: qn(None, "t\" FROM 'x'; DROP TABLE y; --"), path: "p".into(), options: vec![] }
         );
         // semicolons inside quotes in the query are fine
         assert!(matches!(
