@@ -298,6 +298,9 @@ fn build_model(
         augment,
     };
     check_request(&request);
+    // Validates the augment overrides now, before any image is read; the real
+    // options depend on the channel count found in the data.
+    augment_options(&request, 1);
     // 43 bytes leave room for the column names derived from it,
     // `<model>_simclr_similarity99`, within Postgres' 63-byte identifiers.
     if model_name.trim().is_empty() || model_name.len() > 43 || model_name.starts_with(char::is_whitespace) {
@@ -330,11 +333,17 @@ fn build_model(
             "the source query gave {usable} usable image(s) in {rows} row(s); contrastive training needs at least {BATCH_MIN}"
         ));
     }
+    if batch_size as usize > usable {
+        invalid(format!(
+            "batch_size {batch_size} is larger than the {usable} usable image(s) of the source query; \
+             pass a batch_size of at most {usable}"
+        ));
+    }
     let channels = channels.map(|c| c as u8).unwrap_or(if any_colour { 3 } else { 1 });
     let image_size = image_size.map(|s| s as u32).unwrap_or(if channels == 1 { 28 } else { 32 });
     let config = TrainConfig {
         max_epochs: max_epochs as u32,
-        batch_size: (batch_size as usize).min(usable),
+        batch_size: batch_size as usize,
         learning_rate: learning_rate as f32,
         temperature: temperature as f32,
         weight_decay: weight_decay as f32,

@@ -78,6 +78,8 @@ SELECT count(*) FROM models_train;
 -- Contrastive training compares pairs: at least 2 images (NULL images do not count).
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 0', image_col => 'img_path');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 1', image_col => 'img_path');
+-- A batch cannot be larger than the data.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 5', image_col => 'img_path', batch_size => 6);
 SELECT * FROM build_model('bad', 'SELECT NULL::text AS img_path FROM generate_series(1, 5)', image_col => 'img_path');
 -- A row whose image cannot be read fails the build and names the row (1-based).
 SELECT * FROM build_model('bad', $$(SELECT img_path FROM models_train ORDER BY filename LIMIT 3)
@@ -93,7 +95,7 @@ SELECT name, epochs, rows_used FROM model_list WHERE name IN ('bad', 'models_tes
 -- Models are rows: a rolled-back build or drop leaves the catalog as it was.
 --
 BEGIN;
-SELECT model_name FROM build_model('models_tmp', 'SELECT * FROM models_train LIMIT 10', image_col => 'img_path', max_epochs => 1);
+SELECT model_name FROM build_model('models_tmp', 'SELECT * FROM models_train LIMIT 10', image_col => 'img_path', max_epochs => 1, batch_size => 8);
 SELECT name FROM model_list WHERE name LIKE 'models\_%';
 ROLLBACK;
 BEGIN;

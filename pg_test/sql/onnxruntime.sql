@@ -8,17 +8,17 @@ SHOW image_search.onnxruntime_library;
 
 -- A path that does not exist.
 SET image_search.onnxruntime_library = '/nonexistent/libonnxruntime.so.1.32.0';
-SELECT * FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8', image_col => 'img_path');
+SELECT * FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8', image_col => 'img_path', batch_size => 4);
 
 -- A library that is not ONNX Runtime.
 SET image_search.onnxruntime_library = '$libdir/image_search.so';
-SELECT * FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8', image_col => 'img_path');
+SELECT * FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8', image_col => 'img_path', batch_size => 4);
 
 -- Nothing was written, and the same session still works once the setting is right.
 SELECT count(*) FROM image_search.models WHERE name = 'ort_model';
 RESET image_search.onnxruntime_library;
 SET client_min_messages = warning;
-SELECT model_name, epochs, rows_used FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8',
+SELECT model_name, epochs, rows_used FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8', batch_size => 4,
                                                                    image_col => 'img_path', max_epochs => 1);
 RESET client_min_messages;
 

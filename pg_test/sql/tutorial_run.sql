@@ -88,7 +88,7 @@ SELECT count(*) AS mnist_test_rows FROM mnist_test;
 -- A quoted identifier is just a name, whatever it contains.
 SET client_min_messages = warning;
 SELECT regexp_replace(line, 'final loss [0-9.]+, [0-9.]+ s', 'final loss <loss>, <seconds> s') AS line
-FROM run($$BUILD MODEL "x; DROP TABLE mnist_test; --" USING SimCLR OPTIONS (max_epochs=1, image_col='img_path') AS SELECT * FROM mnist_train LIMIT 10$$) AS line;
+FROM run($$BUILD MODEL "x; DROP TABLE mnist_test; --" USING SimCLR OPTIONS (max_epochs=1, batch_size=8, image_col='img_path') AS SELECT * FROM mnist_train LIMIT 10$$) AS line;
 RESET client_min_messages;
 SELECT drop_model('x; DROP TABLE mnist_test; --');
 SELECT count(*) AS mnist_test_rows FROM mnist_test;
