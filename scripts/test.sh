@@ -3,7 +3,8 @@
 #   1. Python checks of the generated models and the tutorial data
 #   2. Rust unit tests and #[pg_test]s (cargo pgrx test, on a throwaway cluster)
 #   3. SQL golden tests in pg_test/ (pg_regress against a throwaway cluster), then the
-#      same search from a client driver (psycopg, binary results)
+#      same search from a client driver (psycopg, binary results), tests with several
+#      sessions at once, and pg_dump/restore and DROP EXTENSION on their own cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -37,3 +38,4 @@ if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHO
 fi
 "$VENV/bin/python" pg_test/driver_test.py
 pg_test/concurrency.sh image_search_regress
+pg_test/lifecycle.sh
