@@ -11,6 +11,14 @@ check() { # name, condition (shell test)
 }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
+# cancel_and_wait PID PATTERN: pg_cancel_backend on the session running a query like
+# PATTERN, then wait for PID; sets $status (its exit code) and $stop (seconds it took).
+cancel_and_wait() {
+  psql_q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '$2' AND pid <> pg_backend_pid()" >/dev/null
+  local t0 t1; t0=$(date +%s.%N); wait "$1"; status=$?; t1=$(date +%s.%N)
+  stop=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+}
+
 psql_q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS image_search" \
   -c "SELECT image_search.load_csv('cc_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true)" \
   -c "CREATE TABLE cc_many AS SELECT t.img_path FROM cc_train t, generate_series(1, 10)" \
@@ -44,10 +52,8 @@ check "search during convert: the convert finished" "[ $rc -eq 0 ]"
 # 3. pg_cancel_backend stops a long build within a second and leaves no model.
 psql_q -c "SELECT image_search.build_model('cc_cancel', 'SELECT img_path FROM cc_train', image_col => 'img_path', max_epochs => 200)" >"$tmp/d.out" 2>&1 & d=$!
 sleep 1.5
-psql_q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%cc_cancel%' AND pid <> pg_backend_pid()" >/dev/null
-t0=$(date +%s.%N); wait $d; rd=$?; t1=$(date +%s.%N)
-stop=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-check "cancel build: ERROR 'canceling statement due to user request'" "[ $rd -ne 0 ] && grep -q 'canceling statement due to user request' $tmp/d.out"
+cancel_and_wait $d '%cc_cancel%'
+check "cancel build: ERROR 'canceling statement due to user request'" "[ $status -ne 0 ] && grep -q 'canceling statement due to user request' $tmp/d.out"
 check "cancel build: stopped ${stop}s after the cancel (< 1 s)" "awk -v s=$stop 'BEGIN { exit !(s < 1.0) }'"
 check "cancel build: no model row" "[ \"\$(psql_q -c \"SELECT count(*) FROM image_search.models WHERE name = 'cc_cancel'\")\" = 0 ]"
 
@@ -57,10 +63,8 @@ psql_q -c "SET client_min_messages = warning" \
   -c "SELECT image_search.build_model('cc_other', 'SELECT img_path FROM cc_train LIMIT 64', image_col => 'img_path', max_epochs => 1, seed => 7)" >/dev/null
 psql_q -c "SELECT image_search.convert('cc_other', 'cc_many', image_col => 'img_path')" >"$tmp/e.out" 2>&1 & e=$!
 sleep 0.5
-psql_q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%convert(''cc_other''%' AND pid <> pg_backend_pid()" >/dev/null
-t0=$(date +%s.%N); wait $e; re=$?; t1=$(date +%s.%N)
-stop=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-check "cancel convert: canceled, stopped ${stop}s after the cancel (< 1 s)" "[ $re -ne 0 ] && grep -q 'canceling statement' $tmp/e.out && awk -v s=$stop 'BEGIN { exit !(s < 1.0) }'"
+cancel_and_wait $e "%convert(''cc_other''%"
+check "cancel convert: canceled, stopped ${stop}s after the cancel (< 1 s)" "[ $status -ne 0 ] && grep -q 'canceling statement' $tmp/e.out && awk -v s=$stop 'BEGIN { exit !(s < 1.0) }'"
 check "cancel convert: no cc_other_simclr column" "[ \"\$(psql_q -c \"SELECT count(*) FROM pg_attribute WHERE attrelid = 'cc_many'::regclass AND attname = 'cc_other_simclr' AND NOT attisdropped\")\" = 0 ]"
 
 psql_q -c "SELECT image_search.drop_model(name) FROM image_search.models WHERE name LIKE 'cc\_%'" \
