@@ -55,6 +55,24 @@ if [ ! -f "$PKGLIBDIR/libonnxruntime.so.$ORT_VERSION" ]; then
   rm -rf "$tmp"
 fi
 
+# Test fixture: an ONNX Runtime older than ort's API 31 must give a clear ERROR
+# (pg_test/sql/onnxruntime.sql). Never used by the extension itself.
+OLD_ORT=/opt/image_search/fixtures/libonnxruntime.so.1.22.1
+OLD_ORT_WHEEL=onnxruntime-1.22.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
+OLD_ORT_SHA256=f6effa1299ac549a05c784d50292e3378dbbf010346ded67400193b09ddc2f04
+if [ ! -f "$OLD_ORT" ]; then
+  log "test fixture: $OLD_ORT"
+  tmp=$(mktemp -d)
+  pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+      --platform manylinux_2_28_x86_64 -d "$tmp" "onnxruntime==1.22.1"
+  echo "$OLD_ORT_SHA256  $tmp/$OLD_ORT_WHEEL" | sha256sum -c --quiet
+  mkdir -p "$(dirname "$OLD_ORT")"
+  python3 -c "import sys,zipfile; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('onnxruntime/capi/libonnxruntime.so.1.22.1'))" \
+      "$tmp/$OLD_ORT_WHEEL" "$OLD_ORT"
+  chmod -R a+rX /opt/image_search
+  rm -rf "$tmp"
+fi
+
 # Python is a development-time tool only (model generator and data checks); nothing at run time needs it.
 requirements=$(cat models/requirements.txt tutorial_data/requirements.txt pg_test/requirements.txt)
 if [ ! -x "$VENV/bin/python" ] || [ "$requirements" != "$(cat "$VENV/.requirements" 2>/dev/null)" ]; then

@@ -14,6 +14,10 @@ SELECT * FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_tr
 SET image_search.onnxruntime_library = '$libdir/image_search.so';
 SELECT * FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8', image_col => 'img_path', batch_size => 4);
 
+-- An ONNX Runtime older than 1.31 (the API this build uses), installed by scripts/setup.sh as a test fixture.
+SET image_search.onnxruntime_library = '/opt/image_search/fixtures/libonnxruntime.so.1.22.1';
+SELECT * FROM image_search.build_model('ort_model', 'SELECT img_path FROM ort_train LIMIT 8', image_col => 'img_path', batch_size => 4);
+
 -- Nothing was written, and the same session still works once the setting is right.
 SELECT count(*) FROM image_search.models WHERE name = 'ort_model';
 RESET image_search.onnxruntime_library;
