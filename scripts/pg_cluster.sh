@@ -7,14 +7,16 @@ PGBIN=$(/usr/bin/pg_config --bindir)
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # The server runs as `postgres`. When it cannot read the checkout (a clone under
-# /root, say), relative image paths resolve against a readable copy of tutorial_data.
+# /root, say), relative image paths resolve against a readable copy of the image
+# folders (tutorial_data, pg_test/data; symbolic links are kept as links).
 image_root() {
   if sudo -u postgres test -r "$REPO_ROOT/tutorial_data/mnist_data/mnist_train.csv" 2>/dev/null; then
     echo "$REPO_ROOT"
   else
     local mirror=/tmp/image_search_image_root
-    rm -rf "$mirror"; mkdir -p "$mirror"
-    cp -r "$REPO_ROOT/tutorial_data" "$mirror/"
+    rm -rf "$mirror"; mkdir -p "$mirror/pg_test"
+    cp -R "$REPO_ROOT/tutorial_data" "$mirror/"
+    cp -R "$REPO_ROOT/pg_test/data" "$mirror/pg_test/"
     chmod -R a+rX "$mirror"
     echo "$mirror"
   fi

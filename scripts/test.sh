@@ -7,7 +7,6 @@
 #      sessions at once, and pg_dump/restore and DROP EXTENSION on their own cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO=$PWD
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 VENV=${IMAGE_SEARCH_VENV:-/opt/image_search/venv}
@@ -28,10 +27,12 @@ scripts/install.sh
 cluster_start "$WORK/regress" 54330
 as_postgres "$PGBIN/createdb" -h "$PGHOST" -p "$PGPORT" image_search_regress
 rm -rf "$WORK/regress_out"; mkdir -p "$WORK/regress_out"; chown postgres "$WORK/regress_out"
+# pg_regress runs as postgres, which may not be able to read the checkout: give it a copy.
+rm -rf "$WORK/regress_in"; cp -R pg_test "$WORK/regress_in"; chmod -R a+rX "$WORK/regress_in"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort)
 PGXS=$(dirname "$(/usr/bin/pg_config --pgxs)")
 if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHOST" --port="$PGPORT" \
-      --user=postgres --inputdir="$REPO/pg_test" --outputdir="$WORK/regress_out" \
+      --user=postgres --inputdir="$WORK/regress_in" --outputdir="$WORK/regress_out" \
       --dbname=image_search_regress $tests; then
   cat "$WORK/regress_out/regression.diffs" 2>/dev/null | head -200
   exit 1

@@ -1,6 +1,8 @@
 -- ONNX Runtime is loaded on first use, not at CREATE EXTENSION, so a missing or
 -- wrong library is a clear ERROR where a model is used, and the backend lives on.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS image_search;
+RESET client_min_messages;
 SELECT image_search.load_csv('ort_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true);
 
 -- The library path is a superuser setting; $libdir is expanded.
