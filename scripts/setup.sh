@@ -41,36 +41,33 @@ if ! grep -qs "pg15" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
   cargo pgrx init --pg15 "$PG_CONFIG"
 fi
 
-# ONNX Runtime: the C library inside the pinned PyPI wheel, installed beside the extension.
-PKGLIBDIR=$($PG_CONFIG --pkglibdir)
-if [ ! -f "$PKGLIBDIR/libonnxruntime.so.$ORT_VERSION" ]; then
-  log "installing libonnxruntime.so.$ORT_VERSION into $PKGLIBDIR"
+# ONNX Runtime ships its C library inside its PyPI wheel. install_ort VERSION WHEEL SHA256 DIR
+# downloads the pinned wheel, checks it, and puts libonnxruntime.so.VERSION into DIR.
+install_ort() {
+  local version=$1 wheel=$2 sha256=$3 dir=$4 tmp
+  log "installing libonnxruntime.so.$version into $dir"
   tmp=$(mktemp -d)
   pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
-      --platform manylinux_2_28_x86_64 -d "$tmp" "onnxruntime==$ORT_VERSION"
-  echo "$ORT_SHA256  $tmp/$ORT_WHEEL" | sha256sum -c --quiet
-  python3 -c "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); open(sys.argv[2],'wb').write(z.read('onnxruntime/capi/libonnxruntime.so.$ORT_VERSION'))" \
-      "$tmp/$ORT_WHEEL" "$tmp/libonnxruntime.so.$ORT_VERSION"
-  install -m 0755 "$tmp/libonnxruntime.so.$ORT_VERSION" "$PKGLIBDIR/"
+      --platform manylinux_2_28_x86_64 -d "$tmp" "onnxruntime==$version"
+  echo "$sha256  $tmp/$wheel" | sha256sum -c --quiet
+  python3 -c "import sys,zipfile; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('onnxruntime/capi/libonnxruntime.so.$version'))" \
+      "$tmp/$wheel" "$tmp/libonnxruntime.so.$version"
+  mkdir -p "$dir"
+  install -m 0755 "$tmp/libonnxruntime.so.$version" "$dir/"
   rm -rf "$tmp"
-fi
+}
+
+# The library the extension loads, beside the extension.
+PKGLIBDIR=$($PG_CONFIG --pkglibdir)
+[ -f "$PKGLIBDIR/libonnxruntime.so.$ORT_VERSION" ] || install_ort "$ORT_VERSION" "$ORT_WHEEL" "$ORT_SHA256" "$PKGLIBDIR"
 
 # Test fixture: an ONNX Runtime older than ort's API 31 must give a clear ERROR
 # (pg_test/sql/onnxruntime.sql). Never used by the extension itself.
-OLD_ORT=/opt/image_search/fixtures/libonnxruntime.so.1.22.1
-OLD_ORT_WHEEL=onnxruntime-1.22.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
-OLD_ORT_SHA256=f6effa1299ac549a05c784d50292e3378dbbf010346ded67400193b09ddc2f04
-if [ ! -f "$OLD_ORT" ]; then
-  log "test fixture: $OLD_ORT"
-  tmp=$(mktemp -d)
-  pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
-      --platform manylinux_2_28_x86_64 -d "$tmp" "onnxruntime==1.22.1"
-  echo "$OLD_ORT_SHA256  $tmp/$OLD_ORT_WHEEL" | sha256sum -c --quiet
-  mkdir -p "$(dirname "$OLD_ORT")"
-  python3 -c "import sys,zipfile; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('onnxruntime/capi/libonnxruntime.so.1.22.1'))" \
-      "$tmp/$OLD_ORT_WHEEL" "$OLD_ORT"
+FIXTURES=/opt/image_search/fixtures
+if [ ! -f "$FIXTURES/libonnxruntime.so.1.22.1" ]; then
+  install_ort 1.22.1 onnxruntime-1.22.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl \
+      f6effa1299ac549a05c784d50292e3378dbbf010346ded67400193b09ddc2f04 "$FIXTURES"
   chmod -R a+rX /opt/image_search
-  rm -rf "$tmp"
 fi
 
 # Python is a development-time tool only (model generator and data checks); nothing at run time needs it.
