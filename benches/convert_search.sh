@@ -17,12 +17,24 @@ SELECT image_search.load_csv('mnist_train', 'tutorial_data/mnist_data/mnist_trai
 SELECT image_search.load_csv('mnist_test', 'tutorial_data/mnist_data/mnist_test.csv');
 SELECT image_search.build_model('m', 'SELECT img_path FROM mnist_train', image_col => 'img_path');
 CREATE TABLE many AS SELECT t.img_path FROM mnist_train t, generate_series(1, 10);
+CREATE TABLE many_part (id int, img_path text) PARTITION BY HASH (id);
+CREATE TABLE many_part_0 PARTITION OF many_part FOR VALUES WITH (MODULUS 4, REMAINDER 0);
+CREATE TABLE many_part_1 PARTITION OF many_part FOR VALUES WITH (MODULUS 4, REMAINDER 1);
+CREATE TABLE many_part_2 PARTITION OF many_part FOR VALUES WITH (MODULUS 4, REMAINDER 2);
+CREATE TABLE many_part_3 PARTITION OF many_part FOR VALUES WITH (MODULUS 4, REMAINDER 3);
+INSERT INTO many_part SELECT row_number() OVER (), img_path FROM many;
 SELECT image_search.convert('m', 'mnist_test', image_col => 'img_path');
 SQL
 
-echo "== convert: 10,000 MNIST rows (a fresh session: loading the model is included)"
-psql -X -At -c "\\timing on" -c "SELECT image_search.convert('m', 'many', image_col => 'img_path')" \
-  | awk '/^Time/ { ms = $2 } /^[0-9]+$/ { n = $1 } END { printf "%d rows in %.0f ms = %.0f images/s\n", n, ms, n / ms * 1000 }'
+# timed_convert LABEL ARGS: one convert in a fresh session (loading the model is included).
+timed_convert() {
+  echo "== convert: $1"
+  psql -X -At -c "\\timing on" -c "SELECT image_search.convert('m', $2)" \
+    | awk '/^Time/ { ms = $2 } /^[0-9]+$/ { n = $1 } END { printf "%d rows in %.0f ms = %.0f images/s\n", n, ms, n / ms * 1000 }'
+}
+timed_convert "10,000 MNIST rows" "'many', image_col => 'img_path'"
+timed_convert "the same rows again, replace => true" "'many', image_col => 'img_path', replace => true"
+timed_convert "10,000 rows of a table with 4 hash partitions" "'many_part', image_col => 'img_path'"
 
 cat > /tmp/search_similarity.sql <<'SQL'
 SELECT filename, image_search.cosine_similarity(m_simclr, (SELECT image_search.embed_image('m', 'tutorial_data/mnist_data/test/923.jpg'))) AS m_simclr_similarity1

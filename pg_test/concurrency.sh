@@ -67,7 +67,39 @@ cancel_and_wait $e "%convert(''cc_other''%"
 check "cancel convert: canceled, stopped ${stop}s after the cancel (< 1 s)" "[ $status -ne 0 ] && grep -q 'canceling statement' $tmp/e.out && awk -v s=$stop 'BEGIN { exit !(s < 1.0) }'"
 check "cancel convert: no cc_other_simclr column" "[ \"\$(psql_q -c \"SELECT count(*) FROM pg_attribute WHERE attrelid = 'cc_many'::regclass AND attname = 'cc_other_simclr' AND NOT attisdropped\")\" = 0 ]"
 
+# 5. A second session updates, deletes and changes image paths of a partitioned table
+#    while convert recomputes it. Its writes keep their embeddings current themselves
+#    (UPDATE ... SET image, embedding = embed_image(image)); convert must never write an
+#    embedding to another row nor overwrite a newer one, so afterwards every row's
+#    embedding is its current image's.
+psql_q -c "CREATE TABLE cc_part (id int, img_path text, label int) PARTITION BY RANGE (id)" \
+  -c "CREATE TABLE cc_part_a PARTITION OF cc_part FOR VALUES FROM (0) TO (5000)" \
+  -c "CREATE TABLE cc_part_b PARTITION OF cc_part FOR VALUES FROM (5000) TO (10000) PARTITION BY HASH (id)" \
+  -c "CREATE TABLE cc_part_b0 PARTITION OF cc_part_b FOR VALUES WITH (MODULUS 2, REMAINDER 0)" \
+  -c "CREATE TABLE cc_part_b1 PARTITION OF cc_part_b FOR VALUES WITH (MODULUS 2, REMAINDER 1)" \
+  -c "INSERT INTO cc_part SELECT row_number() OVER () - 1, img_path, label FROM cc_train, generate_series(1, 10)" \
+  -c "SELECT image_search.convert('cc_base', 'cc_part', image_col => 'img_path')" >/dev/null
+writer_sql=$tmp/writer.sql
+for k in $(seq 0 29); do
+  image="tutorial_data/mnist_data/test/$(ls tutorial_data/mnist_data/test | sed -n "$((k + 1))p")"
+  cat >> "$writer_sql" <<SQL
+UPDATE cc_part SET img_path = '$image', cc_base_simclr = image_search.embed_image('cc_base', '$image') WHERE id % 97 = $k;
+DELETE FROM cc_part WHERE id % 101 = $k;
+UPDATE cc_part SET label = label + 100 WHERE id % 89 = $k;
+SELECT pg_sleep(0.05);
+SQL
+done
+psql_q -f "$writer_sql" >"$tmp/w.out" 2>&1 & w=$!
+sleep 0.3
+psql_q -c "SELECT image_search.convert('cc_base', 'cc_part', image_col => 'img_path', replace => true)" >"$tmp/f.out" 2>&1 & f=$!
+wait $w; rw=$?; wait $f; rf=$?
+check "concurrent writer: its 90 statements and the convert succeeded" "[ $rw -eq 0 ] && [ $rf -eq 0 ]"
+check "concurrent writer: its path changes and deletes are there" "[ \"\$(psql_q -c \"SELECT count(*) FILTER (WHERE img_path LIKE '%/test/%') > 0 AND count(*) < 10000 FROM cc_part\")\" = t ]"
+wrong=$(psql_q -c "SELECT count(*) FROM cc_part WHERE cc_base_simclr IS NULL
+  OR image_search.cosine_similarity(cc_base_simclr, image_search.embed_image('cc_base', img_path)) < 0.9999")
+check "concurrent writer: every row holds its current image's embedding ($wrong wrong)" "[ \"$wrong\" = 0 ]"
+
 psql_q -c "SELECT image_search.drop_model(name) FROM image_search.models WHERE name LIKE 'cc\_%'" \
-  -c "DROP TABLE cc_train, cc_many" >/dev/null
+  -c "DROP TABLE cc_train, cc_many, cc_part" >/dev/null
 echo "concurrency: $passed passed, $failed failed"
 [ $failed -eq 0 ]

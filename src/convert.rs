@@ -38,9 +38,85 @@ fn column_exists(client: &SpiClient<'_>, table: &str, column: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A row of the table being converted. A `ctid` is unique only within one physical
+/// table, so a row of a partitioned or inherited table is named by the table it
+/// lives in (`tableoid`) and its `ctid` there. Both stay valid until convert
+/// writes the row: the first convert holds the table's exclusive lock from its
+/// ALTER TABLE, and `replace` locks every row before reading, so no concurrent
+/// writer can move one; and the snapshot that read them keeps VACUUM from reusing
+/// a `ctid` inside the transaction.
 struct Pending {
+    table_oid: pg_sys::Oid,
     ctid: String,
     image: Option<ImageRef>,
+}
+
+/// Refuses tables where no safe row identity exists, before anything is changed:
+/// views and foreign tables (no `ctid` of their own), trees with such members,
+/// and Citus distributed tables (each shard has its own `ctid`s).
+fn check_row_identity(client: &SpiClient<'_>, table: &str) {
+    let kind = client
+        .select("SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", None, &[table.into()])
+        .and_then(|t| t.first().get_one::<String>())
+        .unwrap_or_else(|e| spi_error(e))
+        .unwrap_or_default();
+    if kind != "r" && kind != "p" {
+        raise_error(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("convert needs a table, and {table} is not one (views, materialized views and foreign tables cannot be converted)"),
+        );
+    }
+    let member = client
+        .select(
+            "WITH RECURSIVE tree(oid) AS (
+                 SELECT $1::regclass::oid
+                 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+             SELECT c.oid::regclass::text FROM tree JOIN pg_class c USING (oid)
+             WHERE c.relkind NOT IN ('r', 'p') ORDER BY 1 LIMIT 1",
+            None,
+            &[table.into()],
+        )
+        .and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<String>() })
+        .unwrap_or_else(|e| spi_error(e));
+    if let Some(member) = member {
+        raise_error(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("convert cannot write to {member}, a partition or child of {table} that is not a plain table"),
+        );
+    }
+    let citus = client
+        .select("SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL", None, &[])
+        .and_then(|t| t.first().get_one::<bool>())
+        .unwrap_or_else(|e| spi_error(e))
+        .unwrap_or(false);
+    let distributed = if citus {
+        client
+            .select(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1::regclass)",
+                None,
+                &[table.into()],
+            )
+            .and_then(|t| t.first().get_one::<bool>())
+    } else {
+        Ok(Some(false))
+    };
+    if distributed.unwrap_or_else(|e| spi_error(e)) == Some(true) {
+        raise_error(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("convert does not support Citus distributed tables yet ({table}); its rows have no identity that is unique across shards"),
+        );
+    }
+}
+
+/// How an error names a row: its ctid and the physical table it lives in
+/// (a partition or child table when `table` has them).
+fn row_name(client: &SpiClient<'_>, row: &Pending) -> String {
+    let table = client
+        .select("SELECT $1::regclass::text", None, &[row.table_oid.into()])
+        .and_then(|t| t.first().get_one::<String>())
+        .unwrap_or_else(|e| spi_error(e))
+        .unwrap_or_default();
+    format!("{} of {table}", row.ctid)
 }
 
 #[pg_extern(volatile, parallel_unsafe, requires = ["models_catalog", "embedding_type"])]
@@ -57,6 +133,7 @@ fn convert(
     let reader = ImageReader::for_current_user();
     Spi::connect_mut(|client| {
         let table = resolve_table(client, table_name);
+        check_row_identity(client, &table);
         let image = image_expression(client, &format!("SELECT * FROM {table}"), image_col);
         if column_exists(client, &table, &column) {
             if !replace {
@@ -83,37 +160,40 @@ fn convert(
         }
         let mut done = 0i64;
         let mut skipped = 0i64;
-        let query = format!("SELECT ctid::text, {image} FROM {table} AS image_search_source");
+        let query = format!("SELECT tableoid, ctid::text, {image} FROM {table} AS image_search_source");
         let mut cursor = client.open_cursor(query.as_str(), &[]);
         loop {
             let rows = cursor.fetch(encoder::BATCH as i64).unwrap_or_else(|e| spi_error(e));
             if rows.is_empty() {
                 break;
             }
-            let image_type = rows.column_type_oid(2).map(|t| t.value()).unwrap_or(pg_sys::InvalidOid);
+            let image_type = rows.column_type_oid(3).map(|t| t.value()).unwrap_or(pg_sys::InvalidOid);
             let pending: Vec<Pending> = rows
                 .map(|row| Pending {
-                    ctid: row.get::<String>(1).ok().flatten().unwrap_or_default(),
-                    image: image_value(&row, 2, image_type),
+                    table_oid: row.get::<pg_sys::Oid>(1).ok().flatten().unwrap_or(pg_sys::InvalidOid),
+                    ctid: row.get::<String>(2).ok().flatten().unwrap_or_default(),
+                    image: image_value(&row, 3, image_type),
                 })
                 .collect();
             let decoded: Vec<Option<Result<Picture, String>>> =
                 pending.par_iter().map(|p| p.image.as_ref().map(|i| reader.load(i))).collect();
+            let mut table_oids = Vec::new();
             let mut ctids = Vec::new();
             let mut pictures = Vec::new();
             for (p, d) in pending.iter().zip(decoded) {
                 match d {
                     None => {}
                     Some(Ok(picture)) => {
+                        table_oids.push(p.table_oid);
                         ctids.push(p.ctid.clone());
                         pictures.push(picture);
                     }
                     Some(Err(e)) if skip_bad_rows => {
-                        warning!("skipping row {} of {table}: {e}", p.ctid);
+                        warning!("skipping row {}: {e}", row_name(client, p));
                         skipped += 1;
                     }
                     Some(Err(e)) => {
-                        raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("row {} of {table}: {e}", p.ctid))
+                        raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("row {}: {e}", row_name(client, p)))
                     }
                 }
             }
@@ -124,12 +204,13 @@ fn convert(
             client
                 .update(
                     &format!(
-                        "UPDATE {table} AS t SET {col} = (($2::real[])[(v.i - 1) * {EMBEDDING_DIM} + 1 : v.i * {EMBEDDING_DIM}])::image_search.embedding
-                         FROM unnest($1::text[]::tid[]) WITH ORDINALITY AS v(id, i) WHERE t.ctid = v.id",
+                        "UPDATE {table} AS t SET {col} = (($3::real[])[(v.i - 1) * {EMBEDDING_DIM} + 1 : v.i * {EMBEDDING_DIM}])::image_search.embedding
+                         FROM unnest($1::oid[], $2::text[]::tid[]) WITH ORDINALITY AS v(rel, id, i)
+                         WHERE t.tableoid = v.rel AND t.ctid = v.id",
                         col = quote_identifier(&column)
                     ),
                     None,
-                    &[ctids.into(), flat.into()],
+                    &[table_oids.into(), ctids.into(), flat.into()],
                 )
                 .unwrap_or_else(|e| spi_error(e));
             done += refs.len() as i64;

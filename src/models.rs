@@ -183,13 +183,16 @@ fn load_training_images(source_query: &str, image_col: &str, base_side: u32) -> 
         );
         (TrainingImages::Streamed { usable, any_colour }, rows)
     } else {
+        train::sort_by_content(&mut pictures);
         (TrainingImages::Cached(pictures), rows)
     }
 }
 
 /// Training when the images do not fit in memory: every epoch reads the source
 /// query again and trains on windows of a few thousand images, each shuffled.
-/// Memory is bounded by the window, not the table.
+/// Memory is bounded by the window, not the table. Unlike cached training, the
+/// windows follow the query's row order, so a streamed build is reproducible only
+/// when the source query returns its rows in a fixed order (an ORDER BY).
 fn train_streamed(
     trainer: &mut Trainer<'_>,
     config: &TrainConfig,

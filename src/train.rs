@@ -208,6 +208,16 @@ impl<'a> Trainer<'a> {
 
 /// Trains on `pictures` (already decoded and shrunk, all in memory), one
 /// seeded shuffle of all of them per epoch.
+/// Puts the training images in an order that depends only on their content, so the
+/// same rows and seed give the same model whatever order the source query returned
+/// them in (a parallel or distributed scan changes it from run to run). Equal keys
+/// are identical images, so which of two equal pictures comes first cannot matter.
+pub fn sort_by_content(pictures: &mut [Picture]) {
+    pictures.sort_unstable_by(|a, b| {
+        (a.channels, a.width, a.height, &a.pixels).cmp(&(b.channels, b.width, b.height, &b.pixels))
+    });
+}
+
 pub fn train(
     trainer: &mut Trainer<'_>,
     pictures: &[Picture],
@@ -230,6 +240,21 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_order_does_not_depend_on_the_input_order() {
+        let picture = |w: u32, fill: u8| Picture { width: w, height: 1, channels: 1, pixels: vec![fill; w as usize] };
+        let mut a = vec![picture(2, 9), picture(1, 5), picture(2, 3), picture(1, 5), picture(3, 0)];
+        let mut b: Vec<Picture> = a.iter().rev().cloned().collect();
+        b.swap(0, 2);
+        sort_by_content(&mut a);
+        sort_by_content(&mut b);
+        assert_eq!(a, b);
+        assert_eq!(
+            a.iter().map(|p| (p.width, p.pixels[0])).collect::<Vec<_>>(),
+            vec![(1, 5), (1, 5), (2, 3), (2, 9), (3, 0)]
+        );
+    }
 
     #[test]
     fn batches_cover_every_image_once_and_are_seeded() {

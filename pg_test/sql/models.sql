@@ -105,6 +105,18 @@ ROLLBACK;
 SELECT name FROM model_list WHERE name LIKE 'models\_%';
 
 --
+-- The same rows and seed give the same model whatever order the source query returns
+-- them in (a parallel or distributed scan can change it): the training set is put in
+-- an order of its own before it is shuffled with the seed.
+--
+SELECT model_name FROM build_model('models_asc', 'SELECT * FROM models_train ORDER BY filename LIMIT 100',
+                                   image_col => 'img_path', max_epochs => 1, batch_size => 8);
+SELECT model_name FROM build_model('models_desc', 'SELECT * FROM (SELECT * FROM models_train ORDER BY filename LIMIT 100) s ORDER BY filename DESC',
+                                   image_col => 'img_path', max_epochs => 1, batch_size => 8);
+SELECT export_model('models_asc') = export_model('models_desc') AS same_model;
+SELECT drop_model('models_asc'), drop_model('models_desc');
+
+--
 -- export_model: the trained encoder as a standalone ONNX file. An ONNX file is a
 -- protobuf ModelProto; its first field is ir_version (tag 0x08, here version 8).
 --
