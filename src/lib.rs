@@ -1,41 +1,36 @@
 //! image_search: train an image-embedding model and search images by image, in SQL.
 //!
-//! Modules by concern; the pure-Rust ones (no Postgres) are unit-tested with `cargo test`:
-//! - `distance`, `image_input`, `augment`, `grid`, `tutorial_parser`, `onnx_model`: plain Rust
-//! - `embedding`: the `image_search.embedding` vector type and its operators
-//! - `settings`: GUCs; `onnx`: ONNX Runtime loading and sessions inside a backend
+//! The plain-Rust engine (no Postgres; unit-tested with `cargo test`):
+//! - `engine::image` — `access` (which server files a role may read), `decode`,
+//!   `resize`, `augment` (SimCLR views), `grid` (terminal and PNG result grids)
+//! - `engine::onnx` — `runtime` (loading ONNX Runtime, sessions), `architectures`
+//!   (the generated graphs compiled in), `encoder_file` (standalone encoder ONNX)
+//! - `engine::train` — the training loop; `engine::distance` — vector kernels;
+//!   `engine::tutorial` — the tutorial dialect's parser
+//!
+//! The Postgres-facing layer (thin `#[pg_extern]`s over the engine):
+//! - `embedding` — the `embedding` type: `text`, `io`, `operators`, `aggregate`
+//! - `model` — `catalog` (the models table, typed rows, drop/export), `build`
+//!   (`build_model`), `training_images`, `encoder` (`embed_image`), `runtime`
+//!   (ONNX Runtime settings, `onnxruntime_info`)
+//! - `columns` — `convert` and `search` (`search_image`)
+//! - `tutorial` — `run`, `csv_load` (`load_csv`), `display` (`print_images`, `contact_sheet`)
+//! - `spi::rows` — the batch cursor and image columns of any query
+//! - `error` — one error type mapped to SQLSTATEs; `settings` — the GUCs
+//! - `backend_tests` — `#[pg_test]`s that need a running backend
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
-mod augment;
-mod convert;
-mod csv_load;
-mod display;
-mod distance;
+mod backend_tests;
+mod columns;
 mod embedding;
-mod encoder;
-mod grid;
-mod image_input;
-mod image_source;
-mod model_files;
-mod models;
-mod onnx;
-mod onnx_model;
-mod pg_tests;
-mod search;
+pub mod engine;
+mod error;
+mod model;
 mod settings;
-mod train;
+mod spi;
 mod tutorial;
-pub mod tutorial_parser;
-
-/// Raises a Postgres ERROR with the given SQLSTATE; never returns.
-#[allow(unreachable_code)]
-pub(crate) fn raise_error(code: PgSqlErrorCode, message: impl Into<String>) -> ! {
-    let message: String = message.into();
-    ereport!(ERROR, code, message);
-    unreachable!()
-}
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -1,14 +1,11 @@
 //! Search by image: rank the rows of any table or SELECT by cosine similarity
 //! to one or more query images, as the tutorial's SEARCH IMAGE does.
-use crate::convert::embedding_column;
-use crate::raise_error;
+use crate::error::{invalid, OrRaise};
+use crate::model::catalog::{embedding_column, similarity_column};
+use crate::spi::rows::Batches;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::JsonB;
-
-pub fn similarity_column(model_name: &str, index: usize) -> String {
-    format!("{}_similarity{index}", embedding_column(model_name))
-}
 
 /// SQL for the search. Each query image is embedded once per statement: it sits
 /// in an uncorrelated scalar subquery, which Postgres runs once as an InitPlan.
@@ -39,26 +36,19 @@ pub fn run_search(
     order_limit: &str,
 ) -> Vec<serde_json::Value> {
     if images.is_empty() {
-        raise_error(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "give at least one query image");
+        invalid("give at least one query image");
     }
     if source_query.trim().is_empty() {
-        raise_error(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "source_query is empty");
+        invalid("source_query is empty");
     }
     let sql = search_sql(model_name, source_query, images.len(), order_limit);
-    // A cursor accepts exactly one SELECT, so text smuggled into the query
-    // cannot become a second statement.
     Spi::connect(|client| {
-        let mut cursor = client.open_cursor(sql.as_str(), &[model_name.into(), images.to_vec().into()]);
+        let mut batches = Batches::open(&client, &sql, &[model_name.into(), images.to_vec().into()], 1000);
         let mut out = Vec::new();
-        loop {
-            let rows = cursor
-                .fetch(1000)
-                .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
-            if rows.is_empty() {
-                return out;
-            }
+        while let Some(rows) = batches.next_batch().or_raise() {
             out.extend(rows.map(|row| row.get::<JsonB>(1).ok().flatten().map(|j| j.0).unwrap_or_default()));
         }
+        out
     })
 }
 

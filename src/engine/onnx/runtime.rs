@@ -1,38 +1,22 @@
-//! ONNX Runtime inside a backend. The library is loaded on first use, not at
-//! CREATE EXTENSION, so a missing or wrong library is an ERROR where a model is
-//! used and the extension itself always installs.
-use crate::settings;
+//! ONNX Runtime: loading the shared library once per process and creating
+//! sessions. The library is loaded on first use, not at CREATE EXTENSION, so a
+//! missing or wrong library is an error where a model is used and the extension
+//! itself always installs. Which library and how many threads are the caller's
+//! choice (the Postgres layer reads them from settings: `crate::model::runtime`).
 use ort::environment::Environment;
 use ort::session::Session;
 use std::sync::Mutex;
 
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
-/// `$libdir/...` expanded the way Postgres expands it for `LOAD`.
-pub fn library_path() -> String {
-    let configured = settings::string(&settings::ONNXRUNTIME_LIBRARY).unwrap_or_default();
-    match configured.strip_prefix("$libdir") {
-        Some(rest) => format!("{}{}", pkglib_dir(), rest),
-        None => configured,
-    }
-}
-
-fn pkglib_dir() -> String {
-    // SAFETY: pkglib_path is a NUL-terminated buffer Postgres fills at start-up and never changes.
-    unsafe {
-        std::ffi::CStr::from_ptr(std::ptr::addr_of!(pgrx::pg_sys::pkglib_path) as *const std::ffi::c_char)
-            .to_string_lossy()
-            .into_owned()
-    }
-}
-
-pub fn environment() -> Result<Environment, String> {
+/// The process-wide environment, loading the library at `path` the first time
+/// one loads successfully.
+pub fn environment(path: &str) -> Result<Environment, String> {
     let mut guard = ENVIRONMENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(env) = guard.as_ref() {
         return Ok(env.clone());
     }
-    let path = library_path();
-    let env = ort::init_from(&path)
+    let env = ort::init_from(path)
         .map_err(|e| {
             format!("could not load ONNX Runtime from \"{path}\": {e} (check image_search.onnxruntime_library)")
         })?
@@ -54,13 +38,12 @@ pub enum Threads {
     Spin,
 }
 
-/// A session for a serialised ONNX model, using `image_search.threads` threads.
-pub fn session(model: &[u8], threads: Threads) -> Result<Session, String> {
-    let env = environment()?;
+/// A session for a serialised ONNX model with `intra_threads` threads.
+pub fn session(env: &Environment, model: &[u8], intra_threads: usize, threads: Threads) -> Result<Session, String> {
     let err = |e: ort::Error| format!("ONNX Runtime could not load the model: {e}");
-    Session::builder(&env)
+    Session::builder(env)
         .map_err(err)?
-        .with_intra_threads(settings::threads())
+        .with_intra_threads(intra_threads)
         .map_err(|e| err(e.into()))?
         .with_inter_threads(1)
         .map_err(|e| err(e.into()))?
@@ -73,13 +56,7 @@ pub fn session(model: &[u8], threads: Threads) -> Result<Session, String> {
 }
 
 /// ONNX Runtime's own build description (branch, commit, flags) of the loaded library.
-pub fn build_info() -> Result<String, String> {
-    environment()?;
+pub fn build_info(path: &str) -> Result<String, String> {
+    environment(path)?;
     Ok(ort::info().to_string())
-}
-
-/// ONNX Runtime's build description; loads the library if this backend has not yet.
-#[pgrx::pg_extern(volatile)]
-fn onnxruntime_info() -> String {
-    build_info().unwrap_or_else(|e| crate::raise_error(pgrx::PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e))
 }

@@ -2,9 +2,14 @@
 //! created once per backend and reused until the model is rebuilt (its
 //! `build_id` changes) or dropped.
 use crate::embedding::Embedding;
-use crate::image_input::{to_tensor, Picture};
-use crate::image_source::{ImageReader, ImageRef};
-use crate::{onnx, raise_error};
+use crate::engine::image::access::ImageRef;
+use crate::engine::image::resize::to_tensor;
+use crate::engine::image::Picture;
+use crate::engine::onnx::runtime::Threads;
+use crate::error::{bad_data, runtime, OrRaise};
+use crate::model::catalog::Model;
+use crate::model::runtime as onnxruntime;
+use crate::spi::rows::image_reader;
 use ort::session::Session;
 use ort::value::TensorRef;
 use pgrx::prelude::*;
@@ -15,9 +20,7 @@ use std::collections::HashMap;
 pub const BATCH: usize = 256;
 
 pub struct LoadedModel {
-    build_id: i64,
-    pub channels: u8,
-    pub image_size: u32,
+    pub model: Model,
     session: Session,
 }
 
@@ -26,40 +29,15 @@ thread_local! {
     static ENCODER_RUNS: Cell<i64> = const { Cell::new(0) };
 }
 
-fn unknown_model(name: &str) -> ! {
-    raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{name}\" does not exist"))
-}
-
 /// Calls `f` with the model's encoder, loading it if this backend has not yet
-/// (or has an older build). Reading the catalog row runs with the caller's
+/// (or has an older build). Reading the catalog runs with the caller's
 /// privileges, so revoking SELECT on image_search.models restricts models.
 pub fn with_model<R>(name: &str, f: impl FnOnce(&mut LoadedModel) -> R) -> R {
-    let (build_id, channels, image_size) = Spi::get_three_with_args::<i64, i32, i32>(
-        "SELECT build_id, channels, image_size FROM image_search.models WHERE name = $1",
-        &[name.into()],
-    )
-    .unwrap_or_else(|e| match e {
-        pgrx::spi::SpiError::InvalidPosition => unknown_model(name),
-        other => raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, other.to_string()),
-    });
-    let (Some(build_id), Some(channels), Some(image_size)) = (build_id, channels, image_size) else {
-        unknown_model(name)
-    };
+    let model = Model::get(name);
     SESSIONS.with_borrow_mut(|sessions| {
-        if sessions.get(name).is_none_or(|m| m.build_id != build_id) {
-            let onnx_bytes = Spi::get_one_with_args::<Vec<u8>>(
-                "SELECT encoder_onnx FROM image_search.models WHERE name = $1",
-                &[name.into()],
-            )
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| unknown_model(name));
-            let session = onnx::session(&onnx_bytes, onnx::Threads::Sleep)
-                .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
-            sessions.insert(
-                name.to_string(),
-                LoadedModel { build_id, channels: channels as u8, image_size: image_size as u32, session },
-            );
+        if sessions.get(name).is_none_or(|m| m.model.build_id != model.build_id) {
+            let session = onnxruntime::session(&model.encoder_onnx(), Threads::Sleep).or_raise();
+            sessions.insert(name.to_string(), LoadedModel { model, session });
         }
         f(sessions.get_mut(name).expect("inserted above"))
     })
@@ -70,7 +48,7 @@ impl LoadedModel {
     pub fn embed(&mut self, pictures: &[&Picture]) -> Result<Vec<Vec<f32>>, String> {
         use rayon::prelude::*;
         let mut out = Vec::with_capacity(pictures.len());
-        let (size, channels) = (self.image_size, self.channels);
+        let (size, channels) = (self.model.image_size, self.model.channels);
         for batch in pictures.chunks(BATCH) {
             let tensor: Vec<f32> = batch.par_iter().flat_map_iter(|p| to_tensor(p, size, channels)).collect();
             let shape = [batch.len(), channels as usize, size as usize, size as usize];
@@ -143,11 +121,8 @@ fn embed_one(model_name: &str, image: ImageRef) -> Embedding {
 }
 
 fn embed_uncached(model_name: &str, image: ImageRef) -> Embedding {
-    let picture = ImageReader::for_current_user()
-        .load(&image)
-        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, e));
-    let mut vectors = with_model(model_name, |m| m.embed(&[&picture]))
-        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+    let picture = image_reader().load(&image).unwrap_or_else(|e| bad_data(e));
+    let mut vectors = with_model(model_name, |m| m.embed(&[&picture])).unwrap_or_else(|e| runtime(e));
     Embedding(vectors.pop().expect("one picture gives one embedding"))
 }
 

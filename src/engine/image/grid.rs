@@ -6,7 +6,8 @@ use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
 
-use crate::image_input::{resize, Picture};
+use crate::engine::image::resize::resize;
+use crate::engine::image::Picture;
 
 pub struct Tile {
     pub picture: Picture,

@@ -5,14 +5,15 @@
 #[cfg(any(test, feature = "pg_test"))]
 #[pgrx::pg_schema]
 mod tests {
-    use crate::model_files;
-    use crate::onnx;
-    use crate::onnx_model::with_initializer;
+    use crate::engine::onnx::architectures as model_files;
+    use crate::engine::onnx::encoder_file::with_initializer;
+    use crate::engine::onnx::runtime::Threads;
+    use crate::model::runtime as onnx;
     use ort::value::TensorRef;
     use pgrx::prelude::*;
 
     fn run_encoder(model: &[u8], images: &[f32], n: usize) -> Vec<f32> {
-        let mut session = onnx::session(model, onnx::Threads::Sleep).expect("session");
+        let mut session = onnx::session(model, Threads::Sleep).expect("session");
         let input = TensorRef::from_array_view(([n, 1, 28, 28], images)).unwrap();
         let outputs = session.run(ort::inputs!["images" => input]).unwrap();
         let (shape, values) = outputs["embedding"].try_extract_tensor::<f32>().unwrap();
@@ -51,12 +52,12 @@ mod tests {
         .unwrap()
         .unwrap();
         let root = crate::settings::string(&crate::settings::IMAGE_ROOT).expect("image_root is set for tests");
-        let picture = crate::image_input::load_path(
+        let picture = crate::engine::image::decode::load_path(
             &std::path::Path::new(&root).join("tutorial_data/mnist_data/test/923.jpg"),
             &Default::default(),
         )
         .unwrap();
-        let tensor = crate::image_input::to_tensor(&picture, 28, 1);
+        let tensor = crate::engine::image::resize::to_tensor(&picture, 28, 1);
         let standalone = run_encoder(&onnx_bytes, &tensor, 1);
         assert_eq!(standalone, stored, "the exported file is the model that embed_image runs");
     }

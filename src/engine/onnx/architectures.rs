@@ -21,17 +21,17 @@ impl Architecture {
 
 const SIMCLR_CNN_C1: Architecture = Architecture {
     name: "simclr_cnn",
-    train_step: include_bytes!("../models/simclr_cnn/train_step_c1.onnx"),
-    encoder: include_bytes!("../models/simclr_cnn/encoder_c1.onnx"),
-    init_params: include_bytes!("../models/simclr_cnn/init_params_c1.bin"),
+    train_step: include_bytes!("../../../models/simclr_cnn/train_step_c1.onnx"),
+    encoder: include_bytes!("../../../models/simclr_cnn/encoder_c1.onnx"),
+    init_params: include_bytes!("../../../models/simclr_cnn/init_params_c1.bin"),
     encoder_param_count: 97_392,
 };
 
 const SIMCLR_CNN_C3: Architecture = Architecture {
     name: "simclr_cnn",
-    train_step: include_bytes!("../models/simclr_cnn/train_step_c3.onnx"),
-    encoder: include_bytes!("../models/simclr_cnn/encoder_c3.onnx"),
-    init_params: include_bytes!("../models/simclr_cnn/init_params_c3.bin"),
+    train_step: include_bytes!("../../../models/simclr_cnn/train_step_c3.onnx"),
+    encoder: include_bytes!("../../../models/simclr_cnn/encoder_c3.onnx"),
+    init_params: include_bytes!("../../../models/simclr_cnn/init_params_c3.bin"),
     encoder_param_count: 97_680,
 };
 
@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn parameter_counts_match_the_manifest() {
         let manifest: serde_json::Value =
-            serde_json::from_str(include_str!("../models/simclr_cnn/manifest.json")).unwrap();
+            serde_json::from_str(include_str!("../../../models/simclr_cnn/manifest.json")).unwrap();
         for (key, arch) in [("c1", simclr_cnn(1)), ("c3", simclr_cnn(3))] {
             assert_eq!(manifest["param_count"][key].as_u64().unwrap() as usize, arch.initial_params().len());
             assert_eq!(manifest["encoder_param_count"][key].as_u64().unwrap() as usize, arch.encoder_param_count);

@@ -1,8 +1,8 @@
 //! Looking at results: the images of a query as a terminal grid (Unicode
 //! half-blocks) or as a PNG contact sheet, each captioned.
-use crate::grid::{png_contact_sheet, terminal_grid, Tile};
-use crate::image_source::{for_each_chunk_with_captions, ImageReader};
-use crate::raise_error;
+use crate::engine::image::grid::{png_contact_sheet, terminal_grid, Tile};
+use crate::error::{bad_data, invalid, Error};
+use crate::spi::rows::{for_each_image_chunk, image_reader, ImageRow};
 use pgrx::prelude::*;
 use rayon::prelude::*;
 
@@ -10,26 +10,27 @@ const MAX_TILES: usize = 100;
 
 /// The captioned images of `source_query`; caption_col NULL captions with the image path.
 pub fn tiles(source_query: &str, image_col: &str, caption_col: Option<&str>) -> Vec<Tile> {
-    let reader = ImageReader::for_current_user();
+    let reader = image_reader();
     let mut tiles = Vec::new();
     Spi::connect(|client| {
-        for_each_chunk_with_captions(&client, source_query, image_col, caption_col, MAX_TILES, |chunk| {
+        for_each_image_chunk(&client, source_query, image_col, caption_col, MAX_TILES, |chunk| {
             if tiles.len() + chunk.len() > MAX_TILES {
-                raise_error(
+                Error::Other(
                     PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                     format!("at most {MAX_TILES} images can be shown at once; add a LIMIT"),
-                );
+                )
+                .raise();
             }
             // Worker threads never raise Postgres errors; they hand the message back.
             let loaded: Vec<Tile> = chunk
                 .into_par_iter()
-                .filter_map(|(row, image, caption)| {
+                .filter_map(|ImageRow { row, image, caption }| {
                     image.map(|i| {
                         reader.load(&i).map(|picture| Tile { picture, caption }).map_err(|e| format!("row {row}: {e}"))
                     })
                 })
                 .collect::<Result<Vec<Tile>, String>>()
-                .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, e));
+                .unwrap_or_else(|e| bad_data(e));
             tiles.extend(loaded);
         });
     });
@@ -38,10 +39,7 @@ pub fn tiles(source_query: &str, image_col: &str, caption_col: Option<&str>) -> 
 
 fn check_layout(columns: i32, cell: i32) {
     if !(1..=20).contains(&columns) || !(8..=256).contains(&cell) {
-        raise_error(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("columns must be 1..20 and cell 8..256 pixels, not {columns} and {cell}"),
-        );
+        invalid(format!("columns must be 1..20 and cell 8..256 pixels, not {columns} and {cell}"));
     }
 }
 

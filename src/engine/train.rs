@@ -4,10 +4,10 @@
 //! place each step; the next batch is augmented on another thread while the
 //! current step runs. Nothing here touches Postgres: the caller passes an
 //! `interrupted` callback (checked between steps) and an `on_epoch` callback.
-use crate::augment::{augment_pairs, AugmentOptions};
-use crate::image_input::Picture;
-use crate::model_files::Architecture;
-use crate::onnx_model;
+use crate::engine::image::augment::{augment_pairs, AugmentOptions};
+use crate::engine::image::Picture;
+use crate::engine::onnx::architectures::Architecture;
+use crate::engine::onnx::encoder_file;
 use ort::session::Session;
 use ort::value::TensorRef;
 use rand::seq::SliceRandom;
@@ -202,12 +202,10 @@ impl<'a> Trainer<'a> {
 
     /// The standalone encoder ONNX with the trained weights.
     pub fn encoder_onnx(&self) -> Vec<u8> {
-        onnx_model::with_initializer(self.arch.encoder, "params", &self.opt.params[..self.arch.encoder_param_count])
+        encoder_file::with_initializer(self.arch.encoder, "params", &self.opt.params[..self.arch.encoder_param_count])
     }
 }
 
-/// Trains on `pictures` (already decoded and shrunk, all in memory), one
-/// seeded shuffle of all of them per epoch.
 /// Puts the training images in an order that depends only on their content, so the
 /// same rows and seed give the same model whatever order the source query returned
 /// them in (a parallel or distributed scan changes it from run to run). Equal keys
@@ -218,9 +216,35 @@ pub fn sort_by_content(pictures: &mut [Picture]) {
     });
 }
 
+/// Where each epoch's images come from, as windows that are shuffled and trained
+/// one after another: one window of all the images when they fit in memory, or
+/// windows read again from the source every epoch when they do not.
+pub trait EpochImages {
+    /// Calls `train_window` with each window of `epoch`'s images, in order.
+    fn for_each_window(
+        &mut self,
+        epoch: u32,
+        train_window: &mut dyn FnMut(&[Picture]) -> Result<(), String>,
+    ) -> Result<(), String>;
+}
+
+/// Images already decoded and shrunk, all in memory: one window per epoch.
+impl EpochImages for &[Picture] {
+    fn for_each_window(
+        &mut self,
+        _epoch: u32,
+        train_window: &mut dyn FnMut(&[Picture]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        train_window(self)
+    }
+}
+
+/// The epoch loop: every window gets its own seeded shuffle (seeded by the
+/// steps taken so far in the epoch), `interrupted` is called between steps and
+/// `on_epoch` after each epoch.
 pub fn train(
     trainer: &mut Trainer<'_>,
-    pictures: &[Picture],
+    images: &mut dyn EpochImages,
     config: &TrainConfig,
     mut interrupted: impl FnMut(),
     on_epoch: impl Fn(&EpochStats),
@@ -228,8 +252,13 @@ pub fn train(
     let mut epochs = Vec::new();
     for epoch in 1..=config.max_epochs {
         let epoch_start = Instant::now();
-        let batches = epoch_batches(pictures.len(), config.batch_size, config.seed, epoch);
-        let progress = trainer.run_batches(pictures, &batches, epoch, 0, &mut interrupted)?;
+        let mut progress = Progress::default();
+        images.for_each_window(epoch, &mut |window| {
+            let first_step = progress.steps();
+            let batches = epoch_batches(window.len(), config.batch_size, config.seed ^ first_step as u64, epoch);
+            progress += trainer.run_batches(window, &batches, epoch, first_step, &mut interrupted)?;
+            Ok(())
+        })?;
         let stats = trainer.epoch_stats(epoch, progress, epoch_start);
         on_epoch(&stats);
         epochs.push(stats);
@@ -277,7 +306,7 @@ mod tests {
         let lib = std::env::var("ORT_LIB")
             .unwrap_or_else(|_| "/usr/lib/postgresql/15/lib/libonnxruntime.so.1.32.0".to_string());
         let env = ort::init_from(&lib).unwrap().build().unwrap();
-        let arch = crate::model_files::simclr_cnn(1);
+        let arch = crate::engine::onnx::architectures::simclr_cnn(1);
         let mut session = Session::builder(&env)
             .unwrap()
             .with_intra_threads(2)

@@ -1,22 +1,19 @@
 //! `image_search.run('<tutorial statement>')`: the tutorial's own statements
 //! (COPY ... OPTIONS, BUILD MODEL, CONVERT USING, SEARCH IMAGE, PRINT IMAGE),
-//! parsed by `tutorial_parser` and translated into calls of the SQL API with
+//! parsed by `engine::tutorial` and translated into calls of the SQL API with
 //! every value passed as a bound parameter or a quoted identifier.
-use crate::convert::embedding_column;
-use crate::grid::terminal_grid;
-use crate::image_input::Picture;
-use crate::image_source::{ImageReader, ImageRef};
-use crate::raise_error;
-use crate::search::run_search;
-use crate::tutorial_parser::{parse, OptionValue, Statement};
+use crate::columns::search::run_search;
+use crate::engine::image::access::ImageRef;
+use crate::engine::image::grid::{terminal_grid, Tile};
+use crate::engine::image::Picture;
+use crate::engine::tutorial::{parse, OptionValue, Statement};
+use crate::error::{bad_data, invalid, Error, OrRaise};
+use crate::model::catalog::{embedding_column, similarity_column, Model};
+use crate::spi::rows::image_reader;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use rayon::prelude::*;
-
-fn invalid(message: impl Into<String>) -> ! {
-    raise_error(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message)
-}
 
 /// The allowed options of a statement with the SQL type each is passed as.
 const BUILD_OPTIONS: &[(&str, &str)] = &[
@@ -75,22 +72,8 @@ fn take_option(options: &mut Vec<(String, OptionValue)>, name: &str) -> Option<O
 fn call(sql: &str, params: Vec<String>) -> Vec<String> {
     let args: Vec<DatumWithOid> = params.into_iter().map(|p| p.into()).collect();
     Spi::connect_mut(|client| {
-        let rows = client
-            .update(sql, None, &args)
-            .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
+        let rows = client.update(sql, None, &args).or_raise();
         rows.map(|r| r.get::<String>(1).ok().flatten().unwrap_or_default()).collect()
-    })
-}
-
-fn model_image_col(model: &str) -> String {
-    Spi::get_one_with_args::<String>(
-        "SELECT options->>'image_col' FROM image_search.models WHERE name = $1",
-        &[model.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| {
-        raise_error(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("model \"{model}\" does not exist"))
     })
 }
 
@@ -123,20 +106,20 @@ fn caption(row: &serde_json::Value, model: &str, image_col: &str) -> String {
 
 fn print_search(model: &str, source_query: &str, images: &[String], order_limit: &str) -> Vec<String> {
     let rows = run_search(model, source_query, images, order_limit);
-    let image_col = model_image_col(model);
-    let reader = ImageReader::for_current_user();
-    let tiles: Vec<crate::grid::Tile> = rows
+    let image_col = Model::get(model).image_col;
+    let reader = image_reader();
+    let tiles: Vec<Tile> = rows
         .par_iter()
         .filter_map(|row| {
             let path = row.get(&image_col)?.as_str()?.to_string();
             Some(
                 reader
                     .load(&ImageRef::Path(path))
-                    .map(|picture: Picture| crate::grid::Tile { picture, caption: caption(row, model, &image_col) }),
+                    .map(|picture: Picture| Tile { picture, caption: caption(row, model, &image_col) }),
             )
         })
         .collect::<Result<_, String>>()
-        .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, e));
+        .unwrap_or_else(|e| bad_data(e));
     terminal_grid(&tiles, 28, 4, true).lines().map(str::to_string).collect()
 }
 
@@ -187,7 +170,7 @@ fn execute(statement: Statement) -> Vec<String> {
         Statement::SearchImage { images, model, source_query, order_limit } => {
             // Without its own ORDER BY, a search lists the best matches first.
             let order_limit = if order_limit.trim().is_empty() {
-                format!("ORDER BY {} DESC", quote_identifier(crate::search::similarity_column(&model, 1)))
+                format!("ORDER BY {} DESC", quote_identifier(similarity_column(&model, 1)))
             } else {
                 order_limit
             };
@@ -206,6 +189,7 @@ fn execute(statement: Statement) -> Vec<String> {
 /// Runs one statement of the tutorial, as written, and returns its output as lines.
 #[pg_extern(volatile)]
 fn run(statement: &str) -> SetOfIterator<'static, String> {
-    let parsed = parse(statement).unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_SYNTAX_ERROR, e.to_string()));
+    let parsed =
+        parse(statement).unwrap_or_else(|e| Error::Other(PgSqlErrorCode::ERRCODE_SYNTAX_ERROR, e.to_string()).raise());
     SetOfIterator::new(execute(parsed))
 }

@@ -3,8 +3,9 @@
 //! values (integer, double precision or text), then loads it, all in the
 //! caller's transaction. Plain `COPY t FROM '...' WITH (FORMAT csv, HEADER)`
 //! into a table you created works too; this helper saves writing the CREATE TABLE.
-use crate::image_source::{may_read_server_files, resolve_path};
-use crate::raise_error;
+use crate::engine::image::access::resolve_path;
+use crate::error::Error;
+use crate::spi::rows::may_read_server_files;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 
@@ -68,9 +69,11 @@ pub fn column_type<'a>(values: impl Iterator<Item = &'a str>) -> &'static str {
 }
 
 fn fail(code: PgSqlErrorCode, message: String) -> ! {
-    raise_error(code, message)
+    Error::Other(code, message).raise()
 }
 
+/// Creates `table_name` from a CSV file's header (column types from the values) and
+/// loads the file, in the caller's transaction; `overwrite` drops an existing table first.
 #[pg_extern(volatile)]
 fn load_csv(table_name: &str, path: &str, overwrite: default!(bool, false)) -> i64 {
     let root = crate::settings::string(&crate::settings::IMAGE_ROOT).map(std::path::PathBuf::from);

@@ -1,20 +1,14 @@
-//! `convert`: store every row's embedding in a new `<model>_simclr` column.
-use crate::encoder::{self, with_model};
-use crate::image_input::Picture;
-use crate::image_source::{image_expression, image_value, ImageReader, ImageRef};
-use crate::model_files::EMBEDDING_DIM;
-use crate::raise_error;
+//! `convert`: store every row's embedding in a new column of the table (named
+//! by the models catalog: `<model>_simclr`), or recompute it in place.
+use crate::engine::image::access::ImageRef;
+use crate::engine::image::Picture;
+use crate::error::{bad_data, runtime, Error, OrRaise};
+use crate::model::catalog::Model;
+use crate::model::encoder::{self, with_model};
+use crate::spi::rows::{image_expression, image_reader, image_type, image_value, Batches};
 use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, SpiClient};
 use rayon::prelude::*;
-
-pub fn embedding_column(model_name: &str) -> String {
-    format!("{model_name}_simclr")
-}
-
-fn spi_error(e: pgrx::spi::SpiError) -> ! {
-    raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string())
-}
 
 /// The table as Postgres names it (schema-qualified and quoted when needed),
 /// resolved with the caller's search_path, as `table_name::regclass` would.
@@ -22,7 +16,7 @@ fn resolve_table(client: &SpiClient<'_>, table_name: &str) -> String {
     client
         .select("SELECT $1::regclass::text", None, &[table_name.into()])
         .and_then(|t| t.first().get_one::<String>())
-        .unwrap_or_else(|e| spi_error(e))
+        .or_raise()
         .expect("regclass text is never null")
 }
 
@@ -34,7 +28,7 @@ fn column_exists(client: &SpiClient<'_>, table: &str, column: &str) -> bool {
             &[table.into(), column.into()],
         )
         .and_then(|t| t.first().get_one::<bool>())
-        .unwrap_or_else(|e| spi_error(e))
+        .or_raise()
         .unwrap_or(false)
 }
 
@@ -58,13 +52,13 @@ fn check_row_identity(client: &SpiClient<'_>, table: &str) {
     let kind = client
         .select("SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", None, &[table.into()])
         .and_then(|t| t.first().get_one::<String>())
-        .unwrap_or_else(|e| spi_error(e))
+        .or_raise()
         .unwrap_or_default();
     if kind != "r" && kind != "p" {
-        raise_error(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("convert needs a table, and {table} is not one (views, materialized views and foreign tables cannot be converted)"),
-        );
+        Error::WrongObjectType(format!(
+            "convert needs a table, and {table} is not one (views, materialized views and foreign tables cannot be converted)"
+        ))
+        .raise();
     }
     let member = client
         .select(
@@ -77,17 +71,17 @@ fn check_row_identity(client: &SpiClient<'_>, table: &str) {
             &[table.into()],
         )
         .and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<String>() })
-        .unwrap_or_else(|e| spi_error(e));
+        .or_raise();
     if let Some(member) = member {
-        raise_error(
-            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("convert cannot write to {member}, a partition or child of {table} that is not a plain table"),
-        );
+        Error::WrongObjectType(format!(
+            "convert cannot write to {member}, a partition or child of {table} that is not a plain table"
+        ))
+        .raise();
     }
     let citus = client
         .select("SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL", None, &[])
         .and_then(|t| t.first().get_one::<bool>())
-        .unwrap_or_else(|e| spi_error(e))
+        .or_raise()
         .unwrap_or(false);
     let distributed = if citus {
         client
@@ -100,11 +94,11 @@ fn check_row_identity(client: &SpiClient<'_>, table: &str) {
     } else {
         Ok(Some(false))
     };
-    if distributed.unwrap_or_else(|e| spi_error(e)) == Some(true) {
-        raise_error(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("convert does not support Citus distributed tables yet ({table}); its rows have no identity that is unique across shards"),
-        );
+    if distributed.or_raise() == Some(true) {
+        Error::NotSupported(format!(
+            "convert does not support Citus distributed tables yet ({table}); its rows have no identity that is unique across shards"
+        ))
+        .raise();
     }
 }
 
@@ -114,11 +108,13 @@ fn row_name(client: &SpiClient<'_>, row: &Pending) -> String {
     let table = client
         .select("SELECT $1::regclass::text", None, &[row.table_oid.into()])
         .and_then(|t| t.first().get_one::<String>())
-        .unwrap_or_else(|e| spi_error(e))
+        .or_raise()
         .unwrap_or_default();
     format!("{} of {table}", row.ctid)
 }
 
+/// Stores every row's embedding in the model's column of `table_name`, adding the
+/// column on first use; returns the number of rows embedded.
 #[pg_extern(volatile, parallel_unsafe, requires = ["models_catalog", "embedding_type"])]
 fn convert(
     model_name: &str,
@@ -127,47 +123,40 @@ fn convert(
     replace: default!(bool, false),
     skip_bad_rows: default!(bool, false),
 ) -> i64 {
-    let column = embedding_column(model_name);
-    // Fail on an unknown model before touching the table.
-    with_model(model_name, |_| ());
-    let reader = ImageReader::for_current_user();
+    // Fails on an unknown model before touching the table.
+    let model = Model::get(model_name);
+    let (column, dim) = (model.embedding_column(), model.embedding_dim);
+    let reader = image_reader();
     Spi::connect_mut(|client| {
         let table = resolve_table(client, table_name);
         check_row_identity(client, &table);
         let image = image_expression(client, &format!("SELECT * FROM {table}"), image_col);
         if column_exists(client, &table, &column) {
             if !replace {
-                raise_error(
+                Error::Other(
                     PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
                     format!("column \"{column}\" of {table} already exists; pass replace => true to recompute it"),
-                );
+                )
+                .raise();
             }
             // Recompute in place: only row locks, so searches keep reading the old values until commit.
-            client
-                .update(&format!("UPDATE {table} SET {} = NULL", quote_identifier(&column)), None, &[])
-                .unwrap_or_else(|e| spi_error(e));
+            client.update(&format!("UPDATE {table} SET {} = NULL", quote_identifier(&column)), None, &[]).or_raise();
         } else {
-            client
-                .update(
-                    &format!(
-                        "ALTER TABLE {table} ADD COLUMN {} image_search.embedding({EMBEDDING_DIM})",
-                        quote_identifier(&column)
-                    ),
-                    None,
-                    &[],
-                )
-                .unwrap_or_else(|e| spi_error(e));
+            let add =
+                format!("ALTER TABLE {table} ADD COLUMN {} image_search.embedding({dim})", quote_identifier(&column));
+            client.update(&add, None, &[]).or_raise();
         }
-        let mut done = 0i64;
-        let mut skipped = 0i64;
+        let write = format!(
+            "UPDATE {table} AS t SET {col} = (($3::real[])[(v.i - 1) * {dim} + 1 : v.i * {dim}])::image_search.embedding
+             FROM unnest($1::oid[], $2::text[]::tid[]) WITH ORDINALITY AS v(rel, id, i)
+             WHERE t.tableoid = v.rel AND t.ctid = v.id",
+            col = quote_identifier(&column)
+        );
+        let (mut done, mut skipped) = (0i64, 0i64);
         let query = format!("SELECT tableoid, ctid::text, {image} FROM {table} AS image_search_source");
-        let mut cursor = client.open_cursor(query.as_str(), &[]);
-        loop {
-            let rows = cursor.fetch(encoder::BATCH as i64).unwrap_or_else(|e| spi_error(e));
-            if rows.is_empty() {
-                break;
-            }
-            let image_type = rows.column_type_oid(3).map(|t| t.value()).unwrap_or(pg_sys::InvalidOid);
+        let mut batches = Batches::open(client, &query, &[], encoder::BATCH);
+        while let Some(rows) = batches.next_batch().or_raise() {
+            let image_type = image_type(&rows, 3);
             let pending: Vec<Pending> = rows
                 .map(|row| Pending {
                     table_oid: row.get::<pg_sys::Oid>(1).ok().flatten().unwrap_or(pg_sys::InvalidOid),
@@ -177,9 +166,7 @@ fn convert(
                 .collect();
             let decoded: Vec<Option<Result<Picture, String>>> =
                 pending.par_iter().map(|p| p.image.as_ref().map(|i| reader.load(i))).collect();
-            let mut table_oids = Vec::new();
-            let mut ctids = Vec::new();
-            let mut pictures = Vec::new();
+            let (mut table_oids, mut ctids, mut pictures) = (Vec::new(), Vec::new(), Vec::new());
             for (p, d) in pending.iter().zip(decoded) {
                 match d {
                     None => {}
@@ -192,29 +179,14 @@ fn convert(
                         warning!("skipping row {}: {e}", row_name(client, p));
                         skipped += 1;
                     }
-                    Some(Err(e)) => {
-                        raise_error(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("row {}: {e}", row_name(client, p)))
-                    }
+                    Some(Err(e)) => bad_data(format!("row {}: {e}", row_name(client, p))),
                 }
             }
             let refs: Vec<&Picture> = pictures.iter().collect();
-            let vectors = with_model(model_name, |m| m.embed(&refs))
-                .unwrap_or_else(|e| raise_error(PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION, e));
+            let vectors = with_model(model_name, |m| m.embed(&refs)).unwrap_or_else(|e| runtime(e));
             let flat: Vec<f32> = vectors.concat();
-            client
-                .update(
-                    &format!(
-                        "UPDATE {table} AS t SET {col} = (($3::real[])[(v.i - 1) * {EMBEDDING_DIM} + 1 : v.i * {EMBEDDING_DIM}])::image_search.embedding
-                         FROM unnest($1::oid[], $2::text[]::tid[]) WITH ORDINALITY AS v(rel, id, i)
-                         WHERE t.tableoid = v.rel AND t.ctid = v.id",
-                        col = quote_identifier(&column)
-                    ),
-                    None,
-                    &[table_oids.into(), ctids.into(), flat.into()],
-                )
-                .unwrap_or_else(|e| spi_error(e));
+            client.update(&write, None, &[table_oids.into(), ctids.into(), flat.into()]).or_raise();
             done += refs.len() as i64;
-            pgrx::check_for_interrupts!();
         }
         if skipped > 0 {
             notice!("{skipped} row(s) of {table} skipped because their images could not be read");

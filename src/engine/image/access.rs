@@ -5,10 +5,8 @@
 //! else only files under `image_search.image_root` (a superuser-only setting),
 //! checked after canonicalisation so `..` and symlinks cannot escape it.
 //! bytea input is open to everyone.
-use crate::image_input::{self, DecodeLimits, Picture};
-use crate::settings;
-use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
+use super::decode::{self, DecodeLimits, ImageError};
+use super::Picture;
 use std::path::{Path, PathBuf};
 
 pub enum ImageRef {
@@ -17,12 +15,13 @@ pub enum ImageRef {
 }
 
 /// Decoder messages sometimes end in a newline; an ERROR line should not.
-fn message(e: &image_input::ImageError) -> String {
+fn message(e: &ImageError) -> String {
     e.to_string().trim_end().to_string()
 }
 
-/// Everything needed to read images, captured on the backend's thread so that
-/// worker threads never call into Postgres.
+/// Everything needed to read images for one role, captured on the backend's
+/// thread (`crate::spi::rows::image_reader`) so that worker threads never call
+/// into Postgres.
 #[derive(Clone)]
 pub struct ImageReader {
     root: Option<PathBuf>,
@@ -30,32 +29,21 @@ pub struct ImageReader {
     limits: DecodeLimits,
 }
 
-/// Whether the current role may read any server file, as for server-side COPY.
-pub fn may_read_server_files() -> bool {
-    // SAFETY: plain catalog lookups on the backend's own thread.
-    unsafe {
-        pg_sys::superuser()
-            || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_SERVER_FILES))
-    }
-}
-
 impl ImageReader {
-    pub fn for_current_user() -> ImageReader {
-        ImageReader {
-            root: settings::string(&settings::IMAGE_ROOT).map(PathBuf::from),
-            may_read_server_files: may_read_server_files(),
-            limits: DecodeLimits { max_pixels: settings::MAX_IMAGE_PIXELS.get() as u64, ..DecodeLimits::default() },
-        }
+    /// A reader for a role: `root` is image_search.image_root, and
+    /// `may_read_server_files` whether the role may read any server path.
+    pub fn new(root: Option<PathBuf>, may_read_server_files: bool, limits: DecodeLimits) -> ImageReader {
+        ImageReader { root, may_read_server_files, limits }
     }
 
     pub fn load(&self, image: &ImageRef) -> Result<Picture, String> {
         match image {
             ImageRef::Bytes(bytes) => {
-                image_input::decode_bytes(bytes, image_input::BYTEA_LABEL, &self.limits).map_err(|e| message(&e))
+                decode::decode_bytes(bytes, decode::BYTEA_LABEL, &self.limits).map_err(|e| message(&e))
             }
             ImageRef::Path(raw) => {
                 let path = resolve_path(raw, self.root.as_deref(), self.may_read_server_files)?;
-                image_input::load_path(&path, &self.limits).map_err(|e| message(&e))
+                decode::load_path(&path, &self.limits).map_err(|e| message(&e))
             }
         }
     }
@@ -112,96 +100,6 @@ pub fn resolve_path(raw: &str, root: Option<&Path>, may_read_server_files: bool)
     } else {
         Err(denied())
     }
-}
-
-/// The SQL expression that reads `image_col` of the rows of `source_query`
-/// (aliased `image_search_source`) as text or bytea. varchar and char(n) are cast
-/// to text; other types are refused before any work is done.
-pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &str) -> String {
-    let column = format!("image_search_source.{}", spi::quote_identifier(image_col));
-    let describe = format!("SELECT {column} FROM ({source_query}) AS image_search_source LIMIT 0");
-    let column_type = client
-        .select(&describe, None, &[])
-        .and_then(|t| t.column_type_oid(1))
-        .map(|t| t.value())
-        .unwrap_or_else(|e| crate::raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()));
-    match column_type {
-        t if t == pg_sys::TEXTOID || t == pg_sys::BYTEAOID => column,
-        t if t == pg_sys::VARCHAROID || t == pg_sys::BPCHAROID => format!("{column}::text"),
-        _ => crate::raise_error(
-            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-            format!("image column \"{image_col}\" must be text (a server file path) or bytea (image bytes)"),
-        ),
-    }
-}
-
-/// The image in `column` of a row read through `image_expression`.
-pub fn image_value(
-    tuple: &pgrx::spi::SpiHeapTupleData<'_>,
-    column: usize,
-    column_type: pg_sys::Oid,
-) -> Option<ImageRef> {
-    if column_type == pg_sys::BYTEAOID {
-        tuple.get::<Vec<u8>>(column).ok().flatten().map(ImageRef::Bytes)
-    } else {
-        tuple.get::<String>(column).ok().flatten().map(ImageRef::Path)
-    }
-}
-
-/// Runs `SELECT <image_col>, <caption> FROM (<query>)` and hands the rows to
-/// `each_chunk` `chunk_rows` at a time, with 1-based row numbers; NULL images
-/// are `None`. The caption is the caption column as text, or else the image path.
-/// A cursor takes exactly one SELECT, so the query cannot smuggle in a second statement.
-pub fn for_each_chunk_with_captions(
-    client: &SpiClient<'_>,
-    source_query: &str,
-    image_col: &str,
-    caption_col: Option<&str>,
-    chunk_rows: usize,
-    mut each_chunk: impl FnMut(Vec<(usize, Option<ImageRef>, String)>),
-) {
-    let caption = match caption_col {
-        Some(c) => format!("image_search_source.{}::text", spi::quote_identifier(c)),
-        None => "NULL::text".to_string(),
-    };
-    let image = image_expression(client, source_query, image_col);
-    let query = format!("SELECT {image}, {caption} FROM ({source_query}) AS image_search_source");
-    let mut cursor = client.open_cursor(query.as_str(), &[]);
-    let mut row = 0usize;
-    loop {
-        let table = cursor.fetch(chunk_rows as i64).unwrap_or_else(|e| {
-            crate::raise_error(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("could not read the source query: {e}"))
-        });
-        if table.is_empty() {
-            break;
-        }
-        let column_type = table.column_type_oid(1).map(|t| t.value()).unwrap_or(pg_sys::InvalidOid);
-        let mut chunk = Vec::with_capacity(table.len());
-        for tuple in table {
-            row += 1;
-            let image = image_value(&tuple, 1, column_type);
-            let caption = tuple.get::<String>(2).ok().flatten().unwrap_or_else(|| match &image {
-                Some(ImageRef::Path(p)) => p.clone(),
-                _ => format!("row {row}"),
-            });
-            chunk.push((row, image, caption));
-        }
-        each_chunk(chunk);
-        pgrx::check_for_interrupts!();
-    }
-}
-
-/// `for_each_chunk_with_captions` without captions.
-pub fn for_each_chunk(
-    client: &SpiClient<'_>,
-    source_query: &str,
-    image_col: &str,
-    chunk_rows: usize,
-    mut each_chunk: impl FnMut(Vec<(usize, Option<ImageRef>)>),
-) {
-    for_each_chunk_with_captions(client, source_query, image_col, None, chunk_rows, |chunk| {
-        each_chunk(chunk.into_iter().map(|(row, image, _)| (row, image)).collect())
-    })
 }
 
 #[cfg(test)]

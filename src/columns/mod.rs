@@ -1,0 +1,4 @@
+//! Embeddings in users' tables: `convert` fills a model's column, `search`
+//! ranks the rows of any query by similarity to query images.
+pub mod convert;
+pub mod search;

@@ -1,0 +1,12 @@
+//! The plain-Rust engine: nothing in here calls Postgres (no pgrx), so all of it
+//! is unit-tested with `cargo test` and reused by benchmarks.
+//! - `image`: reading, decoding, resampling, augmenting and showing images
+//! - `onnx`: ONNX Runtime sessions, the generated graphs, standalone encoder files
+//! - `train`: the SimCLR training loop around the ONNX train step
+//! - `distance`: cosine, L2 and inner-product kernels
+//! - `tutorial`: the tutorial dialect's parser
+pub mod distance;
+pub mod image;
+pub mod onnx;
+pub mod train;
+pub mod tutorial;

@@ -1,0 +1,9 @@
+//! Models: the catalog table and its typed rows (`catalog`), training one with
+//! `build_model` (`build`, reading its images through `training_images`),
+//! running a model's encoder in a backend (`encoder`: `embed_image`) and the
+//! ONNX Runtime settings of a backend (`runtime`).
+pub mod build;
+pub mod catalog;
+pub mod encoder;
+pub mod runtime;
+pub mod training_images;

@@ -1,0 +1,132 @@
+//! The images `build_model` trains on, read from the caller's source query:
+//! decoded in parallel and shrunk to a small "base" size, then kept in memory
+//! while they fit in `image_search.train_cache_mb`, or else read from the query
+//! again in every epoch.
+use crate::engine::image::access::ImageReader;
+use crate::engine::image::resize::shrink;
+use crate::engine::image::Picture;
+use crate::engine::train::{self, EpochImages};
+use crate::error::bad_data;
+use crate::spi::rows::{for_each_image_chunk, image_reader, ImageRow};
+use pgrx::prelude::*;
+use rayon::prelude::*;
+
+/// Rows read from the source query per SPI batch.
+const CHUNK_ROWS: usize = 512;
+
+/// The training images: all in memory, or, when they would not fit in
+/// image_search.train_cache_mb, read again from the source query every epoch.
+pub enum TrainingImages<'a> {
+    Cached(Vec<Picture>),
+    Streamed(StreamedImages<'a>),
+}
+
+/// What the first read found, for the checks before training.
+pub struct Census {
+    pub rows: usize,
+    pub usable: usize,
+    pub any_colour: bool,
+}
+
+/// Decodes the images of one chunk in parallel, shrunk for cheap augmentation;
+/// an unreadable image fails the build and names its row.
+fn decode_chunk(reader: &ImageReader, chunk: Vec<ImageRow>, base_side: u32) -> Vec<Picture> {
+    let decoded: Vec<(usize, Result<Picture, String>)> = chunk
+        .par_iter()
+        .filter_map(|r| r.image.as_ref().map(|i| (r.row, i)))
+        .map(|(row, image)| (row, reader.load(image).map(|p| shrink(&p, base_side))))
+        .collect();
+    decoded
+        .into_iter()
+        .map(|(row, picture)| picture.unwrap_or_else(|e| bad_data(format!("row {row} of the source query: {e}"))))
+        .collect()
+}
+
+impl<'a> TrainingImages<'a> {
+    /// Reads and checks every image of the source query once, keeping them while
+    /// they fit in image_search.train_cache_mb. Cached images are put in an order
+    /// of their own (`train::sort_by_content`), so the query's row order does not
+    /// change the model.
+    /// Streamed windows hold `batch_size * 16` images: enough batches per shuffle to mix well.
+    pub fn load(
+        source_query: &'a str,
+        image_col: &'a str,
+        base_side: u32,
+        batch_size: usize,
+    ) -> (TrainingImages<'a>, Census) {
+        let reader = image_reader();
+        let cache_limit = crate::settings::TRAIN_CACHE_MB.get() as usize * 1024 * 1024;
+        let (mut pictures, mut cached_bytes, mut streamed) = (Vec::new(), 0usize, false);
+        let mut census = Census { rows: 0, usable: 0, any_colour: false };
+        Spi::connect(|client| {
+            for_each_image_chunk(&client, source_query, image_col, None, CHUNK_ROWS, |chunk| {
+                census.rows += chunk.len();
+                for picture in decode_chunk(&reader, chunk, base_side) {
+                    census.usable += 1;
+                    census.any_colour |= picture.channels == 3;
+                    cached_bytes += picture.pixels.len();
+                    streamed |= cached_bytes > cache_limit;
+                    if !streamed {
+                        pictures.push(picture);
+                    }
+                }
+                if streamed {
+                    pictures = Vec::new();
+                }
+            });
+        });
+        if streamed {
+            notice!(
+                "the decoded training images need more than image_search.train_cache_mb = {} MB; \
+                 they will be read from the source query again in every epoch",
+                cache_limit / (1024 * 1024)
+            );
+            let window_size = batch_size * 16;
+            (
+                TrainingImages::Streamed(StreamedImages { source_query, image_col, base_side, window_size, reader }),
+                census,
+            )
+        } else {
+            train::sort_by_content(&mut pictures);
+            (TrainingImages::Cached(pictures), census)
+        }
+    }
+}
+
+/// Images that do not fit in memory: every epoch reads the source query again
+/// and trains on windows of a few thousand images, each shuffled. Memory is
+/// bounded by the window, not the table. Unlike cached training, the windows
+/// follow the query's row order, so a streamed build is reproducible only when
+/// the source query returns its rows in a fixed order (an ORDER BY).
+pub struct StreamedImages<'a> {
+    source_query: &'a str,
+    image_col: &'a str,
+    base_side: u32,
+    window_size: usize,
+    reader: ImageReader,
+}
+
+impl EpochImages for StreamedImages<'_> {
+    fn for_each_window(
+        &mut self,
+        _epoch: u32,
+        train_window: &mut dyn FnMut(&[Picture]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut window = Vec::new();
+        let mut result = Ok(());
+        Spi::connect(|client| {
+            for_each_image_chunk(&client, self.source_query, self.image_col, None, CHUNK_ROWS, |chunk| {
+                if result.is_err() {
+                    return;
+                }
+                window.extend(decode_chunk(&self.reader, chunk, self.base_side));
+                if window.len() >= self.window_size {
+                    result = train_window(&window);
+                    window.clear();
+                }
+            });
+        });
+        result?;
+        train_window(&window)
+    }
+}

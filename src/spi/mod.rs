@@ -1,0 +1,2 @@
+//! Helpers for talking to Postgres through SPI.
+pub mod rows;

@@ -1,0 +1,138 @@
+//! Reading rows through SPI: one batch cursor for every long read (convert,
+//! search, the images of a source query), and the image column of any SELECT as
+//! text paths or bytea, read with the caller's file privileges.
+use crate::engine::image::access::{ImageReader, ImageRef};
+use crate::engine::image::decode::DecodeLimits;
+use crate::error::{Error, OrRaise};
+use crate::settings;
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::{self, SpiClient, SpiCursor, SpiTupleTable};
+use std::path::PathBuf;
+
+/// A query read `batch_rows` rows at a time. A cursor takes exactly one SELECT,
+/// so text smuggled into a caller's query cannot become a second statement. The
+/// cursor does not borrow the client, so the caller may write between batches.
+pub struct Batches<'conn> {
+    cursor: SpiCursor<'conn>,
+    batch_rows: i64,
+    started: bool,
+}
+
+impl<'conn> Batches<'conn> {
+    pub fn open(
+        client: &SpiClient<'conn>,
+        query: &str,
+        args: &[DatumWithOid<'_>],
+        batch_rows: usize,
+    ) -> Batches<'conn> {
+        let cursor = client.try_open_cursor(query, args).or_raise();
+        Batches { cursor, batch_rows: batch_rows as i64, started: false }
+    }
+
+    /// The next batch, or `None` at the end. Checks for interrupts between
+    /// batches, so a cancel stops a long read promptly.
+    pub fn next_batch(&mut self) -> Result<Option<SpiTupleTable<'_>>, Error> {
+        if self.started {
+            pgrx::check_for_interrupts!();
+        }
+        self.started = true;
+        let rows = self.cursor.fetch(self.batch_rows)?;
+        Ok(if rows.is_empty() { None } else { Some(rows) })
+    }
+}
+
+/// Whether the current role may read any server file, as for server-side COPY.
+pub fn may_read_server_files() -> bool {
+    // SAFETY: plain catalog lookups on the backend's own thread.
+    unsafe {
+        pg_sys::superuser()
+            || pg_sys::has_privs_of_role(pg_sys::GetUserId(), pg_sys::Oid::from(pg_sys::ROLE_PG_READ_SERVER_FILES))
+    }
+}
+
+/// An image reader with the current role's file privileges and the settings in force.
+pub fn image_reader() -> ImageReader {
+    ImageReader::new(
+        settings::string(&settings::IMAGE_ROOT).map(PathBuf::from),
+        may_read_server_files(),
+        DecodeLimits { max_pixels: settings::MAX_IMAGE_PIXELS.get() as u64, ..DecodeLimits::default() },
+    )
+}
+
+/// The SQL expression that reads `image_col` of the rows of `source_query`
+/// (aliased `image_search_source`) as text or bytea. varchar and char(n) are cast
+/// to text; other types are refused before any work is done.
+pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &str) -> String {
+    let column = format!("image_search_source.{}", spi::quote_identifier(image_col));
+    let describe = format!("SELECT {column} FROM ({source_query}) AS image_search_source LIMIT 0");
+    let column_type = client.select(&describe, None, &[]).and_then(|t| t.column_type_oid(1)).or_raise().value();
+    match column_type {
+        t if t == pg_sys::TEXTOID || t == pg_sys::BYTEAOID => column,
+        t if t == pg_sys::VARCHAROID || t == pg_sys::BPCHAROID => format!("{column}::text"),
+        _ => Error::Other(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!("image column \"{image_col}\" must be text (a server file path) or bytea (image bytes)"),
+        )
+        .raise(),
+    }
+}
+
+/// The image in `column` of a row read through `image_expression`.
+pub fn image_value(tuple: &spi::SpiHeapTupleData<'_>, column: usize, column_type: pg_sys::Oid) -> Option<ImageRef> {
+    if column_type == pg_sys::BYTEAOID {
+        tuple.get::<Vec<u8>>(column).ok().flatten().map(ImageRef::Bytes)
+    } else {
+        tuple.get::<String>(column).ok().flatten().map(ImageRef::Path)
+    }
+}
+
+/// The column type of an image column in a batch (text or bytea).
+pub fn image_type(rows: &SpiTupleTable<'_>, column: usize) -> pg_sys::Oid {
+    rows.column_type_oid(column).map(|t| t.value()).unwrap_or(pg_sys::InvalidOid)
+}
+
+/// One row of a source query's images: its 1-based row number, the image
+/// (`None` for NULL) and a caption.
+pub struct ImageRow {
+    pub row: usize,
+    pub image: Option<ImageRef>,
+    pub caption: String,
+}
+
+/// Runs `SELECT <image_col>, <caption> FROM (<query>)` and hands the rows to
+/// `each_chunk` `chunk_rows` at a time. The caption is the caption column as text,
+/// or else the image path.
+pub fn for_each_image_chunk(
+    client: &SpiClient<'_>,
+    source_query: &str,
+    image_col: &str,
+    caption_col: Option<&str>,
+    chunk_rows: usize,
+    mut each_chunk: impl FnMut(Vec<ImageRow>),
+) {
+    let caption = match caption_col {
+        Some(c) => format!("image_search_source.{}::text", spi::quote_identifier(c)),
+        None => "NULL::text".to_string(),
+    };
+    let image = image_expression(client, source_query, image_col);
+    let query = format!("SELECT {image}, {caption} FROM ({source_query}) AS image_search_source");
+    let mut batches = Batches::open(client, &query, &[], chunk_rows);
+    let mut row = 0usize;
+    while let Some(table) =
+        batches.next_batch().unwrap_or_else(|e| crate::error::bad_data(format!("could not read the source query: {e}")))
+    {
+        let column_type = image_type(&table, 1);
+        let mut chunk = Vec::with_capacity(table.len());
+        for tuple in table {
+            row += 1;
+            let image = image_value(&tuple, 1, column_type);
+            let caption = tuple.get::<String>(2).ok().flatten().unwrap_or_else(|| match &image {
+                Some(ImageRef::Path(p)) => p.clone(),
+                _ => format!("row {row}"),
+            });
+            chunk.push(ImageRow { row, image, caption });
+        }
+        each_chunk(chunk);
+    }
+}
