@@ -17,7 +17,7 @@ mod tests {
         let input = TensorRef::from_array_view(([n, 1, 28, 28], images)).unwrap();
         let outputs = session.run(ort::inputs!["images" => input]).unwrap();
         let (shape, values) = outputs["embedding"].try_extract_tensor::<f32>().unwrap();
-        assert_eq!(&shape[..], &[n as i64, model_files::EMBEDDING_DIM as i64]);
+        assert_eq!(&shape[..], &[n as i64, model_files::simclr_cnn(1).embedding_dim as i64]);
         values.to_vec()
     }
 

@@ -61,6 +61,27 @@ SELECT * FROM build_model(' leading space', 'SELECT * FROM models_train LIMIT 2'
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '{"bogus": 1}');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '[1]');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '{"flip": "yes"}');
+-- architecture, lr_schedule, warmup and the time budget max_seconds.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', architecture => 'resnet999');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', lr_schedule => 'linear');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', warmup => 1);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', max_seconds => 0);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', max_seconds => -5);
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', max_seconds => 'Infinity');
+
+--
+-- A time budget trains as many epochs as fit (at least one, at most max_epochs); the
+-- learning rate can warm up and follow a cosine down to zero over those epochs.
+--
+SELECT model_name, epochs FROM build_model('models_budget', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path',
+                                           max_epochs => 50, max_seconds => 0.001);
+SELECT model_name, epochs FROM build_model('models_budget', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path',
+                                           max_epochs => 3, max_seconds => 3600, overwrite => true);
+SELECT model_name, epochs FROM build_model('models_budget', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path',
+                                           max_epochs => 2, lr_schedule => 'cosine', warmup => 0.2, overwrite => true);
+SELECT options->'training'->>'lr_schedule' AS lr_schedule, round((options->'training'->>'warmup_fraction')::numeric, 3) AS warmup,
+       architecture FROM models WHERE name = 'models_budget';
+SELECT drop_model('models_budget');
 
 --
 -- The source query and its image column.

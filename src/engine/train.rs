@@ -19,8 +19,16 @@ use std::time::Instant;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub max_epochs: u32,
+    /// A time budget: stop after the last epoch that fits (at least one).
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
     pub batch_size: usize,
     pub learning_rate: f32,
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+    /// Fraction of the planned steps over which the learning rate rises linearly from 0.
+    #[serde(default)]
+    pub warmup_fraction: f32,
     pub temperature: f32,
     pub weight_decay: f32,
     pub image_size: u32,
@@ -42,6 +50,49 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+/// How the learning rate moves over a build (after the warm-up).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    #[default]
+    Constant,
+    /// Half a cosine from the base rate down to zero at the last planned step.
+    Cosine,
+}
+
+impl LrSchedule {
+    pub const NAMES: &'static str = "constant, cosine";
+
+    pub fn parse(name: &str) -> Option<LrSchedule> {
+        match name {
+            "constant" => Some(LrSchedule::Constant),
+            "cosine" => Some(LrSchedule::Cosine),
+            _ => None,
+        }
+    }
+}
+
+/// The learning rate of step `step` (1-based) of `planned` steps.
+pub fn learning_rate_at(config: &TrainConfig, step: u64, planned: u64) -> f32 {
+    let planned = planned.max(1);
+    let warmup = (config.warmup_fraction as f64 * planned as f64).round() as u64;
+    if step <= warmup {
+        return config.learning_rate * step as f32 / warmup as f32;
+    }
+    match config.lr_schedule {
+        LrSchedule::Constant => config.learning_rate,
+        LrSchedule::Cosine => {
+            let progress = ((step - warmup - 1) as f64 / (planned - warmup).max(1) as f64).min(1.0);
+            config.learning_rate * (0.5 * (1.0 + (std::f64::consts::PI * progress).cos())) as f32
+        }
+    }
+}
+
+/// Train steps in one epoch of `images` images: a last batch of one image is dropped.
+pub fn steps_per_epoch(images: usize, batch_size: usize) -> u64 {
+    (images / batch_size + usize::from(images % batch_size >= 2)) as u64
+}
+
 struct Optimizer {
     params: Vec<f32>,
     adam_m: Vec<f32>,
@@ -61,6 +112,7 @@ fn run_step(
     session: &mut Session,
     opt: &mut Optimizer,
     config: &TrainConfig,
+    planned_steps: u64,
     views: &(Vec<f32>, Vec<f32>),
     n: usize,
 ) -> Result<f32, String> {
@@ -72,7 +124,7 @@ fn run_step(
     let scalar = |v: f32| ndarray::arr0(v);
     let (step, lr, temp, wd) = (
         scalar(opt.step as f32),
-        scalar(config.learning_rate),
+        scalar(learning_rate_at(config, opt.step, planned_steps)),
         scalar(config.temperature),
         scalar(config.weight_decay),
     );
@@ -135,6 +187,8 @@ pub struct Trainer<'a> {
     opt: Optimizer,
     config: &'a TrainConfig,
     started: Instant,
+    /// Steps the learning-rate schedule spans (set by `train`).
+    planned_steps: u64,
 }
 
 impl<'a> Trainer<'a> {
@@ -147,6 +201,7 @@ impl<'a> Trainer<'a> {
             opt: Optimizer { params, adam_m: zeros.clone(), adam_v: zeros, step: 0 },
             config,
             started: Instant::now(),
+            planned_steps: 1,
         }
     }
 
@@ -171,11 +226,11 @@ impl<'a> Trainer<'a> {
         for (i, batch) in batches.iter().enumerate() {
             interrupted();
             let views = ready.take().expect("a batch is always prepared ahead");
-            let (session, opt) = (&mut self.session, &mut self.opt);
+            let (session, opt, planned_steps) = (&mut self.session, &mut self.opt, self.planned_steps);
             let (loss, next, seconds) = std::thread::scope(|scope| {
                 let next = batches.get(i + 1).map(|b| scope.spawn(move || prepare(b, first_step + i as u32 + 1)));
                 let step_start = Instant::now();
-                let loss = run_step(session, opt, config, &views, batch.len());
+                let loss = run_step(session, opt, config, planned_steps, &views, batch.len());
                 let seconds = step_start.elapsed().as_secs_f64();
                 (loss, next.map(|h| h.join().expect("augmentation thread panicked")), seconds)
             });
@@ -220,6 +275,9 @@ pub fn sort_by_content(pictures: &mut [Picture]) {
 /// one after another: one window of all the images when they fit in memory, or
 /// windows read again from the source every epoch when they do not.
 pub trait EpochImages {
+    /// How many images an epoch trains on.
+    fn image_count(&self) -> usize;
+
     /// Calls `train_window` with each window of `epoch`'s images, in order.
     fn for_each_window(
         &mut self,
@@ -230,6 +288,10 @@ pub trait EpochImages {
 
 /// Images already decoded and shrunk, all in memory: one window per epoch.
 impl EpochImages for &[Picture] {
+    fn image_count(&self) -> usize {
+        self.len()
+    }
+
     fn for_each_window(
         &mut self,
         _epoch: u32,
@@ -241,7 +303,9 @@ impl EpochImages for &[Picture] {
 
 /// The epoch loop: every window gets its own seeded shuffle (seeded by the
 /// steps taken so far in the epoch), `interrupted` is called between steps and
-/// `on_epoch` after each epoch.
+/// `on_epoch` after each epoch. With a time budget, the first epoch's duration
+/// decides how many epochs fit (at most `max_epochs`, at least one), and the
+/// learning-rate schedule is planned over those.
 pub fn train(
     trainer: &mut Trainer<'_>,
     images: &mut dyn EpochImages,
@@ -249,8 +313,14 @@ pub fn train(
     mut interrupted: impl FnMut(),
     on_epoch: impl Fn(&EpochStats),
 ) -> Result<Vec<EpochStats>, String> {
+    let per_epoch = steps_per_epoch(images.image_count(), config.batch_size);
+    let mut epoch_count = config.max_epochs;
+    trainer.planned_steps = per_epoch * epoch_count as u64;
     let mut epochs = Vec::new();
     for epoch in 1..=config.max_epochs {
+        if epoch > epoch_count {
+            break;
+        }
         let epoch_start = Instant::now();
         let mut progress = Progress::default();
         images.for_each_window(epoch, &mut |window| {
@@ -260,10 +330,19 @@ pub fn train(
             Ok(())
         })?;
         let stats = trainer.epoch_stats(epoch, progress, epoch_start);
+        if let (Some(budget), 1) = (config.max_seconds, epoch) {
+            epoch_count = epochs_within(budget, stats.seconds, config.max_epochs);
+            trainer.planned_steps = per_epoch * epoch_count as u64;
+        }
         on_epoch(&stats);
         epochs.push(stats);
     }
     Ok(epochs)
+}
+
+/// How many epochs fit in `budget` seconds when the first took `first` (at least one).
+pub fn epochs_within(budget: f64, first: f64, max_epochs: u32) -> u32 {
+    ((budget / first.max(1e-6)).floor() as u32).clamp(1, max_epochs)
 }
 
 #[cfg(test)]
@@ -283,6 +362,45 @@ mod tests {
             a.iter().map(|p| (p.width, p.pixels[0])).collect::<Vec<_>>(),
             vec![(1, 5), (1, 5), (2, 3), (2, 9), (3, 0)]
         );
+    }
+
+    fn config(schedule: LrSchedule, warmup_fraction: f32) -> TrainConfig {
+        TrainConfig {
+            max_epochs: 5,
+            max_seconds: None,
+            batch_size: 32,
+            learning_rate: 0.01,
+            lr_schedule: schedule,
+            warmup_fraction,
+            temperature: 0.1,
+            weight_decay: 0.0,
+            image_size: 28,
+            channels: 1,
+            seed: 1,
+            augment: AugmentOptions::for_grayscale(),
+        }
+    }
+
+    #[test]
+    fn learning_rate_warms_up_then_follows_the_schedule() {
+        let constant = config(LrSchedule::Constant, 0.0);
+        assert!((1..=100).all(|s| learning_rate_at(&constant, s, 100) == 0.01));
+        let cosine = config(LrSchedule::Cosine, 0.1);
+        let lr: Vec<f32> = (1..=100).map(|s| learning_rate_at(&cosine, s, 100)).collect();
+        assert!((lr[0] - 0.001).abs() < 1e-7 && (lr[9] - 0.01).abs() < 1e-7, "linear warm-up over 10 steps");
+        assert!((lr[10] - 0.01).abs() < 1e-7, "cosine starts at the base rate");
+        assert!(lr[10..].windows(2).all(|w| w[1] <= w[0]), "then only decreases");
+        assert!(lr[99] > 0.0 && lr[99] < 0.0001, "to nearly zero at the last step: {}", lr[99]);
+        assert!(learning_rate_at(&cosine, 150, 100) >= 0.0, "steps past the plan stay at zero, never negative");
+    }
+
+    #[test]
+    fn epoch_plans_count_steps_and_fit_the_budget() {
+        assert_eq!(steps_per_epoch(1000, 32), 32, "31 full batches and one of 8");
+        assert_eq!(steps_per_epoch(33, 32), 1, "a last batch of one image is dropped");
+        assert_eq!(epochs_within(10.0, 2.4, 50), 4);
+        assert_eq!(epochs_within(10.0, 2.4, 3), 3, "max_epochs caps the budget");
+        assert_eq!(epochs_within(1.0, 2.4, 50), 1, "at least one epoch");
     }
 
     #[test]
@@ -321,6 +439,9 @@ mod tests {
             max_epochs: 1,
             batch_size: 32,
             learning_rate: 0.003,
+            lr_schedule: LrSchedule::Constant,
+            warmup_fraction: 0.0,
+            max_seconds: None,
             temperature: 0.1,
             weight_decay: 1e-4,
             image_size: 28,
@@ -340,13 +461,13 @@ mod tests {
             })
             .collect();
         for b in batches.iter().take(3) {
-            run_step(&mut session, &mut opt, &config, b, n).unwrap();
+            run_step(&mut session, &mut opt, &config, 1, b, n).unwrap();
         }
         let mut times = Vec::new();
         let until = Instant::now() + std::time::Duration::from_secs(5);
         while Instant::now() < until {
             let start = Instant::now();
-            run_step(&mut session, &mut opt, &config, &batches[times.len() % 4], n).unwrap();
+            run_step(&mut session, &mut opt, &config, 1, &batches[times.len() % 4], n).unwrap();
             times.push(start.elapsed().as_secs_f64());
         }
         times.sort_by(f64::total_cmp);

@@ -2,94 +2,22 @@
 //! stores it in the models catalog. The options are checked before any image is
 //! read; the training itself is `engine::train`'s loop around the generated
 //! ONNX train step.
-use crate::engine::image::augment::AugmentOptions;
-use crate::engine::onnx::architectures::{self, MIN_IMAGE_SIZE};
 use crate::engine::onnx::runtime::Threads;
-use crate::engine::train::{self, EpochImages, EpochStats, TrainConfig, Trainer};
+use crate::engine::train::{self, EpochImages, EpochStats, Trainer};
 use crate::error::{invalid, runtime, Error, OrRaise};
+use crate::model::build_options::{BuildRequest, BATCH_MIN};
 use crate::model::catalog::{self, NewModel};
 use crate::model::runtime as onnxruntime;
 use crate::model::training_images::TrainingImages;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-const BATCH_MIN: usize = 2;
-
-/// What the caller asked for, before it is checked against the data.
-struct BuildRequest {
-    max_epochs: i32,
-    batch_size: i32,
-    learning_rate: f64,
-    temperature: f64,
-    weight_decay: f64,
-    image_size: Option<i32>,
-    channels: Option<i32>,
-    flip: Option<bool>,
-    color_jitter: Option<bool>,
-    augment: Option<JsonB>,
-}
-
-fn check_request(r: &BuildRequest) {
-    if r.max_epochs < 1 {
-        invalid(format!("max_epochs must be at least 1, not {}", r.max_epochs));
-    }
-    if r.batch_size < BATCH_MIN as i32 {
-        invalid(format!(
-            "batch_size must be at least {BATCH_MIN} (contrastive training compares pairs), not {}",
-            r.batch_size
-        ));
-    }
-    if !(r.learning_rate.is_finite() && r.learning_rate > 0.0) {
-        invalid(format!("learning_rate must be a positive number, not {}", r.learning_rate));
-    }
-    if !(r.temperature.is_finite() && r.temperature > 0.0) {
-        invalid(format!("temperature must be a positive number, not {}", r.temperature));
-    }
-    if !(r.weight_decay.is_finite() && r.weight_decay >= 0.0) {
-        invalid(format!("weight_decay must be zero or positive, not {}", r.weight_decay));
-    }
-    if let Some(size) = r.image_size {
-        if size < MIN_IMAGE_SIZE as i32 || size > 512 {
-            invalid(format!("image_size must be between {MIN_IMAGE_SIZE} and 512, not {size}"));
-        }
-    }
-    if let Some(c) = r.channels {
-        if c != 1 && c != 3 {
-            invalid(format!("channels must be 1 (grayscale) or 3 (colour), not {c}"));
-        }
-    }
-}
-
-/// Defaults depend on the data: grayscale images are not flipped or colour-jittered.
-fn augment_options(r: &BuildRequest, channels: u8) -> AugmentOptions {
-    let mut opts = if channels == 1 { AugmentOptions::for_grayscale() } else { AugmentOptions::for_color() };
-    if let Some(flip) = r.flip {
-        opts.flip = flip;
-    }
-    if r.color_jitter == Some(false) {
-        opts.color_jitter_prob = 0.0;
-    } else if r.color_jitter == Some(true) && channels == 3 && opts.color_jitter_prob == 0.0 {
-        opts.color_jitter_prob = AugmentOptions::for_color().color_jitter_prob;
-    }
-    if let Some(JsonB(overrides)) = &r.augment {
-        let mut merged = serde_json::to_value(&opts).unwrap();
-        let Some(fields) = overrides.as_object() else { invalid("augment must be a JSON object") };
-        for (key, value) in fields {
-            if merged.get(key).is_none() {
-                let valid: Vec<String> = merged.as_object().unwrap().keys().cloned().collect();
-                invalid(format!("unknown augment option \"{key}\"; valid options are: {}", valid.join(", ")));
-            }
-            merged[key] = value.clone();
-        }
-        opts = serde_json::from_value(merged).unwrap_or_else(|e| invalid(format!("invalid augment options: {e}")));
-    }
-    opts
-}
-
 #[allow(clippy::too_many_arguments)]
 /// Trains a SimCLR encoder on the images of `source_query` and stores it as `model_name`.
-#[pg_extern(volatile, parallel_unsafe, requires = ["models_catalog"])]
-fn build_model(
+/// (The Rust name differs from the SQL name so that the C symbol of the 0.2.0
+/// signature, below, stays what older install scripts point at.)
+#[pg_extern(name = "build_model", volatile, parallel_unsafe, requires = ["models_catalog"])]
+fn build_model_v3(
     model_name: &str,
     source_query: &str,
     image_col: default!(&str, "'image_path'"),
@@ -105,6 +33,10 @@ fn build_model(
     color_jitter: default!(Option<bool>, "NULL"),
     augment: default!(Option<JsonB>, "NULL"),
     overwrite: default!(bool, false),
+    architecture: default!(Option<&str>, "NULL"),
+    max_seconds: default!(Option<f64>, "NULL"),
+    lr_schedule: default!(&str, "'constant'"),
+    warmup: default!(f64, 0.0),
 ) -> TableIterator<
     'static,
     (
@@ -117,21 +49,23 @@ fn build_model(
     ),
 > {
     let request = BuildRequest {
+        architecture: architecture.map(str::to_string),
         max_epochs,
+        max_seconds,
         batch_size,
         learning_rate,
+        lr_schedule: lr_schedule.to_string(),
+        warmup,
         temperature,
         weight_decay,
         image_size,
         channels,
+        seed,
         flip,
         color_jitter,
-        augment,
+        augment: augment.map(|j| j.0),
     };
-    check_request(&request);
-    // Validates the augment overrides now, before any image is read; the real
-    // options depend on the channel count found in the data.
-    augment_options(&request, 1);
+    request.check().unwrap_or_else(|e| invalid(e));
     // 43 bytes leave room for the column names derived from it,
     // `<model>_simclr_similarity99`, within Postgres' 63-byte identifiers.
     if model_name.trim().is_empty() || model_name.len() > 43 || model_name.starts_with(char::is_whitespace) {
@@ -164,19 +98,8 @@ fn build_model(
         ));
     }
     let channels = channels.map(|c| c as u8).unwrap_or(if census.any_colour { 3 } else { 1 });
-    let image_size = image_size.map(|s| s as u32).unwrap_or(if channels == 1 { 28 } else { 32 });
-    let config = TrainConfig {
-        max_epochs: max_epochs as u32,
-        batch_size: batch_size as usize,
-        learning_rate: learning_rate as f32,
-        temperature: temperature as f32,
-        weight_decay: weight_decay as f32,
-        image_size,
-        channels,
-        seed: seed as u64,
-        augment: augment_options(&request, channels),
-    };
-    let arch = architectures::simclr_cnn(channels);
+    let config = request.config(channels).unwrap_or_else(|e| invalid(e));
+    let arch = request.architecture(channels).unwrap_or_else(|e| invalid(e));
     let session = onnxruntime::session(arch.train_step, Threads::Spin).or_raise();
     let notice_epoch = |s: &EpochStats| {
         notice!(
@@ -210,7 +133,7 @@ fn build_model(
         architecture: arch.name,
         channels: config.channels,
         image_size: config.image_size,
-        embedding_dim: architectures::EMBEDDING_DIM,
+        embedding_dim: arch.embedding_dim,
         options: serde_json::json!({ "training": &config, "image_col": image_col, "source_query": source_query }),
         encoder_onnx: &encoder_onnx,
         epoch_log: serde_json::to_value(&epochs).expect("epoch stats serialise"),
@@ -219,4 +142,59 @@ fn build_model(
     });
     let ips = (usable * epochs.len()) as f64 / last.seconds.max(1e-9);
     TableIterator::once((model_name.to_string(), epochs.len() as i32, last.loss as f64, seconds, usable as i64, ips))
+}
+
+/// build_model as versions 0.1.0 and 0.2.0 declare it, without the options added
+/// since: a database whose extension is not yet updated (ALTER EXTENSION UPDATE)
+/// calls this symbol, so it must keep working with the new library.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(sql = false, volatile, parallel_unsafe)]
+fn build_model(
+    model_name: &str,
+    source_query: &str,
+    image_col: &str,
+    max_epochs: i32,
+    batch_size: i32,
+    learning_rate: f64,
+    temperature: f64,
+    weight_decay: f64,
+    image_size: Option<i32>,
+    channels: Option<i32>,
+    seed: i64,
+    flip: Option<bool>,
+    color_jitter: Option<bool>,
+    augment: Option<JsonB>,
+    overwrite: bool,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_name, String),
+        name!(epochs, i32),
+        name!(final_loss, f64),
+        name!(seconds, f64),
+        name!(rows_used, i64),
+        name!(images_per_second, f64),
+    ),
+> {
+    build_model_v3(
+        model_name,
+        source_query,
+        image_col,
+        max_epochs,
+        batch_size,
+        learning_rate,
+        temperature,
+        weight_decay,
+        image_size,
+        channels,
+        seed,
+        flip,
+        color_jitter,
+        augment,
+        overwrite,
+        None,
+        None,
+        "constant",
+        0.0,
+    )
 }

@@ -3,6 +3,7 @@
 //! running a model's encoder in a backend (`encoder`: `embed_image`) and the
 //! ONNX Runtime settings of a backend (`runtime`).
 pub mod build;
+pub mod build_options;
 pub mod catalog;
 pub mod encoder;
 pub mod runtime;

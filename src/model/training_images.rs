@@ -83,7 +83,14 @@ impl<'a> TrainingImages<'a> {
             );
             let window_size = batch_size * 16;
             (
-                TrainingImages::Streamed(StreamedImages { source_query, image_col, base_side, window_size, reader }),
+                TrainingImages::Streamed(StreamedImages {
+                    image_count: census.usable,
+                    source_query,
+                    image_col,
+                    base_side,
+                    window_size,
+                    reader,
+                }),
                 census,
             )
         } else {
@@ -99,6 +106,7 @@ impl<'a> TrainingImages<'a> {
 /// follow the query's row order, so a streamed build is reproducible only when
 /// the source query returns its rows in a fixed order (an ORDER BY).
 pub struct StreamedImages<'a> {
+    image_count: usize,
     source_query: &'a str,
     image_col: &'a str,
     base_side: u32,
@@ -107,6 +115,10 @@ pub struct StreamedImages<'a> {
 }
 
 impl EpochImages for StreamedImages<'_> {
+    fn image_count(&self) -> usize {
+        self.image_count
+    }
+
     fn for_each_window(
         &mut self,
         _epoch: u32,

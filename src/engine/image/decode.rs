@@ -234,8 +234,8 @@ fn flatten_alpha(samples: &[u8], colour_channels: usize) -> Vec<u8> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use image::{GrayImage, ImageBuffer, Luma, LumaA, Rgb, RgbImage, Rgba};
     use crate::engine::image::resize::to_tensor;
+    use image::{GrayImage, ImageBuffer, Luma, LumaA, Rgb, RgbImage, Rgba};
 
     pub(crate) fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());

@@ -1,0 +1,207 @@
+//! `build_model`'s options as plain Rust: what the caller asked for, checked before
+//! any image is read, and turned into a `TrainConfig` once the data is known.
+//! Every check returns the message the caller sees; `build` raises it.
+use crate::engine::image::augment::AugmentOptions;
+use crate::engine::onnx::architectures::{self, Architecture, MIN_IMAGE_SIZE};
+use crate::engine::train::{LrSchedule, TrainConfig};
+
+/// Contrastive training compares pairs.
+pub const BATCH_MIN: usize = 2;
+
+/// What the caller asked for, before it is checked against the data.
+pub struct BuildRequest {
+    pub architecture: Option<String>,
+    pub max_epochs: i32,
+    pub max_seconds: Option<f64>,
+    pub batch_size: i32,
+    pub learning_rate: f64,
+    pub lr_schedule: String,
+    pub warmup: f64,
+    pub temperature: f64,
+    pub weight_decay: f64,
+    pub image_size: Option<i32>,
+    pub channels: Option<i32>,
+    pub seed: i64,
+    pub flip: Option<bool>,
+    pub color_jitter: Option<bool>,
+    pub augment: Option<serde_json::Value>,
+}
+
+impl BuildRequest {
+    /// Checks every option that does not depend on the data.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_epochs < 1 {
+            return Err(format!("max_epochs must be at least 1, not {}", self.max_epochs));
+        }
+        if let Some(s) = self.max_seconds {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(format!("max_seconds must be a positive number of seconds, not {s}"));
+            }
+        }
+        if self.batch_size < BATCH_MIN as i32 {
+            return Err(format!(
+                "batch_size must be at least {BATCH_MIN} (contrastive training compares pairs), not {}",
+                self.batch_size
+            ));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(format!("learning_rate must be a positive number, not {}", self.learning_rate));
+        }
+        self.schedule()?;
+        if !(self.warmup.is_finite() && (0.0..1.0).contains(&self.warmup)) {
+            return Err(format!("warmup must be a fraction of the training steps in [0, 1), not {}", self.warmup));
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(format!("temperature must be a positive number, not {}", self.temperature));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(format!("weight_decay must be zero or positive, not {}", self.weight_decay));
+        }
+        if let Some(size) = self.image_size {
+            if size < MIN_IMAGE_SIZE as i32 || size > 512 {
+                return Err(format!("image_size must be between {MIN_IMAGE_SIZE} and 512, not {size}"));
+            }
+        }
+        if let Some(c) = self.channels {
+            if c != 1 && c != 3 {
+                return Err(format!("channels must be 1 (grayscale) or 3 (colour), not {c}"));
+            }
+        }
+        // The architecture and augment overrides are checked now, before any image
+        // is read; the real choices depend on the channel count found in the data.
+        self.architecture(self.channels.unwrap_or(1) as u8)?;
+        self.augment_options(1)?;
+        Ok(())
+    }
+
+    fn schedule(&self) -> Result<LrSchedule, String> {
+        LrSchedule::parse(&self.lr_schedule).ok_or_else(|| {
+            format!("unknown lr_schedule \"{}\"; valid schedules are: {}", self.lr_schedule, LrSchedule::NAMES)
+        })
+    }
+
+    /// The architecture to train for images of `channels` channels.
+    pub fn architecture(&self, channels: u8) -> Result<&'static Architecture, String> {
+        let name = self.architecture.as_deref().unwrap_or(architectures::DEFAULT);
+        architectures::find(name, channels).ok_or_else(|| {
+            format!("unknown architecture \"{name}\"; valid architectures are: {}", architectures::names().join(", "))
+        })
+    }
+
+    /// Augmentation defaults depend on the data (grayscale images are not flipped or
+    /// colour-jittered); `flip`, `color_jitter` and `augment` override them.
+    pub fn augment_options(&self, channels: u8) -> Result<AugmentOptions, String> {
+        let mut opts = if channels == 1 { AugmentOptions::for_grayscale() } else { AugmentOptions::for_color() };
+        if let Some(flip) = self.flip {
+            opts.flip = flip;
+        }
+        if self.color_jitter == Some(false) {
+            opts.color_jitter_prob = 0.0;
+        } else if self.color_jitter == Some(true) && channels == 3 && opts.color_jitter_prob == 0.0 {
+            opts.color_jitter_prob = AugmentOptions::for_color().color_jitter_prob;
+        }
+        if let Some(overrides) = &self.augment {
+            let mut merged = serde_json::to_value(&opts).expect("augment options serialise");
+            let Some(fields) = overrides.as_object() else { return Err("augment must be a JSON object".into()) };
+            for (key, value) in fields {
+                if merged.get(key).is_none() {
+                    let valid: Vec<String> = merged.as_object().expect("a struct").keys().cloned().collect();
+                    return Err(format!("unknown augment option \"{key}\"; valid options are: {}", valid.join(", ")));
+                }
+                merged[key] = value.clone();
+            }
+            opts = serde_json::from_value(merged).map_err(|e| format!("invalid augment options: {e}"))?;
+        }
+        Ok(opts)
+    }
+
+    /// The training configuration for data of `channels` channels.
+    pub fn config(&self, channels: u8) -> Result<TrainConfig, String> {
+        let image_size = self.image_size.map(|s| s as u32).unwrap_or(if channels == 1 { 28 } else { 32 });
+        Ok(TrainConfig {
+            max_epochs: self.max_epochs as u32,
+            max_seconds: self.max_seconds,
+            batch_size: self.batch_size as usize,
+            learning_rate: self.learning_rate as f32,
+            lr_schedule: self.schedule()?,
+            warmup_fraction: self.warmup as f32,
+            temperature: self.temperature as f32,
+            weight_decay: self.weight_decay as f32,
+            image_size,
+            channels,
+            seed: self.seed as u64,
+            augment: self.augment_options(channels)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> BuildRequest {
+        BuildRequest {
+            architecture: None,
+            max_epochs: 5,
+            max_seconds: None,
+            batch_size: 32,
+            learning_rate: 0.003,
+            lr_schedule: "constant".into(),
+            warmup: 0.0,
+            temperature: 0.1,
+            weight_decay: 1e-4,
+            image_size: None,
+            channels: None,
+            seed: 42,
+            flip: None,
+            color_jitter: None,
+            augment: None,
+        }
+    }
+
+    #[test]
+    fn defaults_pass_and_follow_the_data() {
+        let r = request();
+        r.check().unwrap();
+        let gray = r.config(1).unwrap();
+        assert_eq!((gray.image_size, gray.channels, gray.augment.flip), (28, 1, false));
+        let colour = r.config(3).unwrap();
+        assert_eq!((colour.image_size, colour.channels), (32, 3));
+        assert_eq!(r.architecture(3).unwrap().name, architectures::DEFAULT);
+    }
+
+    #[test]
+    fn bad_options_name_the_option_and_the_valid_values() {
+        let cases: Vec<(BuildRequest, &str)> = vec![
+            (
+                BuildRequest { architecture: Some("resnet999".into()), ..request() },
+                "unknown architecture \"resnet999\"; valid architectures are: simclr_cnn",
+            ),
+            (
+                BuildRequest { max_seconds: Some(0.0), ..request() },
+                "max_seconds must be a positive number of seconds, not 0",
+            ),
+            (
+                BuildRequest { max_seconds: Some(-5.0), ..request() },
+                "max_seconds must be a positive number of seconds, not -5",
+            ),
+            (
+                BuildRequest { lr_schedule: "linear".into(), ..request() },
+                "unknown lr_schedule \"linear\"; valid schedules are: constant, cosine",
+            ),
+            (
+                BuildRequest { warmup: 1.0, ..request() },
+                "warmup must be a fraction of the training steps in [0, 1), not 1",
+            ),
+            (BuildRequest { max_epochs: 0, ..request() }, "max_epochs must be at least 1, not 0"),
+            (
+                BuildRequest { augment: Some(serde_json::json!({"spin": 1})), ..request() },
+                "unknown augment option \"spin\"",
+            ),
+        ];
+        for (r, expected) in cases {
+            let err = r.check().unwrap_err();
+            assert!(err.starts_with(expected), "{err}");
+        }
+    }
+}
