@@ -1,5 +1,6 @@
 -- image_search 0.2.0 -> 0.3.0
--- build_model gains architecture, max_seconds (a time budget), lr_schedule and warmup.
+-- build_model gains architecture, pretrained (warm starts), max_seconds (a time budget),
+-- lr_schedule and warmup.
 -- Models trained by 0.2.0 keep working: the catalog table is unchanged.
 \echo Use "ALTER EXTENSION image_search UPDATE TO '0.3.0'" to load this file. \quit
 
@@ -22,6 +23,7 @@ CREATE FUNCTION @extschema@.build_model(
 	"augment" jsonb DEFAULT NULL, /* Option < JsonB > */
 	"overwrite" bool DEFAULT false, /* bool */
 	"architecture" TEXT DEFAULT NULL, /* Option < & str > */
+	"pretrained" TEXT DEFAULT NULL, /* Option < & str > */
 	"max_seconds" double precision DEFAULT NULL, /* Option < f64 > */
 	"lr_schedule" TEXT DEFAULT 'constant', /* & str */
 	"warmup" double precision DEFAULT 0.0 /* f64 */
@@ -33,6 +35,6 @@ CREATE FUNCTION @extschema@.build_model(
 	"rows_used" bigint,  /* i64 */
 	"images_per_second" double precision  /* f64 */
 )
-VOLATILE PARALLEL UNSAFE 
+VOLATILE PARALLEL UNSAFE  
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'build_model_v3_wrapper';

@@ -84,6 +84,25 @@ SELECT options->'training'->>'lr_schedule' AS lr_schedule, round((options->'trai
 SELECT drop_model('models_budget');
 
 --
+-- Warm starts: pretrained => a model trained by build_model seeds the encoder (the same
+-- architecture and channels; its channels, image size and architecture are the defaults).
+--
+SELECT model_name FROM build_model('models_base', 'SELECT * FROM models_train ORDER BY filename LIMIT 300',
+                                   image_col => 'img_path', max_epochs => 4);
+SELECT model_name FROM build_model('models_cold', 'SELECT * FROM models_train ORDER BY filename DESC LIMIT 100',
+                                   image_col => 'img_path', max_epochs => 1);
+SELECT model_name FROM build_model('models_warm', 'SELECT * FROM models_train ORDER BY filename DESC LIMIT 100',
+                                   image_col => 'img_path', max_epochs => 1, pretrained => 'models_base');
+-- Starting from trained weights, the first epoch's loss is lower than from scratch.
+SELECT (w.epoch_log->0->>'loss')::float < (c.epoch_log->0->>'loss')::float AS warm_start_helps,
+       w.architecture, w.channels, w.image_size
+FROM models w, models c WHERE w.name = 'models_warm' AND c.name = 'models_cold';
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path', pretrained => 'no_such_model');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path', pretrained => 'models_base',
+                          channels => 3);
+SELECT drop_model('models_base'), drop_model('models_cold'), drop_model('models_warm');
+
+--
 -- The source query and its image column.
 --
 -- The default image column is image_path; the tutorial's is img_path.

@@ -205,6 +205,21 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// Starts from trained encoder weights (a warm start); the projection head
+    /// keeps its initial weights. Fails if `encoder` has the wrong length.
+    pub fn start_from(&mut self, encoder: &[f32]) -> Result<(), String> {
+        if encoder.len() != self.arch.encoder_param_count {
+            return Err(format!(
+                "the pretrained encoder has {} weights, {} needs {}",
+                encoder.len(),
+                self.arch.name,
+                self.arch.encoder_param_count
+            ));
+        }
+        self.opt.params[..encoder.len()].copy_from_slice(encoder);
+        Ok(())
+    }
+
     /// One step per batch (indices into `pictures`); the next batch is augmented on
     /// another thread while the current step runs. `first_step` numbers the batches
     /// within the epoch, so that every view's augmentation has its own seed.

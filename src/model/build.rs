@@ -2,11 +2,13 @@
 //! stores it in the models catalog. The options are checked before any image is
 //! read; the training itself is `engine::train`'s loop around the generated
 //! ONNX train step.
+use crate::engine::onnx::architectures::Architecture;
+use crate::engine::onnx::encoder_file;
 use crate::engine::onnx::runtime::Threads;
 use crate::engine::train::{self, EpochImages, EpochStats, Trainer};
 use crate::error::{invalid, runtime, Error, OrRaise};
 use crate::model::build_options::{BuildRequest, BATCH_MIN};
-use crate::model::catalog::{self, NewModel};
+use crate::model::catalog::{self, Model, NewModel};
 use crate::model::runtime as onnxruntime;
 use crate::model::training_images::TrainingImages;
 use pgrx::prelude::*;
@@ -34,6 +36,7 @@ fn build_model_v3(
     augment: default!(Option<JsonB>, "NULL"),
     overwrite: default!(bool, false),
     architecture: default!(Option<&str>, "NULL"),
+    pretrained: default!(Option<&str>, "NULL"),
     max_seconds: default!(Option<f64>, "NULL"),
     lr_schedule: default!(&str, "'constant'"),
     warmup: default!(f64, 0.0),
@@ -65,7 +68,18 @@ fn build_model_v3(
         color_jitter,
         augment: augment.map(|j| j.0),
     };
+    // A warm start defaults to the pretrained model's channels, size and architecture.
+    let pretrained = pretrained.map(|name| {
+        Model::find(name).unwrap_or_else(|| invalid(format!("pretrained model \"{name}\" does not exist")))
+    });
+    let mut request = request;
+    if let Some(p) = &pretrained {
+        request.channels = request.channels.or(Some(p.channels as i32));
+        request.image_size = request.image_size.or(Some(p.image_size as i32));
+        request.architecture = request.architecture.or(Some(p.architecture.clone()));
+    }
     request.check().unwrap_or_else(|e| invalid(e));
+    let (image_size, channels) = (request.image_size, request.channels);
     // 43 bytes leave room for the column names derived from it,
     // `<model>_simclr_similarity99`, within Postgres' 63-byte identifiers.
     if model_name.trim().is_empty() || model_name.len() > 43 || model_name.starts_with(char::is_whitespace) {
@@ -113,6 +127,10 @@ fn build_model_v3(
         )
     };
     let mut trainer = Trainer::new(arch, session, &config);
+    if let Some(p) = &pretrained {
+        let weights = warm_start_weights(p, arch, config.channels).unwrap_or_else(|e| invalid(e));
+        trainer.start_from(&weights).unwrap_or_else(|e| invalid(e));
+    }
     let mut cached;
     let source: &mut dyn EpochImages = match &mut images {
         TrainingImages::Cached(pictures) => {
@@ -142,6 +160,23 @@ fn build_model_v3(
     });
     let ips = (usable * epochs.len()) as f64 / last.seconds.max(1e-9);
     TableIterator::once((model_name.to_string(), epochs.len() as i32, last.loss as f64, seconds, usable as i64, ips))
+}
+
+/// The trained encoder weights of `pretrained`, if it can seed a build of `arch` on
+/// images of `channels` channels.
+fn warm_start_weights(pretrained: &Model, arch: &Architecture, channels: u8) -> Result<Vec<f32>, String> {
+    let name = &pretrained.name;
+    if pretrained.architecture != arch.name || pretrained.channels != channels {
+        return Err(format!(
+            "pretrained model \"{name}\" is a {} model of {}-channel images, and this build trains {} on {channels}-channel \
+             images; a warm start needs the same architecture and channels",
+            pretrained.architecture, pretrained.channels, arch.name
+        ));
+    }
+    encoder_file::appended_initializer(&pretrained.encoder_onnx(), arch.encoder, "params", arch.encoder_param_count)
+        .ok_or_else(|| {
+            format!("the weights of pretrained model \"{name}\" cannot be read (it was not trained by build_model)")
+        })
 }
 
 /// build_model as versions 0.1.0 and 0.2.0 declare it, without the options added
@@ -192,6 +227,7 @@ fn build_model(
         color_jitter,
         augment,
         overwrite,
+        None,
         None,
         None,
         "constant",

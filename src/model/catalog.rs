@@ -49,7 +49,6 @@ GRANT SELECT ON models, model_list TO PUBLIC;
 #[derive(Clone, Debug)]
 pub struct Model {
     pub name: String,
-    #[allow(dead_code)] // read once build_model offers several architectures (issue 8)
     pub architecture: String,
     pub channels: u8,
     pub image_size: u32,

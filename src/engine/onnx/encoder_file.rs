@@ -50,9 +50,43 @@ pub fn with_initializer(model: &[u8], name: &str, values: &[f32]) -> Vec<u8> {
     out
 }
 
+/// The values of the initializer `with_initializer` added to `model`, which must
+/// start with `base` (the architecture's encoder graph it was made from): the
+/// trained weights of a stored encoder, for warm starts. `None` when `model` was
+/// not made that way (another architecture, or not ours).
+pub fn appended_initializer(model: &[u8], base: &[u8], name: &str, count: usize) -> Option<Vec<f32>> {
+    let rest = model.strip_prefix(base)?;
+    let mut expected = Vec::new();
+    length_delimited(GRAPH_INITIALIZER_FIELD, &float_tensor(name, &vec![0.0; count]), &mut expected);
+    let mut header = Vec::new();
+    varint(((MODEL_GRAPH_FIELD as u64) << 3) | 2, &mut header);
+    varint(expected.len() as u64, &mut header);
+    // Same layout as a tensor of `count` zeros: only the raw bytes may differ.
+    let graph = rest.strip_prefix(&header[..])?;
+    if graph.len() != expected.len() {
+        return None;
+    }
+    let raw = &graph[graph.len() - count * 4..];
+    if graph[..graph.len() - count * 4] != expected[..expected.len() - count * 4] {
+        return None;
+    }
+    Some(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_appended_weights_read_back_only_from_the_same_base() {
+        let values = [1.5f32, -2.0, 0.25];
+        let model = with_initializer(b"base graph", "params", &values);
+        assert_eq!(appended_initializer(&model, b"base graph", "params", 3), Some(values.to_vec()));
+        assert_eq!(appended_initializer(&model, b"other graph", "params", 3), None, "another architecture");
+        assert_eq!(appended_initializer(&model, b"base graph", "params", 4), None, "another size");
+        assert_eq!(appended_initializer(&model, b"base graph", "weights", 3), None, "another name");
+        assert_eq!(appended_initializer(b"base graph", b"base graph", "params", 3), None, "no weights");
+    }
 
     #[test]
     fn varints_are_little_endian_base_128() {
