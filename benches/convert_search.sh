@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Convert throughput and search latency on a throwaway cluster.
-#   benches/convert_search.sh [concurrent_seconds]
+#   benches/convert_search.sh [concurrent_seconds]     (CONVERT_ONLY=1: stop after the converts)
 # 1. convert: embeddings for 10,000 MNIST rows (the 1,000 training JPEGs x 10), images/s
 # 2. search: the tutorial's search over the 200-row mnist_test, end to end per statement
 #    (pgbench, 1 client, 200 transactions), both the similarity form and the <=> form
@@ -35,6 +35,7 @@ timed_convert() {
 timed_convert "10,000 MNIST rows" "'many', image_col => 'img_path'"
 timed_convert "the same rows again, replace => true" "'many', image_col => 'img_path', replace => true"
 timed_convert "10,000 rows of a table with 4 hash partitions" "'many_part', image_col => 'img_path'"
+[ -n "${CONVERT_ONLY:-}" ] && exit 0
 
 cat > /tmp/search_similarity.sql <<'SQL'
 SELECT filename, image_search.cosine_similarity(m_simclr, (SELECT image_search.embed_image('m', 'tutorial_data/mnist_data/test/923.jpg'))) AS m_simclr_similarity1

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Large colour photos: convert throughput and one training epoch on 40 wallpapers from
+# Debian packages (real photographs, several megapixels each), on a throwaway cluster.
+#   benches/large_photos.sh
+# Installs the wallpaper packages if they are missing. Prints the photos' sizes, then
+# build_model (1 epoch, colour) and convert of 200 rows (the 40 photos x 5), images/s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers)
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ -n "${missing[*]:-}" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The 40 largest JPEG files of those packages, in a fixed order.
+list=/tmp/image_search_large_photos.txt
+find /usr/share/backgrounds /usr/share/wallpapers -name '*.jpg' -size +300k -printf '%s %p\n' \
+  | sort -k1,1nr -k2 | head -40 | awk '{ print $2 }' | sort > "$list"
+python3 - "$list" <<'PY'
+import struct, sys, statistics
+def jpeg_size(path):
+    data = open(path, 'rb').read()
+    i = 2
+    while i < len(data):
+        marker, length = data[i + 1], struct.unpack('>H', data[i + 2:i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack('>HH', data[i + 5:i + 9])
+            return w * h
+        i += 2 + length
+mp = [jpeg_size(p.strip()) / 1e6 for p in open(sys.argv[1])]
+print(f"{len(mp)} photos: median {statistics.median(mp):.1f} MP, largest {max(mp):.1f} MP, smallest {min(mp):.1f} MP")
+PY
+source scripts/pg_cluster.sh
+cluster_start /tmp/image_search_bench_photos 54373
+psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "CREATE EXTENSION image_search" \
+  -c "CREATE TABLE photos (img_path text)" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy photos FROM '$list'"
+psql -X -q -v ON_ERROR_STOP=1 -c "CREATE TABLE many AS SELECT img_path FROM photos, generate_series(1, 5)" >/dev/null
+echo "== build_model on the 40 photos, 1 epoch (colour, 32 px): decode + train"
+psql -X -At -c "SELECT format('%s s, %s images/s', round(seconds::numeric, 2), round(images_per_second::numeric))
+                FROM image_search.build_model('photos', 'SELECT img_path FROM photos', image_col => 'img_path',
+                                              max_epochs => 1, batch_size => 20)" 2>/dev/null
+echo "== convert: 200 rows (the 40 photos x 5), a fresh session"
+psql -X -At -c "\\timing on" -c "SELECT image_search.convert('photos', 'many', image_col => 'img_path')" \
+  | awk '/^Time/ { ms = $2 } /^[0-9]+$/ { n = $1 } END { printf "%d rows in %.0f ms = %.0f images/s\n", n, ms, n / ms * 1000 }'
