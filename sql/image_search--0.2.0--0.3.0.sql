@@ -1,6 +1,6 @@
 -- image_search 0.2.0 -> 0.3.0
 -- build_model gains architecture, pretrained (warm starts), max_seconds (a time budget),
--- lr_schedule and warmup.
+-- lr_schedule and warmup; max_epochs defaults to about 8,000 images of training.
 -- Models trained by 0.2.0 keep working: the catalog table is unchanged.
 \echo Use "ALTER EXTENSION image_search UPDATE TO '0.3.0'" to load this file. \quit
 
@@ -10,7 +10,7 @@ CREATE FUNCTION @extschema@.build_model(
 	"model_name" TEXT, /* & str */
 	"source_query" TEXT, /* & str */
 	"image_col" TEXT DEFAULT 'image_path', /* & str */
-	"max_epochs" INT DEFAULT 5, /* i32 */
+	"max_epochs" INT DEFAULT NULL, /* Option < i32 > */
 	"batch_size" INT DEFAULT 32, /* i32 */
 	"learning_rate" double precision DEFAULT 0.003, /* f64 */
 	"temperature" double precision DEFAULT 0.1, /* f64 */

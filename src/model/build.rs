@@ -23,7 +23,7 @@ fn build_model_v3(
     model_name: &str,
     source_query: &str,
     image_col: default!(&str, "'image_path'"),
-    max_epochs: default!(i32, 5),
+    max_epochs: default!(Option<i32>, "NULL"),
     batch_size: default!(i32, 32),
     learning_rate: default!(f64, 0.003),
     temperature: default!(f64, 0.1),
@@ -112,7 +112,7 @@ fn build_model_v3(
         ));
     }
     let channels = channels.map(|c| c as u8).unwrap_or(if census.any_colour { 3 } else { 1 });
-    let config = request.config(channels).unwrap_or_else(|e| invalid(e));
+    let config = request.config(channels, usable).unwrap_or_else(|e| invalid(e));
     let arch = request.architecture(channels).unwrap_or_else(|e| invalid(e));
     let session = onnxruntime::session(arch.train_step, Threads::Spin).or_raise();
     let notice_epoch = |s: &EpochStats| {
@@ -215,7 +215,7 @@ fn build_model(
         model_name,
         source_query,
         image_col,
-        max_epochs,
+        Some(max_epochs),
         batch_size,
         learning_rate,
         temperature,

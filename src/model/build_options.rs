@@ -8,10 +8,29 @@ use crate::engine::train::{LrSchedule, TrainConfig};
 /// Contrastive training compares pairs.
 pub const BATCH_MIN: usize = 2;
 
+/// Without `max_epochs`, a build trains on about this many images in all (epochs ×
+/// rows): retrieval quality grows with the number of training steps far more than
+/// with anything else at tutorial scale (models/STUDY.md, 2026-11-28).
+pub const DEFAULT_IMAGE_BUDGET: usize = 8_000;
+/// Bounds of the default epoch count: small tables still get many passes, large
+/// tables at least a few.
+pub const DEFAULT_EPOCHS: (u32, u32) = (5, 100);
+/// With only a time budget (`max_seconds`), the budget decides, up to this many epochs.
+pub const BUDGET_MAX_EPOCHS: u32 = 1000;
+
+/// The default number of epochs for `rows` usable images.
+pub fn default_epochs(rows: usize, time_budget: bool) -> u32 {
+    if time_budget {
+        return BUDGET_MAX_EPOCHS;
+    }
+    let epochs = (DEFAULT_IMAGE_BUDGET as f64 / rows.max(1) as f64).round() as u32;
+    epochs.clamp(DEFAULT_EPOCHS.0, DEFAULT_EPOCHS.1)
+}
+
 /// What the caller asked for, before it is checked against the data.
 pub struct BuildRequest {
     pub architecture: Option<String>,
-    pub max_epochs: i32,
+    pub max_epochs: Option<i32>,
     pub max_seconds: Option<f64>,
     pub batch_size: i32,
     pub learning_rate: f64,
@@ -30,8 +49,8 @@ pub struct BuildRequest {
 impl BuildRequest {
     /// Checks every option that does not depend on the data.
     pub fn check(&self) -> Result<(), String> {
-        if self.max_epochs < 1 {
-            return Err(format!("max_epochs must be at least 1, not {}", self.max_epochs));
+        if let Some(epochs) = self.max_epochs.filter(|&e| e < 1) {
+            return Err(format!("max_epochs must be at least 1, not {epochs}"));
         }
         if let Some(s) = self.max_seconds {
             if !(s.is_finite() && s > 0.0) {
@@ -115,11 +134,11 @@ impl BuildRequest {
         Ok(opts)
     }
 
-    /// The training configuration for data of `channels` channels.
-    pub fn config(&self, channels: u8) -> Result<TrainConfig, String> {
+    /// The training configuration for `rows` usable images of `channels` channels.
+    pub fn config(&self, channels: u8, rows: usize) -> Result<TrainConfig, String> {
         let image_size = self.image_size.map(|s| s as u32).unwrap_or(if channels == 1 { 28 } else { 32 });
         Ok(TrainConfig {
-            max_epochs: self.max_epochs as u32,
+            max_epochs: self.max_epochs.map_or_else(|| default_epochs(rows, self.max_seconds.is_some()), |e| e as u32),
             max_seconds: self.max_seconds,
             batch_size: self.batch_size as usize,
             learning_rate: self.learning_rate as f32,
@@ -142,7 +161,7 @@ mod tests {
     fn request() -> BuildRequest {
         BuildRequest {
             architecture: None,
-            max_epochs: 5,
+            max_epochs: None,
             max_seconds: None,
             batch_size: 32,
             learning_rate: 0.003,
@@ -163,11 +182,18 @@ mod tests {
     fn defaults_pass_and_follow_the_data() {
         let r = request();
         r.check().unwrap();
-        let gray = r.config(1).unwrap();
+        let gray = r.config(1, 1000).unwrap();
         assert_eq!((gray.image_size, gray.channels, gray.augment.flip), (28, 1, false));
-        let colour = r.config(3).unwrap();
+        let colour = r.config(3, 400).unwrap();
         assert_eq!((colour.image_size, colour.channels), (32, 3));
         assert_eq!(r.architecture(3).unwrap().name, architectures::DEFAULT);
+        assert_eq!((gray.max_epochs, colour.max_epochs), (8, 20), "about 8,000 images of training");
+        assert_eq!(r.config(1, 100_000).unwrap().max_epochs, 5, "at least 5 epochs");
+        assert_eq!(r.config(1, 20).unwrap().max_epochs, 100, "at most 100 epochs");
+        let budget = BuildRequest { max_seconds: Some(60.0), ..request() };
+        assert_eq!(budget.config(1, 1000).unwrap().max_epochs, BUDGET_MAX_EPOCHS, "the time budget decides");
+        let fixed = BuildRequest { max_epochs: Some(3), max_seconds: Some(60.0), ..request() };
+        assert_eq!(fixed.config(1, 1000).unwrap().max_epochs, 3);
     }
 
     #[test]
@@ -193,7 +219,7 @@ mod tests {
                 BuildRequest { warmup: 1.0, ..request() },
                 "warmup must be a fraction of the training steps in [0, 1), not 1",
             ),
-            (BuildRequest { max_epochs: 0, ..request() }, "max_epochs must be at least 1, not 0"),
+            (BuildRequest { max_epochs: Some(0), ..request() }, "max_epochs must be at least 1, not 0"),
             (
                 BuildRequest { augment: Some(serde_json::json!({"spin": 1})), ..request() },
                 "unknown augment option \"spin\"",

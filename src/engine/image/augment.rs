@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::engine::image::distort;
 use crate::engine::image::resize::LUMA_WEIGHTS;
 use crate::engine::image::Picture;
 
@@ -47,6 +48,18 @@ pub struct AugmentOptions {
     pub blur_sigma: (f32, f32),
     /// Standard deviation of additive gaussian noise (0 = off).
     pub noise_std: f32,
+    /// Elastic warp strength: largest displacement in output pixels (0 = off).
+    #[serde(default)]
+    pub elastic: f32,
+    /// Probability of a solid frame around the shrunken view, and its largest
+    /// width as a fraction of the side.
+    #[serde(default)]
+    pub border_prob: f32,
+    #[serde(default)]
+    pub border_max: f32,
+    /// Probability of a stroke-width change (3×3 dilation or erosion).
+    #[serde(default)]
+    pub morph_prob: f32,
 }
 
 impl AugmentOptions {
@@ -71,25 +84,36 @@ impl AugmentOptions {
             blur_prob: 0.2,
             blur_sigma: (0.1, 1.0),
             noise_std: 0.03,
+            elastic: 3.0,
+            border_prob: 0.0,
+            border_max: 0.0,
+            morph_prob: 0.0,
         }
     }
 
+    /// SimCLR's colour recipe with milder crops and hue/saturation jitter and an
+    /// occasional frame, which find edited copies of a photo far better in
+    /// models/STUDY.md (2026-11-28).
     pub fn for_color() -> Self {
         AugmentOptions {
-            crop_scale: (0.2, 1.0),
+            crop_scale: (0.5, 1.0),
             crop_ratio: (0.75, 1.333),
             max_rotation_deg: 0.0,
             max_translate: 0.0,
             brightness: 0.4,
             contrast: 0.4,
-            saturation: 0.4,
-            hue: 0.1,
+            saturation: 0.3,
+            hue: 0.05,
             color_jitter_prob: 0.8,
             grayscale_prob: 0.2,
             flip: true,
             blur_prob: 0.3,
             blur_sigma: (0.1, 1.5),
             noise_std: 0.0,
+            elastic: 0.0,
+            border_prob: 0.2,
+            border_max: 0.1,
+            morph_prob: 0.0,
         }
     }
 
@@ -112,6 +136,10 @@ impl AugmentOptions {
             blur_prob: 0.0,
             blur_sigma: (0.0, 0.0),
             noise_std: 0.0,
+            elastic: 0.0,
+            border_prob: 0.0,
+            border_max: 0.0,
+            morph_prob: 0.0,
         }
     }
 }
@@ -185,8 +213,15 @@ fn augment_into<R: Rng + ?Sized>(
 ) {
     let size = size as usize;
     let plane = size * size;
-    let map = random_geometry(base, size, opts, rng);
-    sample_affine(base, &map, size, channels, out);
+    let (map, scale) = random_geometry(base, size, opts, rng);
+    let warp: Option<Vec<(f32, f32)>> = (opts.elastic > 0.0).then(|| {
+        // Output-pixel offsets in base pixels: the crop's base pixels per output pixel.
+        distort::elastic_field(size, opts.elastic, rng)
+            .into_iter()
+            .map(|(dx, dy)| (dx * scale.0, dy * scale.1))
+            .collect()
+    });
+    sample_affine(base, &map, warp.as_deref(), size, channels, out);
 
     if channels == 3 {
         if chance(rng, opts.color_jitter_prob) {
@@ -197,6 +232,12 @@ fn augment_into<R: Rng + ?Sized>(
         }
     } else if chance(rng, opts.color_jitter_prob) {
         gray_jitter(out, opts, rng);
+    }
+    if chance(rng, opts.border_prob) {
+        distort::add_border(out, size, opts.border_max, rng);
+    }
+    if chance(rng, opts.morph_prob) {
+        distort::change_stroke_width(out, size, rng);
     }
     if chance(rng, opts.blur_prob) {
         let sigma = uniform(rng, opts.blur_sigma.0, opts.blur_sigma.1);
@@ -270,7 +311,14 @@ fn random_crop<R: Rng + ?Sized>(width: f32, height: f32, opts: &AugmentOptions, 
     Crop { cx: width / 2.0, cy: height / 2.0, w, h }
 }
 
-fn random_geometry<R: Rng + ?Sized>(base: &Picture, size: usize, opts: &AugmentOptions, rng: &mut R) -> Affine {
+/// The view's map from output to base pixels, and how many base pixels one output
+/// pixel spans along x and y (the crop's scale, for the elastic warp).
+fn random_geometry<R: Rng + ?Sized>(
+    base: &Picture,
+    size: usize,
+    opts: &AugmentOptions,
+    rng: &mut R,
+) -> (Affine, (f32, f32)) {
     let crop = random_crop(base.width as f32, base.height as f32, opts, rng);
     let angle = if opts.max_rotation_deg > 0.0 {
         uniform(rng, -opts.max_rotation_deg, opts.max_rotation_deg).to_radians()
@@ -299,24 +347,31 @@ fn random_geometry<R: Rng + ?Sized>(base: &Picture, size: usize, opts: &AugmentO
     let (c, f) = source_of(0.0, 0.0);
     let (x1, y1) = source_of(1.0, 0.0);
     let (x2, y2) = source_of(0.0, 1.0);
-    Affine { a: x1 - c, b: x2 - c, c, d: y1 - f, e: y2 - f, f }
+    (Affine { a: x1 - c, b: x2 - c, c, d: y1 - f, e: y2 - f, f }, (crop.w / n, crop.h / n))
 }
 
-/// Bilinear sampling of the base through `map` into CHW output on [0,1],
-/// converting channel count on the way.
-fn sample_affine(base: &Picture, map: &Affine, size: usize, channels: u8, out: &mut [f32]) {
+/// Bilinear sampling of the base through `map` (plus `warp`, per-pixel offsets in
+/// base pixels) into CHW output on [0,1], converting channel count on the way.
+fn sample_affine(
+    base: &Picture,
+    map: &Affine,
+    warp: Option<&[(f32, f32)]>,
+    size: usize,
+    channels: u8,
+    out: &mut [f32],
+) {
     // Monomorphised per channel layout so the inner loop has no branches.
     match (base.channels, channels) {
-        (1, 1) => sample_into::<1>(base, map, size, out, |o, i, _, [g]| o[i] = g),
-        (1, _) => sample_into::<1>(base, map, size, out, |o, i, plane, [g]| {
+        (1, 1) => sample_into::<1>(base, map, warp, size, out, |o, i, _, [g]| o[i] = g),
+        (1, _) => sample_into::<1>(base, map, warp, size, out, |o, i, plane, [g]| {
             o[i] = g;
             o[plane + i] = g;
             o[2 * plane + i] = g;
         }),
-        (_, 1) => sample_into::<3>(base, map, size, out, |o, i, _, [r, g, b]| {
+        (_, 1) => sample_into::<3>(base, map, warp, size, out, |o, i, _, [r, g, b]| {
             o[i] = LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
         }),
-        _ => sample_into::<3>(base, map, size, out, |o, i, plane, [r, g, b]| {
+        _ => sample_into::<3>(base, map, warp, size, out, |o, i, plane, [r, g, b]| {
             o[i] = r;
             o[plane + i] = g;
             o[2 * plane + i] = b;
@@ -332,6 +387,7 @@ const FIX_ONE: i64 = 1 << 16;
 fn sample_into<const BC: usize>(
     base: &Picture,
     map: &Affine,
+    warp: Option<&[(f32, f32)]>,
     size: usize,
     out: &mut [f32],
     store: impl Fn(&mut [f32], usize, usize, [f32; BC]),
@@ -373,6 +429,19 @@ fn sample_into<const BC: usize>(
     };
 
     // -0.5 moves from continuous coordinates to pixel-centre indices.
+    if let Some(warp) = warp {
+        // Every pixel has its own offset: plain per-pixel coordinates.
+        for v in 0..size {
+            for u in 0..size {
+                let (ox, oy) = warp[v * size + u];
+                let (uf, vf) = (u as f32, v as f32);
+                let (xa, xb, fx) = x_tap(to_fix(map.a * uf + map.b * vf + map.c - 0.5 + ox));
+                let (ya, yb, fy) = y_tap(to_fix(map.d * uf + map.e * vf + map.f - 0.5 + oy));
+                store(out, v * size + u, plane, lerp(xa, xb, fx, ya, yb, fy));
+            }
+        }
+        return;
+    }
     if map.b == 0.0 && map.d == 0.0 {
         // No rotation: x depends only on u and y only on v, so the taps are
         // computed once per column and once per row.

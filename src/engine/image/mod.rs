@@ -4,6 +4,7 @@
 pub mod access;
 pub mod augment;
 pub mod decode;
+pub mod distort;
 pub mod grid;
 pub mod resize;
 
