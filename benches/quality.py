@@ -46,7 +46,8 @@ def stored_embeddings(column):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, nargs="+", default=[5, 50])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[5, 50],
+                        help="epoch counts to build; -1 builds with build_model's default (no max_epochs)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--augment", default=None, help="JSON object of augmentation overrides")
@@ -71,6 +72,9 @@ def main():
                 # learning_rate so small that the weights stay at their initial values
                 opts = f"max_epochs => 1, learning_rate => 1e-30, seed => {seed}"
                 name = "untrained encoder"
+            elif epochs < 0:
+                opts = f"seed => {seed}{batch}"
+                name = f"build_model default   seed {seed}"
             else:
                 opts = f"max_epochs => {epochs}, seed => {seed}{batch}"
                 name = f"build_model {epochs:>2} epochs seed {seed}"
