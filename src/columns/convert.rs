@@ -152,7 +152,7 @@ fn convert(
              WHERE t.tableoid = v.rel AND t.ctid = v.id",
             col = quote_identifier(&column)
         );
-        let (mut done, mut skipped) = (0i64, 0i64);
+        let (mut done, mut skipped, mut without_image) = (0i64, 0i64, 0i64);
         let query = format!("SELECT tableoid, ctid::text, {image} FROM {table} AS image_search_source");
         let mut batches = Batches::open(client, &query, &[], encoder::BATCH);
         while let Some(rows) = batches.next_batch().or_raise() {
@@ -169,7 +169,7 @@ fn convert(
             let (mut table_oids, mut ctids, mut pictures) = (Vec::new(), Vec::new(), Vec::new());
             for (p, d) in pending.iter().zip(decoded) {
                 match d {
-                    None => {}
+                    None => without_image += 1,
                     Some(Ok(picture)) => {
                         table_oids.push(p.table_oid);
                         ctids.push(p.ctid.clone());
@@ -190,6 +190,9 @@ fn convert(
         }
         if skipped > 0 {
             notice!("{skipped} row(s) of {table} skipped because their images could not be read");
+        }
+        if without_image > 0 {
+            notice!("{without_image} row(s) of {table} have no image (NULL) and no embedding");
         }
         done
     })

@@ -1,7 +1,7 @@
 //! Search by image: rank the rows of any table or SELECT by cosine similarity
 //! to one or more query images, as the tutorial's SEARCH IMAGE does.
 use crate::error::{invalid, OrRaise};
-use crate::model::catalog::{embedding_column, similarity_column};
+use crate::model::catalog::{embedding_column, similarity_column, Model};
 use crate::spi::rows::Batches;
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
@@ -41,6 +41,8 @@ pub fn run_search(
     if source_query.trim().is_empty() {
         invalid("source_query is empty");
     }
+    // A misspelt model is named as such, not as a missing embedding column.
+    Model::get(model_name);
     let sql = search_sql(model_name, source_query, images.len(), order_limit);
     Spi::connect(|client| {
         let mut batches = Batches::open(&client, &sql, &[model_name.into(), images.to_vec().into()], 1000);

@@ -65,8 +65,24 @@ pub fn image_reader() -> ImageReader {
 /// to text; other types are refused before any work is done.
 pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &str) -> String {
     let column = format!("image_search_source.{}", spi::quote_identifier(image_col));
-    let describe = format!("SELECT {column} FROM ({source_query}) AS image_search_source LIMIT 0");
-    let column_type = client.select(&describe, None, &[]).and_then(|t| t.column_type_oid(1)).or_raise().value();
+    let describe = format!("SELECT * FROM ({source_query}) AS image_search_source LIMIT 0");
+    let columns = client.select(&describe, None, &[]).or_raise();
+    let found = (1..=columns.columns().or_raise()).find(|&i| columns.column_name(i).ok().as_deref() == Some(image_col));
+    let Some(index) = found else {
+        let names: Vec<String> = (1..=columns.columns().or_raise())
+            .filter_map(|i| columns.column_name(i).ok())
+            .map(spi::quote_identifier)
+            .collect();
+        Error::Other(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!(
+                "image column \"{image_col}\" is not a column of the source; pass image_col => one of: {}",
+                names.join(", ")
+            ),
+        )
+        .raise()
+    };
+    let column_type = columns.column_type_oid(index).or_raise().value();
     match column_type {
         t if t == pg_sys::TEXTOID || t == pg_sys::BYTEAOID => column,
         t if t == pg_sys::VARCHAROID || t == pg_sys::BPCHAROID => format!("{column}::text"),
