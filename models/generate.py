@@ -8,6 +8,7 @@ NT-Xent loss, a hand-written reverse pass (explicit gradient ops, one backward
 rule per layer type) and an AdamW update.
 
 Usage:  python models/generate.py --out models/simclr_cnn
+        python models/generate.py --arch simclr_cnn_ms      # -> models/simclr_cnn_ms/
 
 Output is byte-for-byte deterministic (fixed seeds, no timestamps, sequential
 node names).  The gradient of the train graph is checked against finite
@@ -90,9 +91,14 @@ def param_layout(in_ch, arch=DEFAULT_ARCH):
         layers.append((f"conv{i}.gn_gain", (cout,), "norm_gain", "encoder"))
         layers.append((f"conv{i}.gn_bias", (cout,), "norm_bias", "encoder"))
         c = cout
+    c = embed_dim(in_ch, arch)
+    nh = len(arch["head"])
     for j, d in enumerate(arch["head"]):
         layers.append((f"head{j}.weight", (c, d), "dense_weight", "head"))
         layers.append((f"head{j}.bias", (d,), "dense_bias", "head"))
+        if arch.get("head_norm") == "batch" and j < nh - 1:
+            layers.append((f"head{j}.bn_gain", (d,), "norm_gain", "head"))
+            layers.append((f"head{j}.bn_bias", (d,), "norm_bias", "head"))
         c = d
     out = []
     off = 0
@@ -103,6 +109,18 @@ def param_layout(in_ch, arch=DEFAULT_ARCH):
                     "weight_decay": kind in ("conv_weight", "dense_weight")})
         off += n
     return out
+
+
+def readout_taps(arch):
+    """[(conv index, grid)]: h = concat over taps of the post-ReLU map of that conv,
+    average-pooled to grid x grid and flattened.  Default: [(last, 1)] = global average pool."""
+    taps = [tuple(t) for t in arch.get("readout", [(len(arch["convs"]) - 1, 1)])]
+    assert any(i == len(arch["convs"]) - 1 for i, _ in taps), "the readout must include the last conv"
+    return taps
+
+
+def embed_dim(in_ch, arch=DEFAULT_ARCH):
+    return sum(arch["convs"][i][0] * g * g for i, g in readout_taps(arch))
 
 
 def counts(layout):
@@ -252,6 +270,47 @@ def gap_forward(g, x):
     return y, backward
 
 
+def grid_pool_forward(g, x, grid):
+    """Average pool [N,C,H,W] to grid x grid cells (H, W divisible by grid) -> [N, C*grid*grid]."""
+    xs = g.op("Shape", [x])
+    w_cell = g.op("Div", [g.shape_slice(x, 3, 4), g.i64([grid])])
+    shp6 = g.op("Concat", [g.i64([0, 0, grid, -1, grid]), w_cell], axis=0)
+    x6 = g.op("Reshape", [x, shp6])
+    pooled = g.reduce("ReduceMean", x6, [3, 5], keepdims=0)
+    y = g.op("Reshape", [pooled, g.i64([0, -1])])
+
+    def backward(dy):
+        d6 = g.op("Reshape", [dy, g.i64([0, -1, grid, 1, grid, 1])])
+        cell = g.op("Cast", [g.reduce("ReduceProd", g.op("Div", [g.shape_slice(x, 2, 4), g.i64([grid])]), [0], keepdims=0)],
+                    to=TensorProto.FLOAT)
+        d = g.op("Div", [g.op("Expand", [d6, g.op("Shape", [x6])]), cell])
+        return g.op("Reshape", [d, xs])
+
+    return y, backward
+
+
+def batchnorm_forward(g, x, gain, bias, eps):
+    """BatchNorm over the batch axis of [B,D] (training statistics only: used in the projection
+    head, which the encoder graph does not contain, so embeddings stay per-image)."""
+    mu = g.reduce("ReduceMean", x, [0])
+    xc = g.op("Sub", [x, mu])
+    var = g.reduce("ReduceMean", g.op("Mul", [xc, xc]), [0])
+    rstd = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [var, g.f32(eps)])])])
+    xhat = g.op("Mul", [xc, rstd])
+    y = g.op("Add", [g.op("Mul", [xhat, gain]), bias])
+
+    def backward(dy):
+        dgain = g.reduce("ReduceSum", g.op("Mul", [dy, xhat]), [0], keepdims=0)
+        dbias = g.reduce("ReduceSum", dy, [0], keepdims=0)
+        dxhat = g.op("Mul", [dy, gain])
+        m1 = g.reduce("ReduceMean", dxhat, [0])
+        m2 = g.reduce("ReduceMean", g.op("Mul", [dxhat, xhat]), [0])
+        dx = g.op("Mul", [g.op("Sub", [g.op("Sub", [dxhat, m1]), g.op("Mul", [xhat, m2])]), rstd])
+        return dx, dgain, dbias
+
+    return y, backward
+
+
 def dense_forward(g, x, w, b):
     y = g.op("Gemm", [x, w, b])
 
@@ -281,19 +340,44 @@ def encoder_forward(g, images, t, arch):
     """images: [B,C,H,W] pixels in [0,1] -> (h [B,D], backward closures)."""
     x = g.op("Div", [g.op("Sub", [images, g.f32(arch["pixel_mean"])]), g.f32(arch["pixel_std"])])
     tape = []
+    maps = []
     for i, (cout, k, s) in enumerate(arch["convs"]):
         x, bconv = conv_forward(g, x, t[f"conv{i}.weight"], k, s)
-        x, bgn = groupnorm_forward(g, x, t[f"conv{i}.gn_gain"], t[f"conv{i}.gn_bias"], arch["groups"], arch["gn_eps"])
+        groups = arch["groups"][i] if isinstance(arch["groups"], (list, tuple)) else arch["groups"]
+        x, bgn = groupnorm_forward(g, x, t[f"conv{i}.gn_gain"], t[f"conv{i}.gn_bias"], groups, arch["gn_eps"])
         x, brelu = relu_forward(g, x)
         tape.append((i, bconv, bgn, brelu))
-    h, bgap = gap_forward(g, x)
-    return h, (tape, bgap)
+        maps.append(x)
+    taps = readout_taps(arch)
+    if "readout" not in arch:
+        h, bgap = gap_forward(g, x)
+        return h, (tape, bgap)
+    feats, pools = [], []
+    for li, grid in taps:
+        f, bp = gap_forward(g, maps[li]) if grid == 1 else grid_pool_forward(g, maps[li], grid)
+        feats.append(f)
+        pools.append((li, bp, arch["convs"][li][0] * grid * grid))
+    h = feats[0] if len(feats) == 1 else g.op("Concat", feats, axis=1)
+    return h, (tape, pools)
 
 
 def encoder_backward(g, dh, enc_tape, grads):
     tape, bgap = enc_tape
-    dx = bgap(dh)
+    if callable(bgap):
+        dx = bgap(dh)
+        extra = {}
+    else:  # readout taps: split dh, route each part to its layer
+        extra = {}
+        off = 0
+        for li, bp, dim in bgap:
+            part = g.op("Slice", [dh, g.i64([off]), g.i64([off + dim]), g.i64([1])]) if len(bgap) > 1 else dh
+            d = bp(part)
+            extra[li] = g.op("Add", [extra[li], d]) if li in extra else d
+            off += dim
+        dx = extra.pop(len(tape) - 1, None)
     for i, bconv, bgn, brelu in reversed(tape):
+        if i in extra:
+            dx = extra[i] if dx is None else g.op("Add", [dx, extra[i]])
         dx = brelu(dx)
         dx, dgain, dbias = bgn(dx)
         dx, dw = bconv(dx, need_dx=(i > 0))
@@ -340,7 +424,7 @@ def ntxent_forward_backward(g, z, n, temperature):
     return loss, dz
 
 
-def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False):
+def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
     layout = param_layout(in_ch, arch)
     P, _ = counts(layout)
     g = Builder()
@@ -355,18 +439,22 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False):
     nh = len(arch["head"])
     for j in range(nh):
         x, bd = dense_forward(g, x, t[f"head{j}.weight"], t[f"head{j}.bias"])
-        br = None
+        br = bbn = None
         if j < nh - 1:
+            if arch.get("head_norm") == "batch":
+                x, bbn = batchnorm_forward(g, x, t[f"head{j}.bn_gain"], t[f"head{j}.bn_bias"], arch["gn_eps"])
             x, br = relu_forward(g, x)
-        head_tape.append((j, bd, br))
+        head_tape.append((j, bd, br, bbn))
     loss, dz = ntxent_forward_backward(g, x, n, "temperature")
     g.named("Identity", [loss], "loss")
 
     grads = {}
     d = dz
-    for j, bd, br in reversed(head_tape):
+    for j, bd, br, bbn in reversed(head_tape):
         if br is not None:
             d = br(d)
+        if bbn is not None:
+            d, grads[f"head{j}.bn_gain"], grads[f"head{j}.bn_bias"] = bbn(d)
         d, dw, db = bd(d)
         grads[f"head{j}.weight"] = dw
         grads[f"head{j}.bias"] = db
@@ -416,11 +504,11 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False):
         g.named("Identity", [grad], "grad")
         g.named("Identity", [h], "h")
         outputs += [helper.make_tensor_value_info("grad", f, [P]),
-                    helper.make_tensor_value_info("h", f, ["N2", arch["convs"][-1][0]])]
-    return finish(g, inputs, outputs, f"{ARCH_NAME}_train_step_c{in_ch}")
+                    helper.make_tensor_value_info("h", f, ["N2", embed_dim(in_ch, arch)])]
+    return finish(g, inputs, outputs, f"{name}_train_step_c{in_ch}")
 
 
-def build_encoder_graph(in_ch, arch=DEFAULT_ARCH):
+def build_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
     layout = param_layout(in_ch, arch)
     _, P_enc = counts(layout)
     g = Builder()
@@ -430,8 +518,8 @@ def build_encoder_graph(in_ch, arch=DEFAULT_ARCH):
     f = TensorProto.FLOAT
     inputs = [helper.make_tensor_value_info("params", f, [P_enc]),
               helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
-    outputs = [helper.make_tensor_value_info("embedding", f, ["N", arch["convs"][-1][0]])]
-    return finish(g, inputs, outputs, f"{ARCH_NAME}_encoder_c{in_ch}")
+    outputs = [helper.make_tensor_value_info("embedding", f, ["N", embed_dim(in_ch, arch)])]
+    return finish(g, inputs, outputs, f"{name}_encoder_c{in_ch}")
 
 
 def finish(g, inputs, outputs, name):
@@ -460,6 +548,7 @@ def flops_per_image(in_ch, size, arch=DEFAULT_ARCH):
         fwd += macs
         bwd += macs * (2 if i > 0 else 1)
         c = cout
+    c = embed_dim(in_ch, arch)
     for d in arch["head"]:
         macs = c * d
         fwd += macs
@@ -469,15 +558,15 @@ def flops_per_image(in_ch, size, arch=DEFAULT_ARCH):
 
 
 # --------------------------------------------------------------------------
-def manifest(arch=DEFAULT_ARCH):
+def manifest(arch=DEFAULT_ARCH, name=ARCH_NAME):
     lay1, lay3 = param_layout(1, arch), param_layout(3, arch)
     p1, e1 = counts(lay1)
     p3, e3 = counts(lay3)
     return {
-        "architecture": ARCH_NAME,
+        "architecture": name,
         "opset": OPSET,
         "ir_version": IR_VERSION,
-        "embedding_dim": EMBED_DIM,
+        "embedding_dim": embed_dim(1, arch),
         "projection_dim": arch["head"][-1],
         "param_count": {"c1": p1, "c3": p3},
         "encoder_param_count": {"c1": e1, "c3": e3},
@@ -500,7 +589,7 @@ def manifest(arch=DEFAULT_ARCH):
         },
         "encoder_io": {
             "inputs": [["params", ["P_enc"]], ["images", ["N", "C", "H", "W"]]],
-            "outputs": [["embedding", ["N", EMBED_DIM]]],
+            "outputs": [["embedding", ["N", embed_dim(1, arch)]]],
         },
         "optimizer": {"type": "AdamW", "beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS,
                       "weight_decay_applies_to": "conv and dense weights only (not norm gains, norm biases, dense biases); see layers[].weight_decay",
@@ -523,7 +612,20 @@ def manifest(arch=DEFAULT_ARCH):
     }
 
 
-def generate(out_dir):
+# Further architectures, each generated into its own directory models/<name>/ by
+# `python models/generate.py --arch <name>` (simclr_cnn stays the default and is
+# regenerated byte for byte).  See models/STUDY.md, 2026-11-28.
+EXTRA_ARCHS = {
+    # same convolutions as simclr_cnn; the embedding h concatenates the third conv's map
+    # average-pooled to 2x2 (spatial layout, 4*64) with the global average of the last (128):
+    # 384-d.  Needs the third conv's map to have even sides: image_size in 9-16, 25-32, 41-48, ...
+    "simclr_cnn_ms": dict(DEFAULT_ARCH, readout=[(2, 2), (3, 1)]),
+}
+
+
+def generate(out_dir, name=ARCH_NAME):
+    if name != ARCH_NAME:
+        return generate_extra(out_dir, name)
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for c in (1, 3):
@@ -545,11 +647,41 @@ def generate(out_dir):
     return written
 
 
+def generate_extra(out_dir, name):
+    arch = EXTRA_ARCHS[name]
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for c in (1, 3):
+        for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c, arch, name=name)),
+                             (f"encoder_c{c}.onnx", build_encoder_graph(c, arch, name=name))):
+            path = os.path.join(out_dir, fname)
+            with open(path, "wb") as fh:
+                fh.write(model.SerializeToString(deterministic=True))
+            written.append(path)
+        path = os.path.join(out_dir, f"init_params_c{c}.bin")
+        with open(path, "wb") as fh:
+            fh.write(init_params(param_layout(c, arch)).tobytes())
+        written.append(path)
+    m = manifest(arch, name)
+    m["readout"] = {"taps": [{"conv": i, "grid": g} for i, g in readout_taps(arch)],
+                    "note": "h = concat over taps of the post-ReLU map of that conv, average-pooled to grid x grid "
+                            "(cells row-major, channel-major within the tap: index = c*grid*grid + gy*grid + gx)"}
+    path = os.path.join(out_dir, "manifest.json")
+    with open(path, "w") as fh:
+        json.dump(m, fh, indent=1, sort_keys=False)
+        fh.write("\n")
+    written.append(path)
+    return written
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ARCH_NAME))
+    ap.add_argument("--arch", default=ARCH_NAME, choices=[ARCH_NAME] + sorted(EXTRA_ARCHS))
     args = ap.parse_args(argv)
-    for p in generate(args.out):
+    if args.arch != ARCH_NAME and args.out == ap.get_default("out"):
+        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), args.arch)
+    for p in generate(args.out, args.arch):
         print(p)
 
 

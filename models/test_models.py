@@ -236,3 +236,94 @@ def test_adamw_update_formula():
     vh = vv1 / (1 - 0.999 ** step)
     ref = p - lr * (mh / (np.sqrt(vh) + 1e-8) + wd * mask * p)
     np.testing.assert_allclose(p1, ref, rtol=1e-4, atol=1e-6)
+
+
+# ---------------------------------------------------------------- generator options used by the quality study
+VARIANTS = {
+    "readout_taps": ({"readout": [[2, 2], [3, 1]]}, 1, 28),
+    "readout_grid2_c3": ({"readout": [[3, 2]]}, 3, 32),
+    "head_batchnorm": ({"head_norm": "batch"}, 1, 20),
+    "groups_per_layer": ({"groups": [1, 8, 8, 8]}, 3, 20),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variant_gradient_matches_finite_differences(variant):
+    """Same check as above for the architecture options of generate.py (in memory, not committed)."""
+    over, c, size = VARIANTS[variant]
+    arch = dict(G.DEFAULT_ARCH, **over)
+    layout = G.param_layout(c, arch)
+    s = sess(G.build_train_graph(c, arch))
+    p = G.init_params(layout)
+    v1, v2 = batch(c, 5, size, size, seed=c)
+    g = s.run(None, feed(p, v1, v2))[2].astype(np.float64) / (1 - G.ADAM_BETA1)
+
+    def loss(pp):
+        return float(s.run(["loss"], feed(pp.astype(np.float32), v1, v2))[0])
+
+    for l in layout:
+        sl = slice(l["offset"], l["offset"] + l["size"])
+        gl = g[sl]
+        norm = np.linalg.norm(gl)
+        if norm < 1e-4:
+            # only a dense bias feeding a batch norm may have a zero gradient (the norm removes it)
+            assert arch.get("head_norm") == "batch" and l["kind"] == "dense_bias", f"{l['name']}: gradient vanishes"
+            continue
+        d = np.zeros_like(g)
+        d[sl] = gl / norm
+        eps = float(np.clip(3e-4 / norm, 1e-3, 0.1))
+        fd = (loss(p + eps * d) - loss(p - eps * d)) / (2 * eps)
+        assert abs(fd - norm) / norm < 0.04, f"{variant} {l['name']}: finite difference {fd} vs analytic {norm}"
+    enc = sess(G.build_encoder_graph(c, arch))
+    e = enc.run(None, {"params": p[:G.counts(layout)[1]], "images": v1})[0]
+    assert e.shape == (5, G.embed_dim(c, arch))
+
+
+# ---------------------------------------------------------------- simclr_cnn_ms (optional second architecture)
+MS = os.path.join(HERE, "simclr_cnn_ms")
+
+
+def test_ms_regeneration_is_byte_identical(tmp_path):
+    G.generate(str(tmp_path), "simclr_cnn_ms")
+    for f in FILES:
+        with open(os.path.join(MS, f), "rb") as a, open(os.path.join(tmp_path, f), "rb") as b:
+            assert a.read() == b.read(), f"simclr_cnn_ms/{f} differs from a fresh regeneration"
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_ms_committed_graphs(c):
+    arch = G.EXTRA_ARCHS["simclr_cnn_ms"]
+    with open(os.path.join(MS, "manifest.json")) as fh:
+        man = json.load(fh)
+    P, Pe = man["param_count"][f"c{c}"], man["encoder_param_count"][f"c{c}"]
+    assert man["embedding_dim"] == G.embed_dim(c, arch) == 384
+    for name in (f"train_step_c{c}.onnx", f"encoder_c{c}.onnx"):
+        m = onnx.load(os.path.join(MS, name))
+        onnx.checker.check_model(m, full_check=True)
+        assert all(n.domain in ("", "ai.onnx") for n in m.graph.node)
+    p = np.fromfile(os.path.join(MS, f"init_params_c{c}.bin"), dtype="<f4")
+    assert p.shape == (P,)
+    e = sess(os.path.join(MS, f"encoder_c{c}.onnx"))
+    rng = np.random.RandomState(c)
+    imgs = rng.rand(3, c, 28, 28).astype(np.float32)
+    out = e.run(None, {"params": p[:Pe], "images": imgs})[0]
+    assert out.shape == (3, 384)
+    alone = e.run(None, {"params": p[:Pe], "images": imgs[1:2]})[0]
+    np.testing.assert_allclose(alone[0], out[1], rtol=1e-4, atol=1e-5)
+    # gradient of the committed train step against central differences, per layer
+    s = sess(os.path.join(MS, f"train_step_c{c}.onnx"))
+    v1, v2 = batch(c, 5, 28, 28, seed=c)
+    g = s.run(None, feed(p, v1, v2))[2].astype(np.float64) / (1 - G.ADAM_BETA1)
+
+    def loss(pp):
+        return float(s.run(["loss"], feed(pp.astype(np.float32), v1, v2))[0])
+
+    for l in G.param_layout(c, arch):
+        sl = slice(l["offset"], l["offset"] + l["size"])
+        norm = np.linalg.norm(g[sl])
+        assert norm > 1e-4, l["name"]
+        d = np.zeros_like(g)
+        d[sl] = g[sl] / norm
+        eps = float(np.clip(3e-4 / norm, 1e-3, 0.1))
+        fd = (loss(p + eps * d) - loss(p - eps * d)) / (2 * eps)
+        assert abs(fd - norm) / norm < 0.03, f"{l['name']}: finite difference {fd} vs analytic {norm}"

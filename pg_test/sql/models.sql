@@ -103,6 +103,27 @@ SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 100', image_c
 SELECT drop_model('models_base'), drop_model('models_cold'), drop_model('models_warm');
 
 --
+-- A second architecture: simclr_cnn_ms embeds a multi-scale readout, 384 values per
+-- image; convert's column takes the model's own dimension.
+--
+SELECT model_name, epochs FROM build_model('models_ms', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path',
+                                           max_epochs => 1, architecture => 'simclr_cnn_ms');
+SELECT architecture, embedding_dim, channels, image_size FROM model_list WHERE name = 'models_ms';
+CREATE TABLE models_ms_rows AS SELECT img_path FROM models_train LIMIT 3;
+SELECT convert('models_ms', 'models_ms_rows', image_col => 'img_path');
+SELECT format_type(atttypid, atttypmod) AS column_type FROM pg_attribute
+WHERE attrelid = 'models_ms_rows'::regclass AND attname = 'models_ms_simclr';
+SELECT vector_dims(embed_image('models_ms', 'tutorial_data/mnist_data/test/923.jpg')) AS query_dims;
+-- Its readout pools a map into 2x2 cells, so not every image size works.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path',
+                          architecture => 'simclr_cnn_ms', image_size => 20);
+-- A warm start from another architecture is refused.
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path',
+                          pretrained => 'models_ms', architecture => 'simclr_cnn');
+DROP TABLE models_ms_rows;
+SELECT drop_model('models_ms');
+
+--
 -- The source query and its image column.
 --
 -- The default image column is image_path; the tutorial's is img_path.

@@ -17,6 +17,11 @@ pub const DEFAULT_IMAGE_BUDGET: usize = 8_000;
 pub const DEFAULT_EPOCHS: (u32, u32) = (5, 100);
 /// With only a time budget (`max_seconds`), the budget decides, up to this many epochs.
 pub const BUDGET_MAX_EPOCHS: u32 = 1000;
+/// A build is long, and gets the stronger augmentation of long builds, when it
+/// plans to train on at least this many images (epochs × rows) or has a time
+/// budget of at least `LONG_BUILD_SECONDS`.
+pub const LONG_BUILD_IMAGES: usize = 50_000;
+pub const LONG_BUILD_SECONDS: f64 = 30.0;
 
 /// The default number of epochs for `rows` usable images.
 pub fn default_epochs(rows: usize, time_budget: bool) -> u32 {
@@ -25,6 +30,17 @@ pub fn default_epochs(rows: usize, time_budget: bool) -> u32 {
     }
     let epochs = (DEFAULT_IMAGE_BUDGET as f64 / rows.max(1) as f64).round() as u32;
     epochs.clamp(DEFAULT_EPOCHS.0, DEFAULT_EPOCHS.1)
+}
+
+fn check_image_size(arch: &Architecture, size: u32) -> Result<(), String> {
+    if arch.accepts_image_size(size) {
+        return Ok(());
+    }
+    Err(format!(
+        "architecture {} cannot take image_size {size}: its multi-scale readout needs a size that \
+         halves three times to an even number (16, 28, 32, 48, 64, ...)",
+        arch.name
+    ))
 }
 
 /// What the caller asked for, before it is checked against the data.
@@ -88,8 +104,11 @@ impl BuildRequest {
         }
         // The architecture and augment overrides are checked now, before any image
         // is read; the real choices depend on the channel count found in the data.
-        self.architecture(self.channels.unwrap_or(1) as u8)?;
-        self.augment_options(1)?;
+        let arch = self.architecture(self.channels.unwrap_or(1) as u8)?;
+        if let Some(size) = self.image_size {
+            check_image_size(arch, size as u32)?;
+        }
+        self.augment_options(1, false)?;
         Ok(())
     }
 
@@ -108,9 +127,13 @@ impl BuildRequest {
     }
 
     /// Augmentation defaults depend on the data (grayscale images are not flipped or
-    /// colour-jittered); `flip`, `color_jitter` and `augment` override them.
-    pub fn augment_options(&self, channels: u8) -> Result<AugmentOptions, String> {
+    /// colour-jittered) and on the build's length; `flip`, `color_jitter` and
+    /// `augment` override them.
+    pub fn augment_options(&self, channels: u8, long_build: bool) -> Result<AugmentOptions, String> {
         let mut opts = if channels == 1 { AugmentOptions::for_grayscale() } else { AugmentOptions::for_color() };
+        if long_build {
+            opts.strengthen_for_long_builds(channels);
+        }
         if let Some(flip) = self.flip {
             opts.flip = flip;
         }
@@ -137,8 +160,12 @@ impl BuildRequest {
     /// The training configuration for `rows` usable images of `channels` channels.
     pub fn config(&self, channels: u8, rows: usize) -> Result<TrainConfig, String> {
         let image_size = self.image_size.map(|s| s as u32).unwrap_or(if channels == 1 { 28 } else { 32 });
+        let max_epochs = self.max_epochs.map_or_else(|| default_epochs(rows, self.max_seconds.is_some()), |e| e as u32);
+        let long_build =
+            max_epochs as usize * rows >= LONG_BUILD_IMAGES && self.max_seconds.is_none_or(|s| s >= LONG_BUILD_SECONDS);
+        check_image_size(self.architecture(channels)?, image_size)?;
         Ok(TrainConfig {
-            max_epochs: self.max_epochs.map_or_else(|| default_epochs(rows, self.max_seconds.is_some()), |e| e as u32),
+            max_epochs,
             max_seconds: self.max_seconds,
             batch_size: self.batch_size as usize,
             learning_rate: self.learning_rate as f32,
@@ -149,7 +176,7 @@ impl BuildRequest {
             image_size,
             channels,
             seed: self.seed as u64,
-            augment: self.augment_options(channels)?,
+            augment: self.augment_options(channels, long_build)?,
         })
     }
 }
@@ -194,6 +221,14 @@ mod tests {
         assert_eq!(budget.config(1, 1000).unwrap().max_epochs, BUDGET_MAX_EPOCHS, "the time budget decides");
         let fixed = BuildRequest { max_epochs: Some(3), max_seconds: Some(60.0), ..request() };
         assert_eq!(fixed.config(1, 1000).unwrap().max_epochs, 3);
+        // Long builds get stronger augmentation: 100 epochs of 1,000, or a 60 s budget.
+        assert_eq!(gray.augment.morph_prob, 0.0);
+        let long = BuildRequest { max_epochs: Some(100), ..request() };
+        assert_eq!(long.config(1, 1000).unwrap().augment.morph_prob, 0.3);
+        assert_eq!(long.config(3, 1000).unwrap().augment.crop_scale, (0.3, 1.0));
+        assert_eq!(budget.config(1, 1000).unwrap().augment.morph_prob, 0.3);
+        let short_budget = BuildRequest { max_seconds: Some(5.0), ..request() };
+        assert_eq!(short_budget.config(1, 1000).unwrap().augment.morph_prob, 0.0);
     }
 
     #[test]
@@ -201,7 +236,7 @@ mod tests {
         let cases: Vec<(BuildRequest, &str)> = vec![
             (
                 BuildRequest { architecture: Some("resnet999".into()), ..request() },
-                "unknown architecture \"resnet999\"; valid architectures are: simclr_cnn",
+                "unknown architecture \"resnet999\"; valid architectures are: simclr_cnn, simclr_cnn_ms",
             ),
             (
                 BuildRequest { max_seconds: Some(0.0), ..request() },

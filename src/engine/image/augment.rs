@@ -117,6 +117,19 @@ impl AugmentOptions {
         }
     }
 
+    /// Stronger augmentation for long builds, where the milder defaults are learnt
+    /// too well (models/STUDY.md, 2026-11-28: at about 100,000 images trained, stroke
+    /// width changes lift digits from 0.93 to 0.94-0.95, and wider crops with some
+    /// rotation lift colour near-duplicates from 0.79 to 0.84).
+    pub fn strengthen_for_long_builds(&mut self, channels: u8) {
+        if channels == 1 {
+            self.morph_prob = 0.3;
+        } else {
+            self.crop_scale = (0.3, 1.0);
+            self.max_rotation_deg = 10.0;
+        }
+    }
+
     /// Options under which `augment` only resizes (useful for tests and for
     /// checking that the geometry path matches plain preprocessing).
     #[cfg(test)]

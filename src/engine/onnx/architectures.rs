@@ -15,6 +15,13 @@ pub struct Architecture {
 }
 
 impl Architecture {
+    /// Whether the graphs run on `size`×`size` inputs: the multi-scale readout pools
+    /// the third convolution's map (the input halved three times, rounding up) into
+    /// 2×2 cells, so that map's side must be even.
+    pub fn accepts_image_size(&self, size: u32) -> bool {
+        self.name != "simclr_cnn_ms" || size.div_ceil(2).div_ceil(2).div_ceil(2) % 2 == 0
+    }
+
     /// The flat parameter vector; the encoder's parameters are its prefix.
     pub fn initial_params(&self) -> Vec<f32> {
         self.init_params.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
@@ -41,8 +48,31 @@ const SIMCLR_CNN_C3: Architecture = Architecture {
     embedding_dim: 128,
 };
 
+/// simclr_cnn with a multi-scale readout: the embedding concatenates the third
+/// convolution's map average-pooled to 2×2 (where things are) with the fourth's
+/// global average (what they are), 4·64 + 128 = 384 values (models/STUDY.md).
+const SIMCLR_CNN_MS_C1: Architecture = Architecture {
+    name: "simclr_cnn_ms",
+    channels: 1,
+    train_step: include_bytes!("../../../models/simclr_cnn_ms/train_step_c1.onnx"),
+    encoder: include_bytes!("../../../models/simclr_cnn_ms/encoder_c1.onnx"),
+    init_params: include_bytes!("../../../models/simclr_cnn_ms/init_params_c1.bin"),
+    encoder_param_count: 97_392,
+    embedding_dim: 384,
+};
+
+const SIMCLR_CNN_MS_C3: Architecture = Architecture {
+    name: "simclr_cnn_ms",
+    channels: 3,
+    train_step: include_bytes!("../../../models/simclr_cnn_ms/train_step_c3.onnx"),
+    encoder: include_bytes!("../../../models/simclr_cnn_ms/encoder_c3.onnx"),
+    init_params: include_bytes!("../../../models/simclr_cnn_ms/init_params_c3.bin"),
+    encoder_param_count: 97_680,
+    embedding_dim: 384,
+};
+
 /// Every architecture `build_model` can train, one entry per channel count.
-const ALL: &[&Architecture] = &[&SIMCLR_CNN_C1, &SIMCLR_CNN_C3];
+const ALL: &[&Architecture] = &[&SIMCLR_CNN_C1, &SIMCLR_CNN_C3, &SIMCLR_CNN_MS_C1, &SIMCLR_CNN_MS_C3];
 
 /// The architecture `build_model` uses when none is named.
 pub const DEFAULT: &str = "simclr_cnn";
@@ -68,13 +98,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parameter_counts_match_the_manifest() {
-        let manifest: serde_json::Value =
-            serde_json::from_str(include_str!("../../../models/simclr_cnn/manifest.json")).unwrap();
-        for (key, arch) in [("c1", simclr_cnn(1)), ("c3", simclr_cnn(3))] {
-            assert_eq!(manifest["param_count"][key].as_u64().unwrap() as usize, arch.initial_params().len());
-            assert_eq!(manifest["encoder_param_count"][key].as_u64().unwrap() as usize, arch.encoder_param_count);
+    fn parameter_counts_match_the_manifests() {
+        let manifests = [
+            ("simclr_cnn", include_str!("../../../models/simclr_cnn/manifest.json")),
+            ("simclr_cnn_ms", include_str!("../../../models/simclr_cnn_ms/manifest.json")),
+        ];
+        for (name, text) in manifests {
+            let manifest: serde_json::Value = serde_json::from_str(text).unwrap();
+            for (key, channels) in [("c1", 1), ("c3", 3)] {
+                let arch = find(name, channels).unwrap();
+                assert_eq!(manifest["param_count"][key].as_u64().unwrap() as usize, arch.initial_params().len());
+                assert_eq!(manifest["encoder_param_count"][key].as_u64().unwrap() as usize, arch.encoder_param_count);
+                assert_eq!(manifest["embedding_dim"].as_u64().unwrap() as usize, arch.embedding_dim);
+            }
         }
-        assert_eq!(manifest["embedding_dim"].as_u64().unwrap() as usize, simclr_cnn(1).embedding_dim);
+        assert_eq!(names(), vec!["simclr_cnn", "simclr_cnn_ms"]);
+    }
+
+    #[test]
+    fn the_multi_scale_readout_needs_an_even_third_map() {
+        let ms = find("simclr_cnn_ms", 1).unwrap();
+        assert!(ms.accepts_image_size(28) && ms.accepts_image_size(32) && ms.accepts_image_size(64));
+        assert!(!ms.accepts_image_size(20) && !ms.accepts_image_size(24));
+        assert!(simclr_cnn(1).accepts_image_size(20));
     }
 }
