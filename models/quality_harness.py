@@ -53,7 +53,7 @@ FASHION_LABELS = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz"
 COLOUR_DIR = "/tmp/colour_bench"
 DATA_SEED = 20261128
 
-# Today's Rust defaults (src/augment.rs for_grayscale / for_color, src/models.rs build_model)
+# Today's Rust defaults (src/engine/image/augment.rs for_grayscale / for_color, src/model/build.rs build_model, as of 0.2.0)
 AUG_GRAY = {
     "random_resized_crop_scale": [0.6, 1.0], "random_resized_crop_ratio": [0.75, 1.333],
     "rotation_degrees": 10.0, "translate_fraction": 0.05, "brightness": 0.3, "contrast": 0.3,
@@ -152,7 +152,7 @@ def load_colour(size):
 # --------------------------------------------------------------------------- augmentation (batched)
 def augment_batch(images, rng, a, S, C):
     """images: array [B,C,H,W] or list of [C,h,w] arrays -> [B,C,S,S] views.
-    Same operations as study.augment / src/augment.rs: random resized crop, rotation,
+    Same operations as study.augment / src/engine/image/augment.rs: random resized crop, rotation,
     translation, optional flip in one bilinear resample with edge clamping (as Rust);
     colour jitter (with probability; brightness, contrast, saturation, hue), grayscale,
     optional solid border, blur, noise, clip."""
@@ -165,10 +165,10 @@ def augment_batch(images, rng, a, S, C):
         aspect = np.full(B, images.shape[3] / images.shape[2])
     else:
         aspect = np.array([im.shape[2] / im.shape[1] for im in images])  # W / H of each base
-    # crop aspect `ratio` is in pixels (torchvision / src/augment.rs): in unit coordinates
+    # crop aspect `ratio` is in pixels (torchvision / src/engine/image/augment.rs): in unit coordinates
     # cw/ch = ratio / aspect; a crop that does not fit is scaled down to fit (same aspect)
     if a.get("pixel_aspect_crop", False):
-        # crop aspect `ratio` in pixels (torchvision / src/augment.rs): cw/ch = ratio / aspect;
+        # crop aspect `ratio` in pixels (torchvision / src/engine/image/augment.rs): cw/ch = ratio / aspect;
         # a crop that does not fit is scaled down to fit (same aspect)
         cw = np.sqrt(area * ratio / aspect)
         ch = np.sqrt(area * aspect / ratio)
