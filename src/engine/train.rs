@@ -320,7 +320,8 @@ impl EpochImages for &[Picture] {
 /// steps taken so far in the epoch), `interrupted` is called between steps and
 /// `on_epoch` after each epoch. With a time budget, the first epoch's duration
 /// decides how many epochs fit (at most `max_epochs`, at least one), and the
-/// learning-rate schedule is planned over those.
+/// learning-rate schedule is planned over those; if later epochs run slower, the
+/// build stops before one more would overrun the budget.
 pub fn train(
     trainer: &mut Trainer<'_>,
     images: &mut dyn EpochImages,
@@ -345,14 +346,24 @@ pub fn train(
             Ok(())
         })?;
         let stats = trainer.epoch_stats(epoch, progress, epoch_start);
-        if let (Some(budget), 1) = (config.max_seconds, epoch) {
-            epoch_count = epochs_within(budget, stats.seconds, config.max_epochs);
-            trainer.planned_steps = per_epoch * epoch_count as u64;
+        if let Some(budget) = config.max_seconds {
+            if epoch == 1 {
+                epoch_count = epochs_within(budget, stats.seconds, config.max_epochs);
+                trainer.planned_steps = per_epoch * epoch_count as u64;
+            } else if !another_epoch_fits(budget, stats.seconds, epoch) {
+                // Epochs got slower than the first: stop before the next would overrun.
+                epoch_count = epoch;
+            }
         }
         on_epoch(&stats);
         epochs.push(stats);
     }
     Ok(epochs)
+}
+
+/// Whether one more epoch, at the average pace so far, ends within `budget`.
+pub fn another_epoch_fits(budget: f64, elapsed: f64, epochs_done: u32) -> bool {
+    elapsed + elapsed / epochs_done.max(1) as f64 <= budget
 }
 
 /// How many epochs fit in `budget` seconds when the first took `first` (at least one).
@@ -416,6 +427,8 @@ mod tests {
         assert_eq!(epochs_within(10.0, 2.4, 50), 4);
         assert_eq!(epochs_within(10.0, 2.4, 3), 3, "max_epochs caps the budget");
         assert_eq!(epochs_within(1.0, 2.4, 50), 1, "at least one epoch");
+        assert!(another_epoch_fits(60.0, 40.0, 20), "2 s per epoch: 42 s after the next");
+        assert!(!another_epoch_fits(60.0, 58.0, 20), "2.9 s per epoch: 60.9 s after the next");
     }
 
     #[test]
