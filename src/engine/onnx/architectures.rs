@@ -28,48 +28,30 @@ impl Architecture {
     }
 }
 
-const SIMCLR_CNN_C1: Architecture = Architecture {
-    name: "simclr_cnn",
-    channels: 1,
-    train_step: include_bytes!("../../../models/simclr_cnn/train_step_c1.onnx"),
-    encoder: include_bytes!("../../../models/simclr_cnn/encoder_c1.onnx"),
-    init_params: include_bytes!("../../../models/simclr_cnn/init_params_c1.bin"),
-    encoder_param_count: 97_392,
-    embedding_dim: 128,
-};
+/// The generated files of architecture `$name` for `$channels`-channel images:
+/// `models/<name>/{train_step,encoder,init_params}_c<channels>.*`.
+macro_rules! generated {
+    ($name:literal, $channels:literal, encoder_params: $encoder:expr, embedding_dim: $dim:expr) => {
+        Architecture {
+            name: $name,
+            channels: $channels,
+            train_step: include_bytes!(concat!("../../../models/", $name, "/train_step_c", $channels, ".onnx")),
+            encoder: include_bytes!(concat!("../../../models/", $name, "/encoder_c", $channels, ".onnx")),
+            init_params: include_bytes!(concat!("../../../models/", $name, "/init_params_c", $channels, ".bin")),
+            encoder_param_count: $encoder,
+            embedding_dim: $dim,
+        }
+    };
+}
 
-const SIMCLR_CNN_C3: Architecture = Architecture {
-    name: "simclr_cnn",
-    channels: 3,
-    train_step: include_bytes!("../../../models/simclr_cnn/train_step_c3.onnx"),
-    encoder: include_bytes!("../../../models/simclr_cnn/encoder_c3.onnx"),
-    init_params: include_bytes!("../../../models/simclr_cnn/init_params_c3.bin"),
-    encoder_param_count: 97_680,
-    embedding_dim: 128,
-};
+const SIMCLR_CNN_C1: Architecture = generated!("simclr_cnn", 1, encoder_params: 97_392, embedding_dim: 128);
+const SIMCLR_CNN_C3: Architecture = generated!("simclr_cnn", 3, encoder_params: 97_680, embedding_dim: 128);
 
 /// simclr_cnn with a multi-scale readout: the embedding concatenates the third
 /// convolution's map average-pooled to 2×2 (where things are) with the fourth's
 /// global average (what they are), 4·64 + 128 = 384 values (models/STUDY.md).
-const SIMCLR_CNN_MS_C1: Architecture = Architecture {
-    name: "simclr_cnn_ms",
-    channels: 1,
-    train_step: include_bytes!("../../../models/simclr_cnn_ms/train_step_c1.onnx"),
-    encoder: include_bytes!("../../../models/simclr_cnn_ms/encoder_c1.onnx"),
-    init_params: include_bytes!("../../../models/simclr_cnn_ms/init_params_c1.bin"),
-    encoder_param_count: 97_392,
-    embedding_dim: 384,
-};
-
-const SIMCLR_CNN_MS_C3: Architecture = Architecture {
-    name: "simclr_cnn_ms",
-    channels: 3,
-    train_step: include_bytes!("../../../models/simclr_cnn_ms/train_step_c3.onnx"),
-    encoder: include_bytes!("../../../models/simclr_cnn_ms/encoder_c3.onnx"),
-    init_params: include_bytes!("../../../models/simclr_cnn_ms/init_params_c3.bin"),
-    encoder_param_count: 97_680,
-    embedding_dim: 384,
-};
+const SIMCLR_CNN_MS_C1: Architecture = generated!("simclr_cnn_ms", 1, encoder_params: 97_392, embedding_dim: 384);
+const SIMCLR_CNN_MS_C3: Architecture = generated!("simclr_cnn_ms", 3, encoder_params: 97_680, embedding_dim: 384);
 
 /// Every architecture `build_model` can train, one entry per channel count.
 const ALL: &[&Architecture] = &[&SIMCLR_CNN_C1, &SIMCLR_CNN_C3, &SIMCLR_CNN_MS_C1, &SIMCLR_CNN_MS_C3];
