@@ -2,6 +2,8 @@
 -- build_model gains architecture, pretrained (warm starts), max_seconds (a time budget),
 -- lr_schedule and warmup; max_epochs defaults to about 8,000 images of training.
 -- Models trained by 0.2.0 keep working: the catalog table is unchanged.
+-- The distance, equality and inequality operators also live in pg_catalog, so they work
+-- with any search_path.
 \echo Use "ALTER EXTENSION image_search UPDATE TO '0.3.0'" to load this file. \quit
 
 DROP FUNCTION @extschema@.build_model(text, text, text, integer, integer, double precision, double precision,
@@ -38,3 +40,16 @@ CREATE FUNCTION @extschema@.build_model(
 VOLATILE PARALLEL UNSAFE  
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'build_model_v3_wrapper';
+
+CREATE OPERATOR pg_catalog.<=> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.cosine_distance, COMMUTATOR = OPERATOR(pg_catalog.<=>));
+CREATE OPERATOR pg_catalog.<-> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.l2_distance, COMMUTATOR = OPERATOR(pg_catalog.<->));
+CREATE OPERATOR pg_catalog.<#> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.negative_inner_product, COMMUTATOR = OPERATOR(pg_catalog.<#>));
+CREATE OPERATOR pg_catalog.= (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_eq, COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR pg_catalog.<> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_ne, COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel);

@@ -138,3 +138,25 @@ CREATE OPERATOR <> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedd
     name = "embedding_operators",
     requires = ["embedding_type", cosine_distance, l2_distance, negative_inner_product, embedding_eq, embedding_ne]
 );
+
+// The same operators in pg_catalog, which is always on the search path, so that
+// `ORDER BY col <=> q` works right after CREATE EXTENSION whatever the user's
+// search_path (as pgvector's operators do from public). Operators are found by name
+// and argument types, so these never meet pgvector's operators on `vector`; the
+// image_search copies stay for queries that name them (OPERATOR(image_search.<=>)).
+extension_sql!(
+    r#"
+CREATE OPERATOR pg_catalog.<=> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = cosine_distance,
+    COMMUTATOR = OPERATOR(pg_catalog.<=>));
+CREATE OPERATOR pg_catalog.<-> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = l2_distance,
+    COMMUTATOR = OPERATOR(pg_catalog.<->));
+CREATE OPERATOR pg_catalog.<#> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = negative_inner_product,
+    COMMUTATOR = OPERATOR(pg_catalog.<#>));
+CREATE OPERATOR pg_catalog.= (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_eq,
+    COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>), RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR pg_catalog.<> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_ne,
+    COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+"#,
+    name = "embedding_operators_everywhere",
+    requires = ["embedding_operators"]
+);
