@@ -32,3 +32,34 @@ DROP OPERATOR public.<=> (vector, vector);
 DROP FUNCTION vector_distance(vector, vector);
 DROP TYPE vector;
 DROP TABLE op_rows;
+
+--
+-- btree and hash operator classes: DISTINCT, GROUP BY, UNION, ORDER BY, joins and plain
+-- indexes work on embedding columns. The order is element by element, then by length.
+--
+CREATE TABLE op_dup (id int, e image_search.embedding);
+INSERT INTO op_dup VALUES (1, '[1,2]'), (2, '[1,2]'), (3, '[0,5]'), (4, '[1,2,0]'), (5, '[-0,5]'), (6, NULL);
+SELECT e FROM op_dup ORDER BY e;
+SELECT DISTINCT e FROM op_dup ORDER BY e;
+SELECT e, count(*) FROM op_dup GROUP BY e ORDER BY e;
+SELECT e FROM op_dup WHERE id <= 2 UNION SELECT e FROM op_dup WHERE id = 3 ORDER BY 1;
+SELECT '[1,2]'::image_search.embedding < '[1,3]', '[2]'::image_search.embedding > '[1,9]',
+       '[1,2]'::image_search.embedding <= '[1,2,0]', '[1,2]'::image_search.embedding >= '[1,2]';
+-- A hash join and a merge join find the same pairs.
+SET enable_mergejoin = off;
+SELECT a.id, b.id FROM op_dup a JOIN op_dup b ON a.e = b.e AND a.id < b.id ORDER BY 1, 2;
+SET enable_mergejoin = on;
+SET enable_hashjoin = off;
+SELECT a.id, b.id FROM op_dup a JOIN op_dup b ON a.e = b.e AND a.id < b.id ORDER BY 1, 2;
+RESET enable_hashjoin;
+-- Plain btree and hash indexes serve equality.
+CREATE INDEX op_dup_btree ON op_dup (e);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM op_dup WHERE e = '[0,5]';
+SELECT id FROM op_dup WHERE e = '[0,5]' ORDER BY id;
+DROP INDEX op_dup_btree;
+CREATE INDEX op_dup_hash ON op_dup USING hash (e);
+EXPLAIN (COSTS OFF) SELECT id FROM op_dup WHERE e = '[0,5]';
+SELECT id FROM op_dup WHERE e = '[0,5]' ORDER BY id;
+RESET enable_seqscan;
+DROP TABLE op_dup;

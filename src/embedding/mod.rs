@@ -5,10 +5,12 @@
 //! - `text`: values, text form and wire format (plain Rust)
 //! - `io`: the type itself: input/output, typmod and binary send/receive functions
 //! - `operators`: casts, distance functions and operators
+//! - `ordering`: btree and hash operator classes (DISTINCT, GROUP BY, plain indexes)
 //! - `aggregate`: `avg(embedding)`
 mod aggregate;
 mod io;
 mod operators;
+mod ordering;
 pub mod text;
 
 use pgrx::callconv::{ArgAbi, BoxRet};

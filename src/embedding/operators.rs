@@ -153,7 +153,8 @@ CREATE OPERATOR pg_catalog.<-> (LEFTARG = embedding, RIGHTARG = embedding, FUNCT
 CREATE OPERATOR pg_catalog.<#> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = negative_inner_product,
     COMMUTATOR = OPERATOR(pg_catalog.<#>));
 CREATE OPERATOR pg_catalog.= (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_eq,
-    COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>), RESTRICT = eqsel, JOIN = eqjoinsel);
+    COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>), RESTRICT = eqsel, JOIN = eqjoinsel,
+    HASHES, MERGES);
 CREATE OPERATOR pg_catalog.<> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_ne,
     COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=), RESTRICT = neqsel, JOIN = neqjoinsel);
 "#,
