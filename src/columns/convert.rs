@@ -5,7 +5,7 @@ use crate::engine::image::Picture;
 use crate::error::{bad_data, runtime, Error, OrRaise};
 use crate::model::catalog::Model;
 use crate::model::encoder::{self, with_model};
-use crate::spi::rows::{image_expression, image_reader, image_type, image_value, Batches};
+use crate::spi::rows::{image_expression, image_reader, image_type, image_value, select_one, Batches};
 use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, SpiClient};
 use rayon::prelude::*;
@@ -13,23 +13,16 @@ use rayon::prelude::*;
 /// The table as Postgres names it (schema-qualified and quoted when needed),
 /// resolved with the caller's search_path, as `table_name::regclass` would.
 fn resolve_table(client: &SpiClient<'_>, table_name: &str) -> String {
-    client
-        .select("SELECT $1::regclass::text", None, &[table_name.into()])
-        .and_then(|t| t.first().get_one::<String>())
-        .or_raise()
-        .expect("regclass text is never null")
+    select_one(client, "SELECT $1::regclass::text", &[table_name.into()]).expect("regclass text is never null")
 }
 
 fn column_exists(client: &SpiClient<'_>, table: &str, column: &str) -> bool {
-    client
-        .select(
-            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)",
-            None,
-            &[table.into(), column.into()],
-        )
-        .and_then(|t| t.first().get_one::<bool>())
-        .or_raise()
-        .unwrap_or(false)
+    select_one(
+        client,
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)",
+        &[table.into(), column.into()],
+    )
+    .unwrap_or(false)
 }
 
 /// A row of the table being converted. A `ctid` is unique only within one physical
@@ -49,52 +42,39 @@ struct Pending {
 /// views and foreign tables (no `ctid` of their own), trees with such members,
 /// and Citus distributed tables (each shard has its own `ctid`s).
 fn check_row_identity(client: &SpiClient<'_>, table: &str) {
-    let kind = client
-        .select("SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", None, &[table.into()])
-        .and_then(|t| t.first().get_one::<String>())
-        .or_raise()
-        .unwrap_or_default();
+    let kind: String =
+        select_one(client, "SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", &[table.into()])
+            .unwrap_or_default();
     if kind != "r" && kind != "p" {
         Error::WrongObjectType(format!(
             "convert needs a table, and {table} is not one (views, materialized views and foreign tables cannot be converted)"
         ))
         .raise();
     }
-    let member = client
-        .select(
-            "WITH RECURSIVE tree(oid) AS (
-                 SELECT $1::regclass::oid
-                 UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
-             SELECT c.oid::regclass::text FROM tree JOIN pg_class c USING (oid)
-             WHERE c.relkind NOT IN ('r', 'p') ORDER BY 1 LIMIT 1",
-            None,
-            &[table.into()],
-        )
-        .and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<String>() })
-        .or_raise();
+    let member: Option<String> = select_one(
+        client,
+        "WITH RECURSIVE tree(oid) AS (
+             SELECT $1::regclass::oid
+             UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+         SELECT c.oid::regclass::text FROM tree JOIN pg_class c USING (oid)
+         WHERE c.relkind NOT IN ('r', 'p') ORDER BY 1 LIMIT 1",
+        &[table.into()],
+    );
     if let Some(member) = member {
         Error::WrongObjectType(format!(
             "convert cannot write to {member}, a partition or child of {table} that is not a plain table"
         ))
         .raise();
     }
-    let citus = client
-        .select("SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL", None, &[])
-        .and_then(|t| t.first().get_one::<bool>())
-        .or_raise()
-        .unwrap_or(false);
-    let distributed = if citus {
-        client
-            .select(
-                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1::regclass)",
-                None,
-                &[table.into()],
-            )
-            .and_then(|t| t.first().get_one::<bool>())
-    } else {
-        Ok(Some(false))
-    };
-    if distributed.or_raise() == Some(true) {
+    // pg_dist_partition can only be named where Citus is installed.
+    let citus = select_one(client, "SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL", &[]) == Some(true);
+    let distributed = citus
+        && select_one(
+            client,
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1::regclass)",
+            &[table.into()],
+        ) == Some(true);
+    if distributed {
         Error::NotSupported(format!(
             "convert does not support Citus distributed tables yet ({table}); its rows have no identity that is unique across shards"
         ))
@@ -105,11 +85,7 @@ fn check_row_identity(client: &SpiClient<'_>, table: &str) {
 /// How an error names a row: its ctid and the physical table it lives in
 /// (a partition or child table when `table` has them).
 fn row_name(client: &SpiClient<'_>, row: &Pending) -> String {
-    let table = client
-        .select("SELECT $1::regclass::text", None, &[row.table_oid.into()])
-        .and_then(|t| t.first().get_one::<String>())
-        .or_raise()
-        .unwrap_or_default();
+    let table: String = select_one(client, "SELECT $1::regclass::text", &[row.table_oid.into()]).unwrap_or_default();
     format!("{} of {table}", row.ctid)
 }
 

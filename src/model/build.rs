@@ -51,7 +51,7 @@ fn build_model_v3(
         name!(images_per_second, f64),
     ),
 > {
-    let request = BuildRequest {
+    let mut request = BuildRequest {
         architecture: architecture.map(str::to_string),
         max_epochs,
         max_seconds,
@@ -72,7 +72,6 @@ fn build_model_v3(
     let pretrained = pretrained.map(|name| {
         Model::find(name).unwrap_or_else(|| invalid(format!("pretrained model \"{name}\" does not exist")))
     });
-    let mut request = request;
     if let Some(p) = &pretrained {
         request.channels = request.channels.or(Some(p.channels as i32));
         request.image_size = request.image_size.or(Some(p.image_size as i32));

@@ -42,6 +42,19 @@ impl<'conn> Batches<'conn> {
     }
 }
 
+/// The first column of the first row of `query`, or `None` when it returns no row or NULL.
+pub fn select_one<T: pgrx::datum::FromDatum + pgrx::datum::IntoDatum>(
+    client: &SpiClient<'_>,
+    query: &str,
+    args: &[DatumWithOid<'_>],
+) -> Option<T> {
+    let rows = client.select(query, None, args).or_raise();
+    if rows.is_empty() {
+        return None;
+    }
+    rows.first().get_one::<T>().or_raise()
+}
+
 /// Whether the current role may read any server file, as for server-side COPY.
 pub fn may_read_server_files() -> bool {
     // SAFETY: plain catalog lookups on the backend's own thread.
