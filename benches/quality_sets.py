@@ -104,6 +104,8 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--archs", nargs="+", default=["simclr_cnn", "simclr_cnn_ms"])
     ap.add_argument("--budget", type=float, default=60, help="seconds for the time-budget row (0: skip)")
+    ap.add_argument("--image-budgets", type=int, nargs="*", default=[],
+                    help="extra rows: train on about this many images (epochs = budget / training rows, 5..100)")
     args = ap.parse_args()
     psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
     for name in args.sets:
@@ -113,6 +115,9 @@ def main():
         print(f"{name:8s} raw pixels                     p@4 {H.precision_at_k(raw, labels):.3f}", flush=True)
         variants = [("untrained encoder", ", max_epochs => 1, learning_rate => 1e-30")]
         variants += [(f"default build, {a}", f", architecture => '{a}'") for a in args.archs]
+        for images in args.image_budgets:
+            epochs = min(100, max(5, round(images / len(train_paths))))
+            variants.append((f"{images} images ({epochs} epochs)", f", max_epochs => {epochs}"))
         if args.budget > 0:
             variants.append((f"max_seconds => {args.budget:g}", f", max_seconds => {args.budget}"))
         for label, opts in variants:

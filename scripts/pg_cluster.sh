@@ -3,7 +3,9 @@
 # only on a Unix socket inside its own directory. Source this file, then:
 #   cluster_start DIR PORT   # fresh cluster; exports PGHOST PGPORT PGUSER
 #   cluster_stop             # stops it (also registered on EXIT)
-PGBIN=$(/usr/bin/pg_config --bindir)
+# IMAGE_SEARCH_PG_CONFIG may name another PostgreSQL 15 tree (side-by-side work).
+PG_CONFIG_BIN=${IMAGE_SEARCH_PG_CONFIG:-/usr/bin/pg_config}
+PGBIN=$($PG_CONFIG_BIN --bindir)
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # The server runs as `postgres`. When it cannot read the checkout (a clone under

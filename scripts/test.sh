@@ -30,7 +30,7 @@ rm -rf "$WORK/regress_out"; mkdir -p "$WORK/regress_out"; chown postgres "$WORK/
 # pg_regress runs as postgres, which may not be able to read the checkout: give it a copy.
 rm -rf "$WORK/regress_in"; cp -R pg_test "$WORK/regress_in"; chmod -R a+rX "$WORK/regress_in"
 tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort)
-PGXS=$(dirname "$(/usr/bin/pg_config --pgxs)")
+PGXS=$(dirname "$($PG_CONFIG_BIN --pgxs)")
 if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHOST" --port="$PGPORT" \
       --user=postgres --inputdir="$WORK/regress_in" --outputdir="$WORK/regress_out" \
       --dbname=image_search_regress $tests; then
