@@ -40,6 +40,7 @@ SELECT load_csv('mnist_train', 'tutorial_data/mnist_data/mnist_train.csv');
 SELECT load_csv('mnist_test', 'tutorial_data/mnist_data/mnist_test.csv');
 SELECT * FROM build_model('my_model', 'SELECT * FROM mnist_train', image_col => 'img_path', max_epochs => 5);
 SELECT convert('my_model', 'mnist_test', image_col => 'img_path');
+SELECT keep_current('my_model', 'mnist_test', image_col => 'img_path');
 SQL
 psql_db lifecycle_src -c "$SEARCH" > "$WORK/top10_src.txt"
 cat "$WORK/top10_src.txt"
@@ -64,6 +65,9 @@ check "model sequence restored (next build_id continues)" test \
   "$(count lifecycle_src  "SELECT last_value FROM image_search.models_build_id_seq")" = \
   "$(count lifecycle_copy "SELECT last_value FROM image_search.models_build_id_seq")"
 psql_db lifecycle_copy -c "$SEARCH" > "$WORK/top10_copy.txt" || true
+check "keep_current's triggers are restored and embed a new row" test \
+  "$(count lifecycle_copy "INSERT INTO mnist_test VALUES ('tutorial_data/mnist_data/test/923.jpg', 'new.jpg', 8); SELECT image_search.cosine_similarity(my_model_simclr, image_search.embed_image('my_model', img_path)) > 0.99999 FROM mnist_test WHERE filename = 'new.jpg'")" = t
+psql_db lifecycle_copy -c "DELETE FROM mnist_test WHERE filename = 'new.jpg'"
 check "search after restore is identical" diff -u "$WORK/top10_src.txt" "$WORK/top10_copy.txt"
 
 echo "== DROP EXTENSION image_search CASCADE in lifecycle_copy"
@@ -79,6 +83,9 @@ echo "NOTE image_search schema after DROP EXTENSION: $(count lifecycle_copy "SEL
 check "mnist_test keeps its rows and other columns; my_model_simclr was dropped with the type" test \
   "$(count lifecycle_copy "SELECT (SELECT count(*) FROM mnist_test) || ' ' || (SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'mnist_test'::regclass AND attnum > 0 AND NOT attisdropped)")" = \
   "200 img_path,filename,label"
+check "no keep_current triggers left; INSERT still works" test \
+  "$(count lifecycle_copy "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'mnist_test'::regclass")" = 0 -a \
+  "$(count lifecycle_copy "INSERT INTO mnist_test VALUES ('x.jpg', 'x.jpg', 0) RETURNING label")" = 0
 check "CREATE EXTENSION again starts with no models" test \
   "$(count lifecycle_copy "SET client_min_messages = warning; CREATE EXTENSION image_search; SELECT count(*) FROM image_search.models")" = 0
 

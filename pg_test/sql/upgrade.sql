@@ -1,6 +1,10 @@
 -- SQL migrations: databases created with the first release (0.1.0), 0.2.0 and 0.3.0 are
 -- brought to the current version with ALTER EXTENSION ... UPDATE, keep their models
 -- and embeddings, and end up with exactly the objects of a fresh install.
+-- The fingerprint function comes from sql/include/fingerprint.psql (pg_regress tells
+-- psql its input directory in PG_ABS_SRCDIR).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fingerprint :abs_srcdir '/sql/include/fingerprint.psql'
 SET client_min_messages = warning;
 CREATE DATABASE image_search_upgrade_old;
 CREATE DATABASE image_search_upgrade_020;
@@ -28,7 +32,9 @@ SELECT count(*) AS same_top10 FROM before JOIN (
   LIMIT 10) AS after USING (filename);
 SELECT name, epochs, images_per_second > 0 AS has_throughput FROM image_search.model_list;
 
-\ir include/fingerprint.psql
+\set ECHO none
+\i :fingerprint
+\set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded \gset
 
 \c image_search_upgrade_020
@@ -52,7 +58,9 @@ SELECT count(*) AS same_top10 FROM before JOIN (
   LIMIT 10) AS after USING (filename);
 SELECT model_name, epochs FROM image_search.build_model('up_model_030', 'SELECT img_path FROM up_test', image_col => 'img_path',
     architecture => 'simclr_cnn', lr_schedule => 'cosine', warmup => 0.1, max_epochs => 1);
-\ir include/fingerprint.psql
+\set ECHO none
+\i :fingerprint
+\set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded_020 \gset
 
 \c image_search_upgrade_030
@@ -78,13 +86,17 @@ SET enable_seqscan = off;
 SELECT count(*) AS rows_found_by_btree FROM up_test
  WHERE up_model_simclr = (SELECT up_model_simclr FROM up_test ORDER BY filename LIMIT 1);
 RESET enable_seqscan;
-\ir include/fingerprint.psql
+\set ECHO none
+\i :fingerprint
+\set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded_030 \gset
 
 \c image_search_upgrade_new
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;
-\ir include/fingerprint.psql
+\set ECHO none
+\i :fingerprint
+\set ECHO all
 SELECT pg_temp.extension_fingerprint() = :'upgraded' AS upgrade_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_020' AS upgrade_from_020_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_030' AS upgrade_from_030_matches_fresh_install;

@@ -12,11 +12,11 @@ use rayon::prelude::*;
 
 /// The table as Postgres names it (schema-qualified and quoted when needed),
 /// resolved with the caller's search_path, as `table_name::regclass` would.
-fn resolve_table(client: &SpiClient<'_>, table_name: &str) -> String {
+pub(super) fn resolve_table(client: &SpiClient<'_>, table_name: &str) -> String {
     select_one(client, "SELECT $1::regclass::text", &[table_name.into()]).expect("regclass text is never null")
 }
 
-fn column_exists(client: &SpiClient<'_>, table: &str, column: &str) -> bool {
+pub(super) fn column_exists(client: &SpiClient<'_>, table: &str, column: &str) -> bool {
     select_one(
         client,
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)",
@@ -41,13 +41,13 @@ struct Pending {
 /// Refuses tables where no safe row identity exists, before anything is changed:
 /// views and foreign tables (no `ctid` of their own), trees with such members,
 /// and Citus distributed tables (each shard has its own `ctid`s).
-fn check_row_identity(client: &SpiClient<'_>, table: &str) {
+pub(super) fn check_row_identity(client: &SpiClient<'_>, table: &str, function: &str) {
     let kind: String =
         select_one(client, "SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", &[table.into()])
             .unwrap_or_default();
     if kind != "r" && kind != "p" {
         Error::WrongObjectType(format!(
-            "convert needs a table, and {table} is not one (views, materialized views and foreign tables cannot be converted)"
+            "{function} needs a table, and {table} is not one (views, materialized views and foreign tables cannot be converted)"
         ))
         .raise();
     }
@@ -62,7 +62,7 @@ fn check_row_identity(client: &SpiClient<'_>, table: &str) {
     );
     if let Some(member) = member {
         Error::WrongObjectType(format!(
-            "convert cannot write to {member}, a partition or child of {table} that is not a plain table"
+            "{function} cannot write to {member}, a partition or child of {table} that is not a plain table"
         ))
         .raise();
     }
@@ -76,7 +76,7 @@ fn check_row_identity(client: &SpiClient<'_>, table: &str) {
         ) == Some(true);
     if distributed {
         Error::NotSupported(format!(
-            "convert does not support Citus distributed tables yet ({table}); its rows have no identity that is unique across shards"
+            "{function} does not support Citus distributed tables yet ({table}); its rows have no identity that is unique across shards"
         ))
         .raise();
     }
@@ -89,10 +89,97 @@ fn row_name(client: &SpiClient<'_>, row: &Pending) -> String {
     format!("{} of {table}", row.ctid)
 }
 
+/// What one pass of `embed_rows` did.
+pub struct Written {
+    pub embedded: i64,
+    pub skipped: i64,
+    pub without_image: i64,
+}
+
+/// Embeds the image of every row `rows_query` returns (its columns: `tableoid`,
+/// `ctid::text` and the image as text or bytea) and writes each embedding to that
+/// row of `table`, `encoder::BATCH` rows at a time. Writes go through `table`, so
+/// the caller's privileges and row-level security apply. A row whose image cannot
+/// be read is an ERROR naming it, or a WARNING and no embedding with `skip_bad_rows`.
+/// With `clear_missing`, rows left without an embedding (NULL or skipped image) get
+/// NULL written, for columns that may hold an older image's embedding.
+pub fn embed_rows(
+    client: &mut SpiClient<'_>,
+    model: &Model,
+    table: &str,
+    rows_query: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+    skip_bad_rows: bool,
+    clear_missing: bool,
+) -> Written {
+    let (column, dim) = (model.embedding_column(), model.embedding_dim);
+    let reader = image_reader();
+    let write = format!(
+        "UPDATE {table} AS t SET {col} = (($3::real[])[(v.i - 1) * {dim} + 1 : v.i * {dim}])::image_search.embedding
+         FROM unnest($1::oid[], $2::text[]::tid[]) WITH ORDINALITY AS v(rel, id, i)
+         WHERE t.tableoid = v.rel AND t.ctid = v.id",
+        col = quote_identifier(&column)
+    );
+    let mut written = Written { embedded: 0, skipped: 0, without_image: 0 };
+    let mut batches = Batches::open(client, rows_query, args, encoder::BATCH);
+    while let Some(rows) = batches.next_batch().or_raise() {
+        let image_type = image_type(&rows, 3);
+        let pending: Vec<Pending> = rows
+            .map(|row| Pending {
+                table_oid: row.get::<pg_sys::Oid>(1).ok().flatten().unwrap_or(pg_sys::InvalidOid),
+                ctid: row.get::<String>(2).ok().flatten().unwrap_or_default(),
+                image: image_value(&row, 3, image_type),
+            })
+            .collect();
+        let decoded: Vec<Option<Result<Picture, String>>> =
+            pending.par_iter().map(|p| p.image.as_ref().map(|i| reader.load(i))).collect();
+        let (mut table_oids, mut ctids, mut pictures) = (Vec::new(), Vec::new(), Vec::new());
+        let mut missing: Vec<&Pending> = Vec::new();
+        for (p, d) in pending.iter().zip(decoded) {
+            match d {
+                None => {
+                    written.without_image += 1;
+                    missing.push(p);
+                }
+                Some(Ok(picture)) => {
+                    table_oids.push(p.table_oid);
+                    ctids.push(p.ctid.clone());
+                    pictures.push(picture);
+                }
+                Some(Err(e)) if skip_bad_rows => {
+                    warning!("skipping row {}: {e}", row_name(client, p));
+                    written.skipped += 1;
+                    missing.push(p);
+                }
+                Some(Err(e)) => bad_data(format!("row {}: {e}", row_name(client, p))),
+            }
+        }
+        if clear_missing && !missing.is_empty() {
+            let clear = format!(
+                "UPDATE {table} AS t SET {col} = NULL FROM unnest($1::oid[], $2::text[]::tid[]) AS v(rel, id)
+                 WHERE t.tableoid = v.rel AND t.ctid = v.id AND t.{col} IS NOT NULL",
+                col = quote_identifier(&column)
+            );
+            let oids: Vec<pg_sys::Oid> = missing.iter().map(|p| p.table_oid).collect();
+            let ids: Vec<String> = missing.iter().map(|p| p.ctid.clone()).collect();
+            client.update(&clear, None, &[oids.into(), ids.into()]).or_raise();
+        }
+        if pictures.is_empty() {
+            continue;
+        }
+        let refs: Vec<&Picture> = pictures.iter().collect();
+        let vectors = with_model(&model.name, |m| m.embed(&refs)).unwrap_or_else(|e| runtime(e));
+        let flat: Vec<f32> = vectors.concat();
+        client.update(&write, None, &[table_oids.into(), ctids.into(), flat.into()]).or_raise();
+        written.embedded += refs.len() as i64;
+    }
+    written
+}
+
 /// Stores every row's embedding in the model's column of `table_name`, adding the
 /// column on first use; returns the number of rows embedded.
 #[pg_extern(volatile, parallel_unsafe, requires = ["models_catalog", "embedding_type"])]
-fn convert(
+pub fn convert(
     model_name: &str,
     table_name: &str,
     image_col: default!(&str, "'image_path'"),
@@ -102,10 +189,9 @@ fn convert(
     // Fails on an unknown model before touching the table.
     let model = Model::get(model_name);
     let (column, dim) = (model.embedding_column(), model.embedding_dim);
-    let reader = image_reader();
     Spi::connect_mut(|client| {
         let table = resolve_table(client, table_name);
-        check_row_identity(client, &table);
+        check_row_identity(client, &table, "convert");
         let image = image_expression(client, &format!("SELECT * FROM {table}"), image_col);
         if column_exists(client, &table, &column) {
             if !replace {
@@ -122,48 +208,9 @@ fn convert(
                 format!("ALTER TABLE {table} ADD COLUMN {} image_search.embedding({dim})", quote_identifier(&column));
             client.update(&add, None, &[]).or_raise();
         }
-        let write = format!(
-            "UPDATE {table} AS t SET {col} = (($3::real[])[(v.i - 1) * {dim} + 1 : v.i * {dim}])::image_search.embedding
-             FROM unnest($1::oid[], $2::text[]::tid[]) WITH ORDINALITY AS v(rel, id, i)
-             WHERE t.tableoid = v.rel AND t.ctid = v.id",
-            col = quote_identifier(&column)
-        );
-        let (mut done, mut skipped, mut without_image) = (0i64, 0i64, 0i64);
-        let query = format!("SELECT tableoid, ctid::text, {image} FROM {table} AS image_search_source");
-        let mut batches = Batches::open(client, &query, &[], encoder::BATCH);
-        while let Some(rows) = batches.next_batch().or_raise() {
-            let image_type = image_type(&rows, 3);
-            let pending: Vec<Pending> = rows
-                .map(|row| Pending {
-                    table_oid: row.get::<pg_sys::Oid>(1).ok().flatten().unwrap_or(pg_sys::InvalidOid),
-                    ctid: row.get::<String>(2).ok().flatten().unwrap_or_default(),
-                    image: image_value(&row, 3, image_type),
-                })
-                .collect();
-            let decoded: Vec<Option<Result<Picture, String>>> =
-                pending.par_iter().map(|p| p.image.as_ref().map(|i| reader.load(i))).collect();
-            let (mut table_oids, mut ctids, mut pictures) = (Vec::new(), Vec::new(), Vec::new());
-            for (p, d) in pending.iter().zip(decoded) {
-                match d {
-                    None => without_image += 1,
-                    Some(Ok(picture)) => {
-                        table_oids.push(p.table_oid);
-                        ctids.push(p.ctid.clone());
-                        pictures.push(picture);
-                    }
-                    Some(Err(e)) if skip_bad_rows => {
-                        warning!("skipping row {}: {e}", row_name(client, p));
-                        skipped += 1;
-                    }
-                    Some(Err(e)) => bad_data(format!("row {}: {e}", row_name(client, p))),
-                }
-            }
-            let refs: Vec<&Picture> = pictures.iter().collect();
-            let vectors = with_model(model_name, |m| m.embed(&refs)).unwrap_or_else(|e| runtime(e));
-            let flat: Vec<f32> = vectors.concat();
-            client.update(&write, None, &[table_oids.into(), ctids.into(), flat.into()]).or_raise();
-            done += refs.len() as i64;
-        }
+        let rows = format!("SELECT tableoid, ctid::text, {image} FROM {table} AS image_search_source");
+        let written = embed_rows(client, &model, &table, &rows, &[], skip_bad_rows, false);
+        let (done, skipped, without_image) = (written.embedded, written.skipped, written.without_image);
         if skipped > 0 {
             notice!("{skipped} row(s) of {table} skipped because their images could not be read");
         }

@@ -1,4 +1,5 @@
 //! Embeddings in users' tables: `convert` fills a model's column, `search`
 //! ranks the rows of any query by similarity to query images.
 pub mod convert;
+pub mod keep_current;
 pub mod search;

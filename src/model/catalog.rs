@@ -196,6 +196,7 @@ pub fn store(model: NewModel<'_>) {
 /// Removes a model; `if_exists` makes a missing one a no-op instead of an ERROR.
 #[pg_extern(volatile, requires = ["models_catalog"])]
 fn drop_model(model_name: &str, if_exists: default!(bool, false)) -> bool {
+    Spi::connect_mut(|client| crate::columns::keep_current::drop_model_triggers(client, model_name));
     let deleted = Spi::get_one_with_args::<String>(
         "DELETE FROM image_search.models WHERE name = $1 RETURNING name",
         &[model_name.into()],
