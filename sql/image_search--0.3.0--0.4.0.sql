@@ -21,3 +21,16 @@ CREATE FUNCTION @extschema@.stop_keeping_current(
 ) RETURNS bool
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'stop_keeping_current_wrapper';
+
+-- print_images draws shades of gray in plain characters unless asked for colour, so its
+-- output reads in psql's default aligned format (colour escape codes show there as text).
+CREATE OR REPLACE FUNCTION @extschema@.print_images(
+	"source_query" TEXT,
+	"image_col" TEXT DEFAULT 'image_path',
+	"caption_col" TEXT DEFAULT NULL,
+	"columns" INT DEFAULT 4,
+	"cell" INT DEFAULT 28,
+	"color" bool DEFAULT false
+) RETURNS SETOF TEXT
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'print_images_wrapper';

@@ -85,6 +85,10 @@ SELECT * FROM run($$SEARCH IMAGE images='x.jpg'); DROP TABLE mnist_test; --' USI
 SELECT * FROM run($$COPY mnist_test OPTIONS(overwrite=True) FROM "x.csv"; DROP TABLE mnist_test$$);
 SELECT * FROM run($$CONVERT USING my_image_search_model OPTIONS (table_name='mnist_test; DROP TABLE mnist_test') AS SELECT * FROM mnist_test$$);
 SELECT count(*) AS mnist_test_rows FROM mnist_test;
+-- A truncated statement says what was expected, also inside the SELECT after AS.
+SELECT * FROM run($$SEARCH IMAGE images='tutorial_data/mnist_data/test/923.jpg' USING$$);
+SELECT * FROM run($$BUILD MODEL x USING SimCLR OPTIONS (image_col='img_path') AS SELECT * FROM mnist_train WHERE$$);
+SELECT * FROM run($$SEARCH IMAGE images='tutorial_data/mnist_data/test/923.jpg' USING my_image_search_model AS SELECT * FROM mnist_test ORDER BY$$);
 -- A quoted identifier is just a name, whatever it contains.
 SET client_min_messages = warning;
 SELECT regexp_replace(line, 'final loss [0-9.]+, [0-9.]+ s', 'final loss <loss>, <seconds> s') AS line

@@ -2,15 +2,17 @@
 //! to one or more query images, as the tutorial's SEARCH IMAGE does.
 use crate::error::{invalid, OrRaise};
 use crate::model::catalog::{embedding_column, similarity_column, Model};
-use crate::spi::rows::Batches;
+use crate::spi::rows::{check_order_limit, check_source_query, Batches};
 use pgrx::prelude::*;
-use pgrx::spi::quote_identifier;
+use pgrx::spi::{quote_identifier, quote_literal};
 use pgrx::JsonB;
 
 /// SQL for the search. Each query image is embedded once per statement: it sits
 /// in an uncorrelated scalar subquery, which Postgres runs once as an InitPlan.
 /// `$1` is the model name and `$2` the array of query images; the source query
 /// and `order_limit` are the caller's own SQL and run with the caller's rights.
+/// The model's embedding column is left out of the JSON (a few hundred numbers per
+/// row that nobody reads); a query that wants it selects it under another name.
 pub fn search_sql(model_name: &str, source_query: &str, image_count: usize, order_limit: &str) -> String {
     let column = quote_identifier(embedding_column(model_name));
     let similarities: Vec<String> = (1..=image_count)
@@ -22,13 +24,15 @@ pub fn search_sql(model_name: &str, source_query: &str, image_count: usize, orde
         })
         .collect();
     format!(
-        "SELECT to_jsonb(result) FROM (SELECT src.*, {} FROM ({source_query}) AS src) AS result {order_limit}",
+        "SELECT to_jsonb(result) - {} FROM (SELECT src.*, {} FROM ({source_query}) AS src) AS result {order_limit}",
+        quote_literal(embedding_column(model_name)),
         similarities.join(", ")
     )
 }
 
-/// Runs a search and returns each result row as JSON (all source columns plus
-/// `<model>_simclr_similarity1..N`), in the order `order_limit` gives.
+/// Runs a search and returns each result row as JSON (the source columns but the
+/// model's embedding, plus `<model>_simclr_similarity1..N`), in the order
+/// `order_limit` gives.
 pub fn run_search(
     model_name: &str,
     source_query: &str,
@@ -38,9 +42,8 @@ pub fn run_search(
     if images.is_empty() {
         invalid("give at least one query image");
     }
-    if source_query.trim().is_empty() {
-        invalid("source_query is empty");
-    }
+    check_source_query(source_query);
+    check_order_limit(order_limit);
     // A misspelt model is named as such, not as a missing embedding column.
     Model::get(model_name);
     let sql = search_sql(model_name, source_query, images.len(), order_limit);

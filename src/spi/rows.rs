@@ -3,7 +3,7 @@
 //! text paths or bytea, read with the caller's file privileges.
 use crate::engine::image::access::{ImageReader, ImageRef};
 use crate::engine::image::decode::DecodeLimits;
-use crate::error::{Error, OrRaise};
+use crate::error::{invalid, Error, OrRaise};
 use crate::settings;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -73,10 +73,60 @@ pub fn image_reader() -> ImageReader {
     )
 }
 
+/// Refuses a source query that is not one valid SQL statement, with Postgres's own
+/// parse error. Checked before the query is wrapped in `SELECT ... FROM (<query>)`:
+/// a truncated query would otherwise fail as "syntax error at or near ")"", at a
+/// parenthesis the caller never wrote.
+pub fn check_source_query(source_query: &str) {
+    match parse(source_query) {
+        Ok(1) => {}
+        Ok(0) => invalid("the source query is empty; give a SELECT"),
+        Ok(_) => invalid("the source query must be one SELECT, not several statements"),
+        Err(message) => Error::Other(
+            PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+            format!("the source query is not valid SQL ({message}): {source_query}"),
+        )
+        .raise(),
+    }
+}
+
+/// Refuses an `ORDER BY ... LIMIT ...` tail that is not valid SQL, as `check_source_query`.
+pub fn check_order_limit(order_limit: &str) {
+    if let Err(message) = parse(&format!("SELECT * FROM result {order_limit}")) {
+        Error::Other(
+            PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+            format!("the ORDER BY / LIMIT part is not valid SQL ({message}): {order_limit}"),
+        )
+        .raise()
+    }
+}
+
+/// The number of statements in `sql`, or the parser's error message.
+fn parse(sql: &str) -> Result<i32, String> {
+    let Ok(text) = std::ffi::CString::new(sql) else {
+        return Err("it contains a NUL character".into());
+    };
+    PgTryBuilder::new(|| {
+        // SAFETY: raw_parser only reads the NUL-terminated text; an error longjmps
+        // into the catch below, which turns it into a message.
+        let statements = unsafe { pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT) };
+        // SAFETY: a List returned by the parser, or NULL for an empty query.
+        Ok(if statements.is_null() { 0 } else { unsafe { (*statements).length } })
+    })
+    .catch_others(|e| match e {
+        pg_sys::panic::CaughtError::PostgresError(report) | pg_sys::panic::CaughtError::ErrorReport(report) => {
+            Err(report.message().to_string())
+        }
+        other => other.rethrow(),
+    })
+    .execute()
+}
+
 /// The SQL expression that reads `image_col` of the rows of `source_query`
 /// (aliased `image_search_source`) as text or bytea. varchar and char(n) are cast
 /// to text; other types are refused before any work is done.
 pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &str) -> String {
+    check_source_query(source_query);
     let column = format!("image_search_source.{}", spi::quote_identifier(image_col));
     let describe = format!("SELECT * FROM ({source_query}) AS image_search_source LIMIT 0");
     let columns = client.select(&describe, None, &[]).or_raise();

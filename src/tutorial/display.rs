@@ -43,7 +43,10 @@ fn check_layout(columns: i32, cell: i32) {
     }
 }
 
-/// The images of a query as lines of text for a terminal (psql: \pset format unaligned, \pset tuples_only).
+/// The images of a query as lines of text for a terminal. Without `color`, shades of
+/// gray in plain characters that read in any psql format; with it, 24-bit colour
+/// escape codes, which psql's default aligned format shows as text (use
+/// \pset format unaligned and \pset tuples_only on).
 #[pg_extern(volatile)]
 fn print_images(
     source_query: &str,
@@ -51,7 +54,7 @@ fn print_images(
     caption_col: default!(Option<&str>, "NULL"),
     columns: default!(i32, 4),
     cell: default!(i32, 28),
-    color: default!(bool, true),
+    color: default!(bool, false),
 ) -> SetOfIterator<'static, String> {
     check_layout(columns, cell);
     let grid = terminal_grid(&tiles(source_query, image_col, caption_col), cell as u32, columns as usize, color);

@@ -120,7 +120,7 @@ fn print_search(model: &str, source_query: &str, images: &[String], order_limit:
         })
         .collect::<Result<_, String>>()
         .unwrap_or_else(|e| bad_data(e));
-    terminal_grid(&tiles, 28, 4, true).lines().map(str::to_string).collect()
+    terminal_grid(&tiles, 28, 4, false).lines().map(str::to_string).collect()
 }
 
 fn execute(statement: Statement) -> Vec<String> {
