@@ -40,3 +40,4 @@ fi
 "$VENV/bin/python" pg_test/driver_test.py
 pg_test/concurrency.sh image_search_regress
 pg_test/lifecycle.sh
+pg_test/readme_test.sh
