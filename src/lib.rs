@@ -15,7 +15,7 @@
 //!   (`build_model`), `build_options` (its options, checked in plain Rust),
 //!   `training_images`, `encoder` (`embed_image`), `runtime` (ONNX Runtime
 //!   settings, `onnxruntime_info`)
-//! - `columns` — `convert` and `search` (`search_image`)
+//! - `columns` — `convert`, `keep_current` (its triggers) and `search` (`search_image`)
 //! - `tutorial` — `run`, `csv_load` (`load_csv`), `display` (`print_images`, `contact_sheet`)
 //! - `spi::rows` — the batch cursor and image columns of any query
 //! - `error` — one error type mapped to SQLSTATEs; `settings` — the GUCs
