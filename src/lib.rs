@@ -24,6 +24,9 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+// COMMENT ON every user-facing object, after everything else exists.
+::pgrx::extension_sql_file!("comments.sql", name = "comments", finalize);
+
 mod backend_tests;
 mod columns;
 mod embedding;
