@@ -174,6 +174,29 @@ def run_checks(conn):
     check("session still usable", conn.execute("SELECT 1").fetchone()[0] == 1)
 
 
+def check_pgvector_python(dbname):
+    """pgvector's own client library reads and writes embedding when pointed at the type."""
+    import numpy as np
+    from pgvector.psycopg.vector import register_vector_info
+    from psycopg.types import TypeInfo
+
+    with psycopg.connect(dbname=dbname, autocommit=True) as conn:
+        register_vector_info(conn, TypeInfo.fetch(conn, "image_search.embedding"))
+        query = f"SELECT {COLUMN} FROM {TEST} WHERE filename = '923.jpg'"
+        # pgvector-python 0.5 loads a Vector (to_numpy()); older versions a numpy array.
+        as_array = lambda v: v.to_numpy() if hasattr(v, "to_numpy") else np.asarray(v)  # noqa: E731
+        text_value = as_array(conn.execute(query).fetchone()[0])
+        check("pgvector-python reads embedding (text) as 128 floats",
+              text_value.shape == (DIM,) and np.all(np.isfinite(text_value)), text_value.shape)
+        binary_value = as_array(conn.cursor(binary=True).execute(query).fetchone()[0])
+        check("pgvector-python reads embedding (binary) identically", np.array_equal(text_value, binary_value))
+        search = f"SELECT filename FROM {TEST} ORDER BY {COLUMN} <=> %s LIMIT 1"
+        first = conn.execute(search, (text_value,)).fetchone()[0]
+        check("pgvector-python binds a numpy array as the query (text)", first == "923.jpg", first)
+        first = conn.cursor(binary=True).execute(search, (text_value,)).fetchone()[0]
+        check("pgvector-python binds a numpy array as the query (binary)", first == "923.jpg", first)
+
+
 def cleanup(conn):
     conn.execute(f"DROP TABLE IF EXISTS {TRAIN}, {TEST}")
     conn.execute("SELECT image_search.drop_model(%s, if_exists => true)", (MODEL,))
@@ -189,6 +212,7 @@ def main():
             try:
                 setup(conn)
                 run_checks(conn)
+                check_pgvector_python(args.dbname)
             except Exception:
                 traceback.print_exc()
                 failed += 1
