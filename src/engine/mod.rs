@@ -5,6 +5,8 @@
 //! - `train`: the SimCLR training loop around the ONNX train step
 //! - `distance`: cosine, L2 and inner-product kernels
 //! - `tutorial`: the tutorial dialect's parser
+//! - `ann`: k-means, list assignment and probing for the `ann` index (src/index)
+pub mod ann;
 pub mod distance;
 pub mod image;
 pub mod onnx;
