@@ -84,3 +84,10 @@ COMMENT ON FUNCTION load_csv(text, text, boolean) IS 'creates a table from a CSV
 COMMENT ON FUNCTION run(text) IS 'runs one of the tutorial''s statements as written (COPY, BUILD MODEL, CONVERT, SEARCH IMAGE, PRINT IMAGE)';
 COMMENT ON FUNCTION print_images(text, text, text, integer, integer, boolean) IS 'the images of a query as a captioned text grid for psql (gray shades; color => true for 24-bit colour)';
 COMMENT ON FUNCTION contact_sheet(text, text, text, integer, integer) IS 'the images of a query as a captioned PNG contact sheet (bytea)';
+
+-- ann index access method (issue 9)
+COMMENT ON FUNCTION ann_handler(internal) IS 'internal: handler of the ann index access method';
+COMMENT ON ACCESS METHOD ann IS 'approximate nearest-neighbour index for embedding (IVF: k-means lists of exact vectors); option lists, setting image_search.ann_probes';
+COMMENT ON OPERATOR CLASS embedding_cosine_ops USING ann IS 'ann index for ORDER BY embedding <=> q (cosine distance); the default';
+COMMENT ON OPERATOR CLASS embedding_l2_ops USING ann IS 'ann index for ORDER BY embedding <-> q (Euclidean distance)';
+COMMENT ON OPERATOR CLASS embedding_ip_ops USING ann IS 'ann index for ORDER BY embedding <#> q (negative inner product)';

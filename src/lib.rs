@@ -7,6 +7,7 @@
 //! - `engine::onnx` — `runtime` (loading ONNX Runtime, sessions), `architectures`
 //!   (the generated graphs compiled in), `encoder_file` (standalone encoder ONNX)
 //! - `engine::train` — the training loop; `engine::distance` — vector kernels;
+//!   `engine::ann` — k-means and list probing for the `ann` index;
 //!   `engine::tutorial` — the tutorial dialect's parser
 //!
 //! The Postgres-facing layer (thin `#[pg_extern]`s over the engine):
@@ -20,6 +21,7 @@
 //! - `spi::rows` — the batch cursor and image columns of any query
 //! - `error` — one error type mapped to SQLSTATEs; `settings` — the GUCs
 //! - `backend_tests` — `#[pg_test]`s that need a running backend
+//! - `index` — the `ann` index access method (IVF; pages, WAL, build, scan, vacuum, cost)
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -32,6 +34,7 @@ mod columns;
 mod embedding;
 pub mod engine;
 mod error;
+mod index;
 mod model;
 mod settings;
 mod spi;
@@ -40,6 +43,7 @@ mod tutorial;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
+    index::register();
 }
 
 #[cfg(test)]
