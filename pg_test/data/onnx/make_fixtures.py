@@ -69,40 +69,43 @@ def save(name, nodes, inputs, outputs, initializers, opsets=None):
 
 
 def main():
+    # The colour models share one set of weights, so their embeddings can be compared.
+    shared = weights("", 3)
+    w3 = lambda: [onnx.TensorProto.FromString(t.SerializeToString()) for t in shared]
     save("conv_dynamic", trunk("pixels"), [tensor("pixels", ["batch", 3, 32, 32])],
-         [tensor("features", ["batch", 16])], weights("", 3))
+         [tensor("features", ["batch", 16])], w3())
     save("conv_batch1", trunk("pixels"), [tensor("pixels", [1, 3, 32, 32])],
-         [tensor("features", [1, 16])], weights("", 3))
+         [tensor("features", [1, 16])], w3())
     save("conv_nhwc", [helper.make_node("Transpose", ["pixels"], ["nchw"], perm=[0, 3, 1, 2])] + trunk("nchw"),
-         [tensor("pixels", ["batch", 32, 32, 3])], [tensor("features", ["batch", 16])], weights("", 3))
+         [tensor("pixels", ["batch", 32, 32, 3])], [tensor("features", ["batch", 16])], w3())
     save("feature_map", trunk("pixels")[:2], [tensor("pixels", ["batch", 3, 32, 32])],
-         [tensor("fmap", ["batch", 8, 16, 16])], weights("", 3)[:2])
+         [tensor("fmap", ["batch", 8, 16, 16])], w3()[:2])
     logits_w = numpy_helper.from_array(rng.normal(0, 0.5, (16, 4)).astype(np.float32), "logits_w")
     save("two_outputs", trunk("pixels") + [helper.make_node("MatMul", ["features", "logits_w"], ["logits"])],
          [tensor("pixels", ["batch", 3, 32, 32])],
-         [tensor("logits", ["batch", 4]), tensor("features", ["batch", 16])], weights("", 3) + [logits_w])
+         [tensor("logits", ["batch", 4]), tensor("features", ["batch", 16])], w3() + [logits_w])
     save("gray_any_size", trunk("pixels"), [tensor("pixels", ["batch", 1, "height", "width"])],
          [tensor("features", ["batch", 16])], weights("", 1))
 
     # Bad models.
     save("two_inputs", trunk("sum") + [helper.make_node("Add", ["pixels", "mask"], ["sum"])],
          [tensor("pixels", ["batch", 3, 32, 32]), tensor("mask", ["batch", 3, 32, 32])],
-         [tensor("features", ["batch", 16])], weights("", 3))
+         [tensor("features", ["batch", 16])], w3())
     save("text_input", [helper.make_node("Identity", ["caption"], ["same"])],
          [tensor("caption", ["batch", 1], TensorProto.STRING)], [tensor("same", ["batch", 1], TensorProto.STRING)], [])
     flat_shape = numpy_helper.from_array(np.array([-1, 3, 32, 32], dtype=np.int64), "flat_shape")
     save("flat_input", [helper.make_node("Reshape", ["pixels", "flat_shape"], ["image"])] + trunk("image"),
-         [tensor("pixels", ["batch", 3072])], [tensor("features", ["batch", 16])], weights("", 3) + [flat_shape])
-    save("batch4", trunk("pixels"), [tensor("pixels", [4, 3, 32, 32])], [tensor("features", [4, 16])], weights("", 3))
+         [tensor("pixels", ["batch", 3072])], [tensor("features", ["batch", 16])], w3() + [flat_shape])
+    save("batch4", trunk("pixels"), [tensor("pixels", [4, 3, 32, 32])], [tensor("features", [4, 16])], w3())
     save("per_batch", trunk("pixels", "per_image") + [helper.make_node("ReduceMean", ["per_image"], ["features"], axes=[0], keepdims=1)],
-         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", [1, 16])], weights("", 3))
+         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", [1, 16])], w3())
     save("nan_output", trunk("pixels", "fc_out") + [
             helper.make_node("Abs", ["fc_out"], ["abs"]),
             helper.make_node("Neg", ["abs"], ["neg"]),
             helper.make_node("Sqrt", ["neg"], ["features"])],  # sqrt of a negative number
-         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", ["batch", 16])], weights("", 3))
+         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", ["batch", 16])], w3())
 
-    ext = weights("", 3)
+    ext = w3()
     ext[0].ClearField("raw_data")
     ext[0].data_location = TensorProto.EXTERNAL
     for key, value in [("location", "../../../../etc/passwd"), ("offset", "0"), ("length", "288")]:
@@ -126,11 +129,11 @@ def main():
     save("external_in_subgraph", trunk("pixels", "fc_out") + [
             helper.make_node("If", ["cond"], ["offset"], then_branch=then_graph, else_branch=else_graph),
             helper.make_node("Add", ["fc_out", "offset"], ["features"])],
-         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", ["batch", 16])], weights("", 3) + [cond])
+         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", ["batch", 16])], w3() + [cond])
 
     save("custom_domain", trunk("pixels", "fc_out") + [
             helper.make_node("FastGelu", ["fc_out"], ["features"], domain="my.custom.ops")],
-         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", ["batch", 16])], weights("", 3),
+         [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", ["batch", 16])], w3(),
          opsets=[helper.make_opsetid("", OPSET), helper.make_opsetid("my.custom.ops", 1)])
 
 

@@ -68,11 +68,11 @@ pub fn parse_option<T: for<'de> Deserialize<'de>>(option: &str, value: &str, val
 }
 
 /// ImageNet's per-channel statistics (torchvision's convention) on the 0..1 scale.
-pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+pub const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
 /// Their averages, the usual choice for grayscale models trained on ImageNet.
-pub const IMAGENET_GRAY_MEAN: f32 = 0.449;
-pub const IMAGENET_GRAY_STD: f32 = 0.226;
+pub const IMAGENET_GRAY_MEAN: f64 = 0.449;
+pub const IMAGENET_GRAY_STD: f64 = 0.226;
 
 /// Everything that turns a picture into one image's part of the input tensor.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,7 +214,8 @@ mod tests {
         // A 1x1 picture: R=255, G=0, B=51.
         let p = Picture::new(1, 1, 3, vec![255, 0, 51]);
         let base = Preprocessing::trained(1, 3);
-        let imagenet = Preprocessing { mean: IMAGENET_MEAN.to_vec(), std: IMAGENET_STD.to_vec(), ..base.clone() };
+        let f32s = |v: [f64; 3]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let imagenet = Preprocessing { mean: f32s(IMAGENET_MEAN), std: f32s(IMAGENET_STD), ..base.clone() };
         let got = imagenet.tensor(&p);
         let want = [(1.0 - 0.485) / 0.229, (0.0 - 0.456) / 0.224, (0.2 - 0.406) / 0.225];
         for (g, w) in got.iter().zip(want) {

@@ -37,8 +37,9 @@ pub struct EncoderConfig {
     pub resize: Resize,
     pub channel_order: ChannelOrder,
     pub value_range: ValueRange,
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
+    /// Per channel (or one for all), in the model's channel order and on the value range's scale.
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
     pub pooling: Pooling,
     /// `Some(1)` for a model with a fixed batch of one image; `None`: any batch size.
     pub batch_size: Option<usize>,
@@ -83,8 +84,8 @@ impl Encoder {
             resize: config.resize,
             channel_order: config.channel_order,
             value_range: config.value_range,
-            mean: config.mean.clone(),
-            std: config.std.clone(),
+            mean: config.mean.iter().map(|&v| v as f32).collect(),
+            std: config.std.iter().map(|&v| v as f32).collect(),
             layout: config.layout,
         }
         .check()?;
@@ -118,7 +119,7 @@ impl Encoder {
 
     fn run(&self, session: &mut Session, tensor: &[f32], images: usize) -> Result<Vec<Vec<f32>>, String> {
         let shape = self.preprocessing.shape(images);
-        let err = |e: ort::Error| format!("the encoder failed in ONNX Runtime on input {shape:?}: {e}");
+        let err = |e: ort::Error| format!("{RUN_FAILED} on input {shape:?}: {e}");
         let input = TensorRef::from_array_view((shape, tensor)).map_err(err)?;
         let outputs = session.run(ort::inputs![self.config.input.as_str() => input]).map_err(err)?;
         let output = outputs
@@ -143,7 +144,14 @@ impl Encoder {
             let shape = self.preprocessing.shape(2);
             let tensor: Vec<f32> = pictures.iter().flat_map(|p| self.preprocessing.tensor(p)).collect();
             let two = self.run(session, &tensor, 2).map_err(|e| {
-                format!("{e} (a batch of 2 test images {shape:?}; the input's batch dimension is dynamic, but the model seems to accept only 1 image: export it with a fixed batch size of 1, or with dynamic axes throughout)")
+                if !e.starts_with(RUN_FAILED) {
+                    return e;
+                }
+                format!(
+                    "{e} (a batch of 2 test images {shape:?}; the input's batch dimension is dynamic, but the model \
+                     seems to accept only 1 image: export it with a fixed batch size of 1, or with dynamic axes \
+                     throughout)"
+                )
             })?;
             check_finite(output, &two)?;
             if two[0].len() != dim {
@@ -161,6 +169,9 @@ impl Encoder {
         Ok(dim)
     }
 }
+
+/// How the message of a failed encoder run starts.
+const RUN_FAILED: &str = "the encoder failed in ONNX Runtime";
 
 fn check_finite(output: &str, vectors: &[Vec<f32>]) -> Result<(), String> {
     if vectors.iter().flatten().all(|v| v.is_finite()) {
@@ -369,17 +380,16 @@ pub fn plan(signature: &Signature, options: &ImportOptions) -> Result<Encoder, S
         _ => None,
     };
     let output = choose_output(signature, options.output_name.as_deref())?;
-    let scale = value_range.max();
-    let imagenet = |three: [f32; 3], gray: f32| {
+    let scale = value_range.max() as f64;
+    let imagenet = |three: [f64; 3], gray: f64| {
         if channels == 1 {
             vec![gray * scale]
         } else {
             three.iter().map(|v| v * scale).collect()
         }
     };
-    let as_f32 = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let mean = options.mean.as_ref().map(as_f32).unwrap_or_else(|| imagenet(IMAGENET_MEAN, IMAGENET_GRAY_MEAN));
-    let std = options.std.as_ref().map(as_f32).unwrap_or_else(|| imagenet(IMAGENET_STD, IMAGENET_GRAY_STD));
+    let mean = options.mean.clone().unwrap_or_else(|| imagenet(IMAGENET_MEAN, IMAGENET_GRAY_MEAN));
+    let std = options.std.clone().unwrap_or_else(|| imagenet(IMAGENET_STD, IMAGENET_GRAY_STD));
     if !(1..=3).contains(&channels) || channels == 2 {
         return Err(format!("channels must be 1 (grayscale) or 3 (colour), not {channels}"));
     }
@@ -399,9 +409,13 @@ pub fn plan(signature: &Signature, options: &ImportOptions) -> Result<Encoder, S
         batch_size,
     };
     let mut encoder = Encoder::new(config, image_size as u32, channels as u8)?;
-    // Store what check() expanded (one value per channel), so the catalog shows it.
-    encoder.config.mean = encoder.preprocessing.mean.clone();
-    encoder.config.std = encoder.preprocessing.std.clone();
+    // Store one value per channel, as check() expanded them, so the catalog shows them all.
+    let c = channels as usize;
+    for values in [&mut encoder.config.mean, &mut encoder.config.std] {
+        if values.len() == 1 {
+            *values = vec![values[0]; c];
+        }
+    }
     Ok(encoder)
 }
 

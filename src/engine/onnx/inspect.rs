@@ -122,8 +122,22 @@ pub fn elem_type_name(code: i32) -> String {
     name.to_string()
 }
 
-fn not_onnx(e: WireError) -> String {
-    format!("the data is not an ONNX model, or it is truncated ({})", e.0)
+/// Why a file is refused, by kind (each maps to its own SQLSTATE in the Postgres layer).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// Not a protobuf ModelProto, or cut short.
+    #[error("{0}")]
+    NotOnnx(String),
+    /// A tensor whose data is in another file.
+    #[error("{0}")]
+    ExternalData(String),
+    /// An operator of a domain ONNX Runtime does not implement itself.
+    #[error("{0}")]
+    CustomDomain(String),
+}
+
+fn not_onnx(e: WireError) -> Refusal {
+    Refusal::NotOnnx(format!("the data is not an ONNX model, or it is truncated ({})", e.0))
 }
 
 /// Everything the walk collects besides the signature.
@@ -136,7 +150,7 @@ struct Walk {
 
 /// Reads an ONNX model's signature, refusing external data and foreign
 /// operator domains (see the module comment). Never panics on any input.
-pub fn inspect(model: &[u8]) -> Result<Signature, String> {
+pub fn inspect(model: &[u8]) -> Result<Signature, Refusal> {
     let mut walk = Walk::default();
     let mut interface = GraphInterface::default();
     let (mut has_ir_version, mut has_graph) = (false, false);
@@ -155,25 +169,25 @@ pub fn inspect(model: &[u8]) -> Result<Signature, String> {
                 }
             }
             Field::Bytes(MODEL_FUNCTIONS, function) => walk_function(function, &mut walk)?,
-            Field::Bytes(MODEL_IR_VERSION | MODEL_GRAPH, _) | Field::Varint(MODEL_GRAPH, _) => {
+            Field::Bytes(MODEL_IR_VERSION, _) | Field::Varint(MODEL_GRAPH, _) => {
                 return Err(not_onnx(WireError("a model field has the wrong wire type")))
             }
             _ => {}
         }
     }
     if !has_ir_version || !has_graph {
-        return Err("the data is not an ONNX model (it has no ir_version or no graph)".into());
+        return Err(Refusal::NotOnnx("the data is not an ONNX model (it has no ir_version or no graph)".into()));
     }
     for (op_type, domain) in &walk.operators {
         let allowed = ALLOWED_DOMAINS.contains(&domain.as_str())
             || walk.functions.contains(&(domain.clone(), op_type.clone()));
         if !allowed {
-            return Err(format!(
+            return Err(Refusal::CustomDomain(format!(
                 "the ONNX model uses operator \"{op_type}\" of the custom domain \"{domain}\"; image_search runs only \
                  standard ONNX operators (domain \"\" or \"ai.onnx\"), ONNX Runtime's built-in \"com.microsoft\" \
                  operators and functions defined in the model itself, since other domains need custom operator \
                  libraries loaded into the database server: export the model with standard operators only"
-            ));
+            )));
         }
     }
     // Graph inputs that have an initializer of the same name are optional overrides, not inputs.
@@ -184,7 +198,7 @@ pub fn inspect(model: &[u8]) -> Result<Signature, String> {
     })
 }
 
-fn walk_function(function: &[u8], walk: &mut Walk) -> Result<(), String> {
+fn walk_function(function: &[u8], walk: &mut Walk) -> Result<(), Refusal> {
     let (mut name, mut domain) = (String::new(), String::new());
     for field in wire::fields(function) {
         match field.map_err(not_onnx)? {
@@ -208,9 +222,9 @@ struct GraphInterface {
     initializers: HashSet<String>,
 }
 
-fn walk_graph(graph: &[u8], depth: usize, walk: &mut Walk, interface: Option<&mut GraphInterface>) -> Result<(), String> {
+fn walk_graph(graph: &[u8], depth: usize, walk: &mut Walk, interface: Option<&mut GraphInterface>) -> Result<(), Refusal> {
     if depth > MAX_GRAPH_DEPTH {
-        return Err(format!("the ONNX model nests subgraphs more than {MAX_GRAPH_DEPTH} deep"));
+        return Err(Refusal::NotOnnx(format!("the ONNX model nests subgraphs more than {MAX_GRAPH_DEPTH} deep")));
     }
     let (mut inputs, mut outputs, mut initializers) = (Vec::new(), Vec::new(), HashSet::new());
     for field in wire::fields(graph) {
@@ -237,7 +251,7 @@ fn walk_graph(graph: &[u8], depth: usize, walk: &mut Walk, interface: Option<&mu
     Ok(())
 }
 
-fn walk_node(node: &[u8], depth: usize, walk: &mut Walk) -> Result<(), String> {
+fn walk_node(node: &[u8], depth: usize, walk: &mut Walk) -> Result<(), Refusal> {
     let (mut op_type, mut domain) = (String::new(), String::new());
     for field in wire::fields(node) {
         match field.map_err(not_onnx)? {
@@ -251,7 +265,7 @@ fn walk_node(node: &[u8], depth: usize, walk: &mut Walk) -> Result<(), String> {
     Ok(())
 }
 
-fn walk_attribute(attribute: &[u8], depth: usize, walk: &mut Walk) -> Result<(), String> {
+fn walk_attribute(attribute: &[u8], depth: usize, walk: &mut Walk) -> Result<(), Refusal> {
     for field in wire::fields(attribute) {
         match field.map_err(not_onnx)? {
             Field::Bytes(ATTRIBUTE_T | ATTRIBUTE_TENSORS, tensor) => {
@@ -268,7 +282,7 @@ fn walk_attribute(attribute: &[u8], depth: usize, walk: &mut Walk) -> Result<(),
 }
 
 /// A tensor's name, or an error if its data lives in another file.
-fn check_tensor(tensor: &[u8]) -> Result<String, String> {
+fn check_tensor(tensor: &[u8]) -> Result<String, Refusal> {
     let (mut name, mut external) = (String::new(), false);
     for field in wire::fields(tensor) {
         match field.map_err(not_onnx)? {
@@ -279,17 +293,17 @@ fn check_tensor(tensor: &[u8]) -> Result<String, String> {
         }
     }
     if external {
-        return Err(format!(
+        return Err(Refusal::ExternalData(format!(
             "the ONNX model keeps tensor \"{name}\" in an external data file; image_search imports only \
              self-contained models, since reading the external file would read server files: load the model \
              with its data in Python (onnx.load) and save it as one file (onnx.save_model(model, path, \
              save_as_external_data=False); models over 2 GB cannot be one file)"
-        ));
+        )));
     }
     Ok(name)
 }
 
-fn check_sparse_tensor(sparse: &[u8]) -> Result<Option<String>, String> {
+fn check_sparse_tensor(sparse: &[u8]) -> Result<Option<String>, Refusal> {
     let mut name = None;
     for field in wire::fields(sparse) {
         match field.map_err(not_onnx)? {
@@ -303,7 +317,7 @@ fn check_sparse_tensor(sparse: &[u8]) -> Result<Option<String>, String> {
     Ok(name)
 }
 
-fn read_value(value: &[u8]) -> Result<Value, String> {
+fn read_value(value: &[u8]) -> Result<Value, Refusal> {
     let mut out = Value { name: String::new(), ty: ValueType::Unknown };
     for field in wire::fields(value) {
         match field.map_err(not_onnx)? {
@@ -315,7 +329,7 @@ fn read_value(value: &[u8]) -> Result<Value, String> {
     Ok(out)
 }
 
-fn read_type(ty: &[u8]) -> Result<ValueType, String> {
+fn read_type(ty: &[u8]) -> Result<ValueType, Refusal> {
     let mut out = ValueType::Unknown;
     for field in wire::fields(ty) {
         out = match field.map_err(not_onnx)? {
@@ -330,7 +344,7 @@ fn read_type(ty: &[u8]) -> Result<ValueType, String> {
     Ok(out)
 }
 
-fn read_tensor_type(tensor: &[u8]) -> Result<ValueType, String> {
+fn read_tensor_type(tensor: &[u8]) -> Result<ValueType, Refusal> {
     let (mut elem_type, mut dims) = (0i32, None);
     for field in wire::fields(tensor) {
         match field.map_err(not_onnx)? {
@@ -350,7 +364,7 @@ fn read_tensor_type(tensor: &[u8]) -> Result<ValueType, String> {
     Ok(ValueType::Tensor { elem_type, dims })
 }
 
-fn read_dim(dim: &[u8]) -> Result<Dim, String> {
+fn read_dim(dim: &[u8]) -> Result<Dim, Refusal> {
     let mut out = Dim::Free(String::new());
     for field in wire::fields(dim) {
         match field.map_err(not_onnx)? {
