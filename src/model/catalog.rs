@@ -105,16 +105,16 @@ impl Model {
     }
 
     pub fn find(name: &str) -> Option<Model> {
+        // Before ALTER EXTENSION UPDATE to 0.4.0 the catalog has no encoder_config;
+        // its models are all trained ones, which the column's default describes.
+        let config = if has_encoder_config() { "encoder_config" } else { TRAINED_CONFIG_SQL };
+        let query = format!(
+            "SELECT algorithm, architecture, channels, image_size, embedding_dim, build_id,
+                    options->>'image_col', {config}
+             FROM image_search.models WHERE name = $1"
+        );
         Spi::connect(|client| {
-            let rows = client
-                .select(
-                    "SELECT algorithm, architecture, channels, image_size, embedding_dim, build_id,
-                            options->>'image_col', encoder_config
-                     FROM image_search.models WHERE name = $1",
-                    None,
-                    &[name.into()],
-                )
-                .or_raise();
+            let rows = client.select(&query, None, &[name.into()]).or_raise();
             rows.into_iter().next().map(|row| {
                 let channels = row.get::<i32>(3).ok().flatten().unwrap_or(1) as u8;
                 let image_size = row.get::<i32>(4).ok().flatten().unwrap_or(0) as u32;
@@ -154,6 +154,23 @@ impl Model {
     pub fn encoder_onnx(&self) -> Vec<u8> {
         encoder_onnx(&self.name)
     }
+}
+
+/// encoder_config as its column default gives it, for catalogs without the column.
+const TRAINED_CONFIG_SQL: &str = "jsonb_build_object('input', 'images', 'output', 'embedding', 'layout', 'NCHW', \
+     'resize', 'center_crop', 'channel_order', 'RGB', 'value_range', '0..1', 'mean', jsonb_build_array(0.0), \
+     'std', jsonb_build_array(1.0), 'pooling', 'average', 'batch_size', NULL)";
+
+/// Whether the catalog has encoder_config (added by 0.4.0): a database whose
+/// extension is not yet updated still runs with this library.
+fn has_encoder_config() -> bool {
+    Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'image_search.models'::regclass
+                        AND attname = 'encoder_config' AND NOT attisdropped)",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 fn encoder_onnx(name: &str) -> Vec<u8> {
@@ -213,13 +230,25 @@ pub struct NewModel<'a> {
 
 /// Stores a model, replacing one of the same name.
 pub fn store(model: NewModel<'_>) {
+    let with_config = has_encoder_config();
+    if !with_config && *model.encoder_config != EncoderConfig::trained() {
+        Error::Other(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "this database's image_search catalog predates imported models; run ALTER EXTENSION image_search UPDATE".into(),
+        )
+        .raise();
+    }
+    let (config_column, config_value) = if with_config { (", encoder_config", ", $12") } else { ("", "") };
+    let insert = format!(
+        "INSERT INTO image_search.models (name, algorithm, architecture, channels, image_size, embedding_dim,
+             options, encoder_onnx, epoch_log, rows_used, train_seconds{config_column})
+         VALUES ($1, $11, $2, $3, $4, $5, $6, $7, $8, $9, $10{config_value})"
+    );
     Spi::connect_mut(|client| {
         client.update("DELETE FROM image_search.models WHERE name = $1", None, &[model.name.into()]).or_raise();
         client
             .update(
-                "INSERT INTO image_search.models (name, algorithm, architecture, channels, image_size, embedding_dim,
-                     options, encoder_onnx, epoch_log, rows_used, train_seconds, encoder_config)
-                 VALUES ($1, $11, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12)",
+                &insert,
                 None,
                 &[
                     model.name.into(),
@@ -234,7 +263,7 @@ pub fn store(model: NewModel<'_>) {
                     model.seconds.into(),
                     model.algorithm.into(),
                     JsonB(serde_json::to_value(model.encoder_config).expect("encoder config serialises")).into(),
-                ],
+                ][..if with_config { 12 } else { 11 }],
             )
             .or_raise();
     });
