@@ -65,8 +65,8 @@ fn search_image(
     images: Vec<String>,
     order_limit: default!(Option<&str>, "NULL"),
 ) -> SetOfIterator<'static, JsonB> {
-    let order_limit = order_limit
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("ORDER BY {} DESC LIMIT 4", quote_identifier(Model::get(model_name).similarity_column(1))));
+    let order_limit = order_limit.map(str::to_string).unwrap_or_else(|| {
+        format!("ORDER BY {} DESC LIMIT 4", quote_identifier(Model::get(model_name).similarity_column(1)))
+    });
     SetOfIterator::new(run_search(model_name, source_query, &images, &order_limit).into_iter().map(JsonB))
 }

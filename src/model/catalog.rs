@@ -234,7 +234,8 @@ pub fn store(model: NewModel<'_>) {
     if !with_config && *model.encoder_config != EncoderConfig::trained() {
         Error::Other(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "this database's image_search catalog predates imported models; run ALTER EXTENSION image_search UPDATE".into(),
+            "this database's image_search catalog predates imported models; run ALTER EXTENSION image_search UPDATE"
+                .into(),
         )
         .raise();
     }

@@ -44,7 +44,8 @@ fn import_model_bytes(
         name!(embedding_column, String),
     ),
 > {
-    let options = options(image_size, resize, channels, channel_order, value_range, mean, std, layout, output_name, pooling);
+    let options =
+        options(image_size, resize, channels, channel_order, value_range, mean, std, layout, output_name, pooling);
     check_size(onnx.len() as u64, "the ONNX model");
     TableIterator::once(import(model_name, onnx, None, &options, overwrite))
 }
@@ -79,7 +80,8 @@ fn import_model_path(
         name!(embedding_column, String),
     ),
 > {
-    let options = options(image_size, resize, channels, channel_order, value_range, mean, std, layout, output_name, pooling);
+    let options =
+        options(image_size, resize, channels, channel_order, value_range, mean, std, layout, output_name, pooling);
     let root = settings::string(&settings::IMAGE_ROOT).map(std::path::PathBuf::from);
     let file = resolve_path(path, root.as_deref(), may_read_server_files()).unwrap_or_else(|e| {
         let message = e.replace("image file", "file").replace("image path", "path");
@@ -89,8 +91,9 @@ fn import_model_path(
             Error::Other(PgSqlErrorCode::ERRCODE_UNDEFINED_FILE, message).raise()
         }
     });
-    let could_not_read =
-        |e: std::io::Error| Error::Other(PgSqlErrorCode::ERRCODE_UNDEFINED_FILE, format!("could not read \"{path}\": {e}"));
+    let could_not_read = |e: std::io::Error| {
+        Error::Other(PgSqlErrorCode::ERRCODE_UNDEFINED_FILE, format!("could not read \"{path}\": {e}"))
+    };
     let length = std::fs::metadata(&file).map_err(could_not_read).unwrap_or_else(|e| e.raise()).len();
     check_size(length, &format!("\"{path}\""));
     let bytes = std::fs::read(&file).map_err(could_not_read).unwrap_or_else(|e| e.raise());

@@ -157,8 +157,7 @@ impl Preprocessing {
 
     /// One image's part of the input tensor (`image_len` floats).
     pub fn tensor(&self, p: &Picture) -> Vec<f32> {
-        let mut chw =
-            to_tensor_fitted(p, self.image_size, self.channels, self.resize == Resize::Stretch);
+        let mut chw = to_tensor_fitted(p, self.image_size, self.channels, self.resize == Resize::Stretch);
         if self.is_identity() {
             return chw;
         }
@@ -205,7 +204,8 @@ mod tests {
         assert_eq!(Preprocessing::trained(4, 3).tensor(&p), to_tensor(&p, 4, 3));
         assert_eq!(Preprocessing::trained(4, 1).tensor(&p), to_tensor(&p, 4, 1));
         // So are zero mean and unit std given explicitly, as an exported model is re-imported.
-        let explicit = Preprocessing { mean: vec![0.0], std: vec![1.0], ..Preprocessing::trained(8, 3) }.check().unwrap();
+        let explicit =
+            Preprocessing { mean: vec![0.0], std: vec![1.0], ..Preprocessing::trained(8, 3) }.check().unwrap();
         assert_eq!(explicit.tensor(&p), to_tensor(&p, 8, 3));
     }
 

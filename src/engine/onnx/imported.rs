@@ -94,7 +94,9 @@ impl Encoder {
 
     /// Images per encoder run.
     pub fn batch_size(&self) -> usize {
-        self.config.batch_size.unwrap_or_else(|| (BATCH_INPUT_FLOATS / self.preprocessing.image_len()).clamp(1, MAX_BATCH))
+        self.config
+            .batch_size
+            .unwrap_or_else(|| (BATCH_INPUT_FLOATS / self.preprocessing.image_len()).clamp(1, MAX_BATCH))
     }
 
     /// Embeddings of `pictures`, in order, `batch_size` at a time; `between_runs`
@@ -126,7 +128,10 @@ impl Encoder {
             .get(&self.config.output)
             .ok_or_else(|| format!("the encoder has no output \"{}\"", self.config.output))?;
         let (out_shape, values) = output.try_extract_tensor::<f32>().map_err(|e| {
-            format!("output \"{}\" of the encoder is not a float32 tensor ({e}); pass output_name => a float32 output", self.config.output)
+            format!(
+                "output \"{}\" of the encoder is not a float32 tensor ({e}); pass output_name => a float32 output",
+                self.config.output
+            )
         })?;
         readout(&self.config.output, out_shape, values, images, self.config.layout, self.config.pooling)
     }
@@ -155,7 +160,10 @@ impl Encoder {
             })?;
             check_finite(output, &two)?;
             if two[0].len() != dim {
-                return Err(format!("output \"{output}\" has {dim} values per image in a batch of 1 but {} in a batch of 2", two[0].len()));
+                return Err(format!(
+                    "output \"{output}\" has {dim} values per image in a batch of 1 but {} in a batch of 2",
+                    two[0].len()
+                ));
             }
             let tolerance = |a: f32| 1e-3 * (1.0 + a.abs());
             if two[0].iter().zip(&one[0]).any(|(a, b)| (a - b).abs() > tolerance(*b)) {
@@ -227,7 +235,13 @@ pub fn readout(
             ))
         }
     };
-    let at = |block: &[f32], p: usize, f: usize| if feature_major { block[f * positions + p] } else { block[p * features + f] };
+    let at = |block: &[f32], p: usize, f: usize| {
+        if feature_major {
+            block[f * positions + p]
+        } else {
+            block[p * features + f]
+        }
+    };
     Ok(values
         .chunks_exact(per_image)
         .map(|block| {

@@ -29,7 +29,8 @@ fn defaults_come_from_the_model_and_imagenet() {
     assert_eq!(e.batch_size(), MAX_BATCH);
     let one = plan(&signature!("conv_batch1"), &defaults()).unwrap();
     assert_eq!((one.config.batch_size, one.batch_size()), (Some(1), 1));
-    let gray = plan(&signature!("gray_any_size"), &ImportOptions { value_range: "0..255".into(), ..defaults() }).unwrap();
+    let gray =
+        plan(&signature!("gray_any_size"), &ImportOptions { value_range: "0..255".into(), ..defaults() }).unwrap();
     assert_eq!((gray.preprocessing.image_size, gray.preprocessing.channels), (DEFAULT_IMAGE_SIZE, 1));
     assert_eq!(gray.config.mean, vec![0.449 * 255.0]);
     let big = plan(&signature!("gray_any_size"), &ImportOptions { image_size: Some(1024), ..defaults() }).unwrap();
@@ -39,19 +40,43 @@ fn defaults_come_from_the_model_and_imagenet() {
 #[test]
 fn each_mismatch_names_the_option_that_fixes_it() {
     let cases: Vec<(ImportOptions, &str, &str)> = vec![
-        (defaults(), "conv_nhwc", "has 32 channels in layout NCHW; image_search feeds 1 or 3 channels: pass layout => 'NHWC'"),
+        (
+            defaults(),
+            "conv_nhwc",
+            "has 32 channels in layout NCHW; image_search feeds 1 or 3 channels: pass layout => 'NHWC'",
+        ),
         (ImportOptions { image_size: Some(64), ..defaults() }, "conv_dynamic", "pass image_size => 32 or leave it out"),
         (ImportOptions { channels: Some(1), ..defaults() }, "conv_dynamic", "pass channels => 3 or leave it out"),
         (defaults(), "two_outputs", "the model has 2 outputs (logits, features); pass output_name =>"),
-        (ImportOptions { output_name: Some("nope".into()), ..defaults() }, "two_outputs", "no output \"nope\"; pass output_name => one of: logits, features"),
+        (
+            ImportOptions { output_name: Some("nope".into()), ..defaults() },
+            "two_outputs",
+            "no output \"nope\"; pass output_name => one of: logits, features",
+        ),
         (defaults(), "two_inputs", "the model has 2 inputs (pixels, mask)"),
         (defaults(), "text_input", "input \"caption\" is a string tensor"),
         (defaults(), "flat_input", "input \"pixels\" [batch, 3072] has rank 2"),
         (defaults(), "batch4", "has a fixed batch size of 4"),
-        (ImportOptions { layout: "CHW".into(), ..defaults() }, "conv_dynamic", "layout must be one of 'NCHW', 'NHWC', not 'CHW'"),
-        (ImportOptions { pooling: "sum".into(), ..defaults() }, "conv_dynamic", "pooling must be one of 'average', 'max', 'first'"),
-        (ImportOptions { mean: Some(vec![0.5, 0.5]), ..defaults() }, "conv_dynamic", "mean must have 1 value or one per channel (3)"),
-        (ImportOptions { image_size: Some(2000), ..defaults() }, "gray_any_size", "image_size must be between 8 and 1024"),
+        (
+            ImportOptions { layout: "CHW".into(), ..defaults() },
+            "conv_dynamic",
+            "layout must be one of 'NCHW', 'NHWC', not 'CHW'",
+        ),
+        (
+            ImportOptions { pooling: "sum".into(), ..defaults() },
+            "conv_dynamic",
+            "pooling must be one of 'average', 'max', 'first'",
+        ),
+        (
+            ImportOptions { mean: Some(vec![0.5, 0.5]), ..defaults() },
+            "conv_dynamic",
+            "mean must have 1 value or one per channel (3)",
+        ),
+        (
+            ImportOptions { image_size: Some(2000), ..defaults() },
+            "gray_any_size",
+            "image_size must be between 8 and 1024",
+        ),
     ];
     let signatures = [
         ("conv_nhwc", signature!("conv_nhwc")),
@@ -89,7 +114,10 @@ fn the_trained_config_round_trips_through_json() {
 #[test]
 fn readout_splits_and_pools() {
     let flat: Vec<f32> = (0..6).map(|v| v as f32).collect();
-    assert_eq!(readout("o", &[2, 3], &flat, 2, Layout::Nchw, Pooling::Average).unwrap(), vec![vec![0., 1., 2.], vec![3., 4., 5.]]);
+    assert_eq!(
+        readout("o", &[2, 3], &flat, 2, Layout::Nchw, Pooling::Average).unwrap(),
+        vec![vec![0., 1., 2.], vec![3., 4., 5.]]
+    );
     // [1, C=2, H=1, W=2] NCHW: channel 0 = [0, 1], channel 1 = [2, 3].
     let map = [0., 1., 2., 3.];
     assert_eq!(readout("o", &[1, 2, 1, 2], &map, 1, Layout::Nchw, Pooling::Average).unwrap(), vec![vec![0.5, 2.5]]);
@@ -107,6 +135,8 @@ fn readout_refuses_outputs_that_are_not_per_image() {
     assert!(err.contains("shape [1, 16] for a batch of 2 image(s): not one vector per image"), "{err}");
     let err = readout("f", &[2], &[0.0; 2], 2, Layout::Nchw, Pooling::Average).unwrap_err();
     assert!(err.contains("one number, not a vector,"), "{err}");
-    assert!(readout("f", &[1, 1, 1, 1, 1], &[0.0], 1, Layout::Nchw, Pooling::Average).unwrap_err().contains("rank 3 or 4"));
+    assert!(readout("f", &[1, 1, 1, 1, 1], &[0.0], 1, Layout::Nchw, Pooling::Average)
+        .unwrap_err()
+        .contains("rank 3 or 4"));
     assert!(readout("f", &[1, 0], &[], 1, Layout::Nchw, Pooling::Average).unwrap_err().contains("empty"));
 }

@@ -179,8 +179,8 @@ pub fn inspect(model: &[u8]) -> Result<Signature, Refusal> {
         return Err(Refusal::NotOnnx("the data is not an ONNX model (it has no ir_version or no graph)".into()));
     }
     for (op_type, domain) in &walk.operators {
-        let allowed = ALLOWED_DOMAINS.contains(&domain.as_str())
-            || walk.functions.contains(&(domain.clone(), op_type.clone()));
+        let allowed =
+            ALLOWED_DOMAINS.contains(&domain.as_str()) || walk.functions.contains(&(domain.clone(), op_type.clone()));
         if !allowed {
             return Err(Refusal::CustomDomain(format!(
                 "the ONNX model uses operator \"{op_type}\" of the custom domain \"{domain}\"; image_search runs only \
@@ -222,7 +222,12 @@ struct GraphInterface {
     initializers: HashSet<String>,
 }
 
-fn walk_graph(graph: &[u8], depth: usize, walk: &mut Walk, interface: Option<&mut GraphInterface>) -> Result<(), Refusal> {
+fn walk_graph(
+    graph: &[u8],
+    depth: usize,
+    walk: &mut Walk,
+    interface: Option<&mut GraphInterface>,
+) -> Result<(), Refusal> {
     if depth > MAX_GRAPH_DEPTH {
         return Err(Refusal::NotOnnx(format!("the ONNX model nests subgraphs more than {MAX_GRAPH_DEPTH} deep")));
     }
