@@ -64,13 +64,17 @@ COMMENT ON OPERATOR CLASS embedding_hash_ops USING hash IS 'default hash operato
 COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double precision, double precision, double precision, integer, integer, bigint, boolean, boolean, jsonb, boolean, text, text, double precision, text, double precision)
   IS 'trains a SimCLR image encoder on the images of a SELECT and stores it as a model (see README: SQL reference)';
 COMMENT ON FUNCTION drop_model(text, boolean) IS 'removes a model and its keep_current triggers';
-COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as standalone ONNX bytes (input images [N,C,H,W] in [0,1], output embedding [N,dim])';
-COMMENT ON VIEW model_list IS 'one row per model: architecture, image size, dimensions, epochs, final loss, training time, encoder size';
+COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as ONNX bytes (trained: input images [N,C,H,W] in [0,1], output embedding [N,dim]; imported: the file as imported)';
+COMMENT ON VIEW model_list IS 'one row per model (trained or imported): architecture, image size, dimensions, epochs, final loss, training time, encoder size, the column convert adds';
+COMMENT ON FUNCTION import_model(text, bytea, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
+  IS 'stores an ONNX image encoder (bytes) as a model, with its preprocessing; validated and test-run before it is stored';
+COMMENT ON FUNCTION import_model(text, text, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
+  IS 'stores an ONNX image encoder read from a server file (same file rules as images) as a model, with its preprocessing';
 COMMENT ON FUNCTION encoder_runs() IS 'how many encoder batches this session has run (shows that searches embed their query once)';
 COMMENT ON FUNCTION onnxruntime_info() IS 'the ONNX Runtime library in use: path, version, execution providers';
 
 -- Embeddings in tables
-COMMENT ON FUNCTION convert(text, text, text, boolean, boolean) IS 'adds column <model>_simclr to a table and stores every row''s embedding; returns rows embedded';
+COMMENT ON FUNCTION convert(text, text, text, boolean, boolean) IS 'adds column <model>_<algorithm> (e.g. my_model_simclr) to a table and stores every row''s embedding; returns rows embedded';
 COMMENT ON FUNCTION keep_current(text, text, text, boolean) IS 'keeps a model''s column up to date for rows inserted or re-imaged later (statement-batched triggers); returns rows embedded now';
 COMMENT ON FUNCTION stop_keeping_current(text, text) IS 'removes keep_current''s triggers from a table; the column stays';
 COMMENT ON FUNCTION keep_current_row() IS 'internal: row trigger of keep_current (notes changed rows)';
