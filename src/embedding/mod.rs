@@ -5,13 +5,19 @@
 //! - `text`: values, text form and wire format (plain Rust); `shortest`: float4out's
 //!   text for one value
 //! - `io`: the type itself: input/output, typmod and binary send/receive functions
-//! - `operators`: casts, distance functions and operators
+//! - `casts`: casts from and to arrays (integer, numeric, real, double precision)
+//! - `operators`: distance functions and operators, norms
+//! - `arithmetic`: `+`, `-`, `*`, `||`, `subvector` and `sum(embedding)`
+//! - `quantize`: `binary_quantize` (to `bit`)
 //! - `ordering`: btree and hash operator classes (DISTINCT, GROUP BY, plain indexes)
 //! - `aggregate`: `avg(embedding)`
 mod aggregate;
+pub mod arithmetic;
+mod casts;
 mod io;
 mod operators;
 mod ordering;
+pub mod quantize;
 mod shortest;
 pub mod text;
 
