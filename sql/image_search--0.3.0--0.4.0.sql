@@ -195,3 +195,118 @@ COMMENT ON FUNCTION load_csv(text, text, boolean) IS 'creates a table from a CSV
 COMMENT ON FUNCTION run(text) IS 'runs one of the tutorial''s statements as written (COPY, BUILD MODEL, CONVERT, SEARCH IMAGE, PRINT IMAGE)';
 COMMENT ON FUNCTION print_images(text, text, text, integer, integer, boolean) IS 'the images of a query as a captioned text grid for psql (gray shades; color => true for 24-bit colour)';
 COMMENT ON FUNCTION contact_sheet(text, text, text, integer, integer) IS 'the images of a query as a captioned PNG contact sheet (bytea)';
+
+-- pgvector parity (issue 11 item 8)
+-- The functions, operators, aggregate and casts pgvector has for `vector` and embedding
+-- lacked: L1 distance and <+>, element-wise + - *, || (concatenation), subvector,
+-- binary_quantize, sum(embedding), casts from integer[] and numeric[], and
+-- array_to_embedding for every array type. Operators are created in the extension
+-- schema and in pg_catalog, like the others since 0.3.0.
+
+CREATE FUNCTION @extschema@.l1_distance(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS double precision /* f64 */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'l1_distance_wrapper';
+CREATE FUNCTION @extschema@.embedding_add(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_add_wrapper';
+CREATE FUNCTION @extschema@.embedding_sub(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_sub_wrapper';
+CREATE FUNCTION @extschema@.embedding_mul(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_mul_wrapper';
+CREATE FUNCTION @extschema@.embedding_concat(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_concat_wrapper';
+CREATE FUNCTION @extschema@.subvector(
+	"value" embedding, /* Embedding */
+	"start" INT, /* i32 */
+	"count" INT /* i32 */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_subvector_wrapper';
+CREATE FUNCTION @extschema@.binary_quantize(
+	"value" embedding /* Embedding */
+) RETURNS bit /* BitString */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'binary_quantize_embedding_wrapper';
+CREATE FUNCTION @extschema@.array_to_embedding(
+	"items" INT[], /* Array < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'int_array_to_embedding_wrapper';
+CREATE FUNCTION @extschema@.array_to_embedding(
+	"items" NUMERIC[], /* Array < AnyNumeric > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'numeric_array_to_embedding_wrapper';
+CREATE FUNCTION @extschema@.array_to_embedding(
+	"items" double precision[], /* Array < f64 > */
+	"typmod" INT, /* i32 */
+	"explicit" bool /* bool */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'double_array_to_embedding_wrapper';
+
+CREATE OPERATOR @extschema@.<+> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.l1_distance, COMMUTATOR = OPERATOR(@extschema@.<+>));
+CREATE OPERATOR pg_catalog.<+> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.l1_distance, COMMUTATOR = OPERATOR(pg_catalog.<+>));
+CREATE OPERATOR @extschema@.+ (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_add, COMMUTATOR = OPERATOR(@extschema@.+));
+CREATE OPERATOR @extschema@.- (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_sub);
+CREATE OPERATOR @extschema@.* (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_mul, COMMUTATOR = OPERATOR(@extschema@.*));
+CREATE OPERATOR @extschema@.|| (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_concat);
+CREATE OPERATOR pg_catalog.+ (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_add, COMMUTATOR = OPERATOR(pg_catalog.+));
+CREATE OPERATOR pg_catalog.- (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_sub);
+CREATE OPERATOR pg_catalog.* (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_mul, COMMUTATOR = OPERATOR(pg_catalog.*));
+CREATE OPERATOR pg_catalog.|| (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_concat);
+
+CREATE AGGREGATE @extschema@.sum(@extschema@.embedding) (
+    SFUNC = @extschema@.embedding_add,
+    STYPE = @extschema@.embedding,
+    COMBINEFUNC = @extschema@.embedding_add,
+    PARALLEL = SAFE
+);
+
+CREATE CAST (integer[] AS @extschema@.embedding)
+    WITH FUNCTION @extschema@.array_to_embedding(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS @extschema@.embedding)
+    WITH FUNCTION @extschema@.array_to_embedding(numeric[], integer, boolean) AS ASSIGNMENT;
+-- end of pgvector parity (issue 11 item 8)
