@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--budget", type=float, default=60, help="seconds for the time-budget row (0: skip)")
     ap.add_argument("--image-budgets", type=int, nargs="*", default=[],
                     help="extra rows: train on about this many images (epochs = budget / training rows, 5..100)")
+    ap.add_argument("--variant", nargs="*", default=[], metavar="LABEL=OPTIONS",
+                    help="extra rows: build_model options, e.g. \"size 48=, image_size => 48\"")
     args = ap.parse_args()
     psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
     for name in args.sets:
@@ -118,6 +120,9 @@ def main():
         for images in args.image_budgets:
             epochs = min(100, max(5, round(images / len(train_paths))))
             variants.append((f"{images} images ({epochs} epochs)", f", max_epochs => {epochs}"))
+        for v in args.variant:
+            label, opts = v.split("=", 1)
+            variants.append((label, opts))
         if args.budget > 0:
             variants.append((f"max_seconds => {args.budget:g}", f", max_seconds => {args.budget}"))
         for label, opts in variants:

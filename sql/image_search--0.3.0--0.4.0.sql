@@ -35,8 +35,195 @@ CREATE OR REPLACE FUNCTION @extschema@.print_images(
 VOLATILE
 LANGUAGE c AS 'MODULE_PATHNAME', 'print_images_wrapper';
 
--- Every user-facing object's COMMENT (src/comments.sql, as in a fresh install).
+-- import_model (issue 10) ---------------------------------------------------------
+-- Models may be imported ONNX image encoders (algorithm 'onnx') besides trained ones
+-- ('simclr'). encoder_config says how a model's encoder is fed and read; its default
+-- describes the encoders build_model trains, so existing models keep working unchanged.
+-- model_list shows the column convert adds for each model: <model>_<algorithm>.
+ALTER TABLE @extschema@.models ADD COLUMN encoder_config jsonb NOT NULL DEFAULT '{"input": "images", "output": "embedding", "layout": "NCHW",
+        "resize": "center_crop", "channel_order": "RGB", "value_range": "0..1", "mean": [0.0], "std": [1.0],
+        "pooling": "average", "batch_size": null}';
 
+CREATE OR REPLACE VIEW @extschema@.model_list WITH (security_invoker = true) AS
+SELECT name, algorithm, architecture, channels, image_size, embedding_dim, rows_used,
+       jsonb_array_length(epoch_log) AS epochs,
+       round((epoch_log -> -1 ->> 'loss')::numeric, 4) AS final_loss,
+       round(train_seconds::numeric, 2) AS train_seconds,
+       pg_size_pretty(length(encoder_onnx)::bigint) AS encoder_size,
+       created_by, created_at,
+       round((epoch_log -> -1 ->> 'images_per_second')::numeric) AS images_per_second,
+       name || '_' || algorithm AS embedding_column
+FROM @extschema@.models ORDER BY name;
+
+CREATE FUNCTION @extschema@.import_model(
+	"model_name" TEXT, /* & str */
+	"onnx" bytea, /* & [u8] */
+	"image_size" INT DEFAULT NULL, /* Option < i32 > */
+	"resize" TEXT DEFAULT 'center_crop', /* & str */
+	"channels" INT DEFAULT NULL, /* Option < i32 > */
+	"channel_order" TEXT DEFAULT 'RGB', /* & str */
+	"value_range" TEXT DEFAULT '0..1', /* & str */
+	"mean" double precision[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < f64 > > > */
+	"std" double precision[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < f64 > > > */
+	"layout" TEXT DEFAULT 'NCHW', /* & str */
+	"output_name" TEXT DEFAULT NULL, /* Option < & str > */
+	"pooling" TEXT DEFAULT 'average', /* & str */
+	"overwrite" bool DEFAULT false /* bool */
+) RETURNS TABLE (
+	"model_name" TEXT,  /* String */
+	"embedding_dim" INT,  /* i32 */
+	"image_size" INT,  /* i32 */
+	"channels" INT,  /* i32 */
+	"batch_size" INT,  /* Option < i32 > */
+	"embedding_column" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'import_model_bytes_wrapper';
+
+CREATE FUNCTION @extschema@.import_model(
+	"model_name" TEXT, /* & str */
+	"path" TEXT, /* & str */
+	"image_size" INT DEFAULT NULL, /* Option < i32 > */
+	"resize" TEXT DEFAULT 'center_crop', /* & str */
+	"channels" INT DEFAULT NULL, /* Option < i32 > */
+	"channel_order" TEXT DEFAULT 'RGB', /* & str */
+	"value_range" TEXT DEFAULT '0..1', /* & str */
+	"mean" double precision[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < f64 > > > */
+	"std" double precision[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < f64 > > > */
+	"layout" TEXT DEFAULT 'NCHW', /* & str */
+	"output_name" TEXT DEFAULT NULL, /* Option < & str > */
+	"pooling" TEXT DEFAULT 'average', /* & str */
+	"overwrite" bool DEFAULT false /* bool */
+) RETURNS TABLE (
+	"model_name" TEXT,  /* String */
+	"embedding_dim" INT,  /* i32 */
+	"image_size" INT,  /* i32 */
+	"channels" INT,  /* i32 */
+	"batch_size" INT,  /* Option < i32 > */
+	"embedding_column" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'import_model_path_wrapper';
+-- end of import_model (issue 10) --------------------------------------------------
+
+-- pgvector parity (issue 11 item 8)
+-- The functions, operators, aggregate and casts pgvector has for `vector` and embedding
+-- lacked: L1 distance and <+>, element-wise + - *, || (concatenation), subvector,
+-- binary_quantize, sum(embedding), casts from integer[] and numeric[], and
+-- array_to_embedding for every array type. Operators are created in the extension
+-- schema and in pg_catalog, like the others since 0.3.0.
+
+CREATE FUNCTION @extschema@.l1_distance(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS double precision /* f64 */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'l1_distance_wrapper';
+CREATE FUNCTION @extschema@.embedding_add(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_add_wrapper';
+CREATE FUNCTION @extschema@.embedding_sub(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_sub_wrapper';
+CREATE FUNCTION @extschema@.embedding_mul(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_mul_wrapper';
+CREATE FUNCTION @extschema@.embedding_concat(
+	"a" embedding, /* Embedding */
+	"b" embedding /* Embedding */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_concat_wrapper';
+CREATE FUNCTION @extschema@.subvector(
+	"value" embedding, /* Embedding */
+	"start" INT, /* i32 */
+	"count" INT /* i32 */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'embedding_subvector_wrapper';
+CREATE FUNCTION @extschema@.binary_quantize(
+	"value" embedding /* Embedding */
+) RETURNS bit /* BitString */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'binary_quantize_embedding_wrapper';
+CREATE FUNCTION @extschema@.array_to_embedding(
+	"items" INT[], /* Array < i32 > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'int_array_to_embedding_wrapper';
+CREATE FUNCTION @extschema@.array_to_embedding(
+	"items" NUMERIC[], /* Array < AnyNumeric > */
+	"typmod" INT, /* i32 */
+	"_explicit" bool /* bool */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'numeric_array_to_embedding_wrapper';
+CREATE FUNCTION @extschema@.array_to_embedding(
+	"items" double precision[], /* Array < f64 > */
+	"typmod" INT, /* i32 */
+	"explicit" bool /* bool */
+) RETURNS embedding /* Embedding */
+IMMUTABLE STRICT PARALLEL SAFE  
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'double_array_to_embedding_wrapper';
+
+CREATE OPERATOR @extschema@.<+> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.l1_distance, COMMUTATOR = OPERATOR(@extschema@.<+>));
+CREATE OPERATOR pg_catalog.<+> (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.l1_distance, COMMUTATOR = OPERATOR(pg_catalog.<+>));
+CREATE OPERATOR @extschema@.+ (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_add, COMMUTATOR = OPERATOR(@extschema@.+));
+CREATE OPERATOR @extschema@.- (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_sub);
+CREATE OPERATOR @extschema@.* (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_mul, COMMUTATOR = OPERATOR(@extschema@.*));
+CREATE OPERATOR @extschema@.|| (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_concat);
+CREATE OPERATOR pg_catalog.+ (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_add, COMMUTATOR = OPERATOR(pg_catalog.+));
+CREATE OPERATOR pg_catalog.- (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_sub);
+CREATE OPERATOR pg_catalog.* (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_mul, COMMUTATOR = OPERATOR(pg_catalog.*));
+CREATE OPERATOR pg_catalog.|| (LEFTARG = @extschema@.embedding, RIGHTARG = @extschema@.embedding,
+    FUNCTION = @extschema@.embedding_concat);
+
+CREATE AGGREGATE @extschema@.sum(@extschema@.embedding) (
+    SFUNC = @extschema@.embedding_add,
+    STYPE = @extschema@.embedding,
+    COMBINEFUNC = @extschema@.embedding_add,
+    PARALLEL = SAFE
+);
+
+CREATE CAST (integer[] AS @extschema@.embedding)
+    WITH FUNCTION @extschema@.array_to_embedding(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS @extschema@.embedding)
+    WITH FUNCTION @extschema@.array_to_embedding(numeric[], integer, boolean) AS ASSIGNMENT;
+-- end of pgvector parity (issue 11 item 8)
+
+-- Every user-facing object's COMMENT (src/comments.sql, as in a fresh install).
 -- The embedding type
 COMMENT ON TYPE embedding IS 'float4 vector, byte-compatible with pgvector''s vector; text form [1,2,3], typmod = dimensions';
 COMMENT ON FUNCTION embedding(embedding, integer, boolean) IS 'typmod cast: checks an embedding''s dimensions against embedding(n)';
@@ -61,6 +248,17 @@ COMMENT ON FUNCTION l2_normalize(embedding) IS 'the embedding scaled to length 1
 COMMENT ON FUNCTION vector_dims(embedding) IS 'number of dimensions';
 COMMENT ON FUNCTION vector_norm(embedding) IS 'Euclidean length';
 COMMENT ON AGGREGATE avg(embedding) IS 'element-wise mean of embeddings';
+COMMENT ON AGGREGATE sum(embedding) IS 'element-wise sum of embeddings';
+COMMENT ON FUNCTION l1_distance(embedding, embedding) IS 'taxicab (L1) distance: sum of absolute differences; the <+> operator';
+COMMENT ON FUNCTION embedding_add(embedding, embedding) IS 'element-wise sum; the + operator';
+COMMENT ON FUNCTION embedding_sub(embedding, embedding) IS 'element-wise difference; the - operator';
+COMMENT ON FUNCTION embedding_mul(embedding, embedding) IS 'element-wise product; the * operator';
+COMMENT ON FUNCTION embedding_concat(embedding, embedding) IS 'concatenation; the || operator';
+COMMENT ON FUNCTION subvector(embedding, integer, integer) IS 'count elements from a 1-based start (clipped like substring)';
+COMMENT ON FUNCTION binary_quantize(embedding) IS 'one bit per dimension, set where the value is positive';
+COMMENT ON FUNCTION array_to_embedding(integer[], integer, boolean) IS 'cast integer[] -> embedding';
+COMMENT ON FUNCTION array_to_embedding(numeric[], integer, boolean) IS 'cast numeric[] -> embedding';
+COMMENT ON FUNCTION array_to_embedding(double precision[], integer, boolean) IS 'array_to_embedding for double precision[] (as pgvector''s array_to_vector)';
 COMMENT ON FUNCTION embedding_accum(double precision[], embedding) IS 'internal: state function of avg(embedding)';
 COMMENT ON FUNCTION embedding_combine(double precision[], double precision[]) IS 'internal: combine function of avg(embedding)';
 COMMENT ON FUNCTION embedding_avg(double precision[]) IS 'internal: final function of avg(embedding)';
@@ -72,6 +270,16 @@ COMMENT ON OPERATOR image_search.<-> (embedding, embedding) IS 'Euclidean (L2) d
 COMMENT ON OPERATOR pg_catalog.<-> (embedding, embedding) IS 'Euclidean (L2) distance';
 COMMENT ON OPERATOR image_search.<#> (embedding, embedding) IS 'negative inner product';
 COMMENT ON OPERATOR pg_catalog.<#> (embedding, embedding) IS 'negative inner product';
+COMMENT ON OPERATOR image_search.<+> (embedding, embedding) IS 'taxicab (L1) distance';
+COMMENT ON OPERATOR pg_catalog.<+> (embedding, embedding) IS 'taxicab (L1) distance';
+COMMENT ON OPERATOR image_search.+ (embedding, embedding) IS 'element-wise sum';
+COMMENT ON OPERATOR pg_catalog.+ (embedding, embedding) IS 'element-wise sum';
+COMMENT ON OPERATOR image_search.- (embedding, embedding) IS 'element-wise difference';
+COMMENT ON OPERATOR pg_catalog.- (embedding, embedding) IS 'element-wise difference';
+COMMENT ON OPERATOR image_search.* (embedding, embedding) IS 'element-wise product';
+COMMENT ON OPERATOR pg_catalog.* (embedding, embedding) IS 'element-wise product';
+COMMENT ON OPERATOR image_search.|| (embedding, embedding) IS 'concatenation';
+COMMENT ON OPERATOR pg_catalog.|| (embedding, embedding) IS 'concatenation';
 COMMENT ON OPERATOR image_search.= (embedding, embedding) IS 'equal';
 COMMENT ON OPERATOR pg_catalog.= (embedding, embedding) IS 'equal';
 COMMENT ON OPERATOR image_search.<> (embedding, embedding) IS 'not equal';
@@ -99,13 +307,17 @@ COMMENT ON OPERATOR CLASS embedding_hash_ops USING hash IS 'default hash operato
 COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double precision, double precision, double precision, integer, integer, bigint, boolean, boolean, jsonb, boolean, text, text, double precision, text, double precision)
   IS 'trains a SimCLR image encoder on the images of a SELECT and stores it as a model (see README: SQL reference)';
 COMMENT ON FUNCTION drop_model(text, boolean) IS 'removes a model and its keep_current triggers';
-COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as standalone ONNX bytes (input images [N,C,H,W] in [0,1], output embedding [N,dim])';
-COMMENT ON VIEW model_list IS 'one row per model: architecture, image size, dimensions, epochs, final loss, training time, encoder size';
+COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as ONNX bytes (trained: input images [N,C,H,W] in [0,1], output embedding [N,dim]; imported: the file as imported)';
+COMMENT ON VIEW model_list IS 'one row per model (trained or imported): architecture, image size, dimensions, epochs, final loss, training time, encoder size, the column convert adds';
+COMMENT ON FUNCTION import_model(text, bytea, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
+  IS 'stores an ONNX image encoder (bytes) as a model, with its preprocessing; validated and test-run before it is stored';
+COMMENT ON FUNCTION import_model(text, text, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
+  IS 'stores an ONNX image encoder read from a server file (same file rules as images) as a model, with its preprocessing';
 COMMENT ON FUNCTION encoder_runs() IS 'how many encoder batches this session has run (shows that searches embed their query once)';
 COMMENT ON FUNCTION onnxruntime_info() IS 'the ONNX Runtime library in use: path, version, execution providers';
 
 -- Embeddings in tables
-COMMENT ON FUNCTION convert(text, text, text, boolean, boolean) IS 'adds column <model>_simclr to a table and stores every row''s embedding; returns rows embedded';
+COMMENT ON FUNCTION convert(text, text, text, boolean, boolean) IS 'adds column <model>_<algorithm> (e.g. my_model_simclr) to a table and stores every row''s embedding; returns rows embedded';
 COMMENT ON FUNCTION keep_current(text, text, text, boolean) IS 'keeps a model''s column up to date for rows inserted or re-imaged later (statement-batched triggers); returns rows embedded now';
 COMMENT ON FUNCTION stop_keeping_current(text, text) IS 'removes keep_current''s triggers from a table; the column stays';
 COMMENT ON FUNCTION keep_current_row() IS 'internal: row trigger of keep_current (notes changed rows)';

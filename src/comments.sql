@@ -26,6 +26,17 @@ COMMENT ON FUNCTION l2_normalize(embedding) IS 'the embedding scaled to length 1
 COMMENT ON FUNCTION vector_dims(embedding) IS 'number of dimensions';
 COMMENT ON FUNCTION vector_norm(embedding) IS 'Euclidean length';
 COMMENT ON AGGREGATE avg(embedding) IS 'element-wise mean of embeddings';
+COMMENT ON AGGREGATE sum(embedding) IS 'element-wise sum of embeddings';
+COMMENT ON FUNCTION l1_distance(embedding, embedding) IS 'taxicab (L1) distance: sum of absolute differences; the <+> operator';
+COMMENT ON FUNCTION embedding_add(embedding, embedding) IS 'element-wise sum; the + operator';
+COMMENT ON FUNCTION embedding_sub(embedding, embedding) IS 'element-wise difference; the - operator';
+COMMENT ON FUNCTION embedding_mul(embedding, embedding) IS 'element-wise product; the * operator';
+COMMENT ON FUNCTION embedding_concat(embedding, embedding) IS 'concatenation; the || operator';
+COMMENT ON FUNCTION subvector(embedding, integer, integer) IS 'count elements from a 1-based start (clipped like substring)';
+COMMENT ON FUNCTION binary_quantize(embedding) IS 'one bit per dimension, set where the value is positive';
+COMMENT ON FUNCTION array_to_embedding(integer[], integer, boolean) IS 'cast integer[] -> embedding';
+COMMENT ON FUNCTION array_to_embedding(numeric[], integer, boolean) IS 'cast numeric[] -> embedding';
+COMMENT ON FUNCTION array_to_embedding(double precision[], integer, boolean) IS 'array_to_embedding for double precision[] (as pgvector''s array_to_vector)';
 COMMENT ON FUNCTION embedding_accum(double precision[], embedding) IS 'internal: state function of avg(embedding)';
 COMMENT ON FUNCTION embedding_combine(double precision[], double precision[]) IS 'internal: combine function of avg(embedding)';
 COMMENT ON FUNCTION embedding_avg(double precision[]) IS 'internal: final function of avg(embedding)';
@@ -37,6 +48,16 @@ COMMENT ON OPERATOR image_search.<-> (embedding, embedding) IS 'Euclidean (L2) d
 COMMENT ON OPERATOR pg_catalog.<-> (embedding, embedding) IS 'Euclidean (L2) distance';
 COMMENT ON OPERATOR image_search.<#> (embedding, embedding) IS 'negative inner product';
 COMMENT ON OPERATOR pg_catalog.<#> (embedding, embedding) IS 'negative inner product';
+COMMENT ON OPERATOR image_search.<+> (embedding, embedding) IS 'taxicab (L1) distance';
+COMMENT ON OPERATOR pg_catalog.<+> (embedding, embedding) IS 'taxicab (L1) distance';
+COMMENT ON OPERATOR image_search.+ (embedding, embedding) IS 'element-wise sum';
+COMMENT ON OPERATOR pg_catalog.+ (embedding, embedding) IS 'element-wise sum';
+COMMENT ON OPERATOR image_search.- (embedding, embedding) IS 'element-wise difference';
+COMMENT ON OPERATOR pg_catalog.- (embedding, embedding) IS 'element-wise difference';
+COMMENT ON OPERATOR image_search.* (embedding, embedding) IS 'element-wise product';
+COMMENT ON OPERATOR pg_catalog.* (embedding, embedding) IS 'element-wise product';
+COMMENT ON OPERATOR image_search.|| (embedding, embedding) IS 'concatenation';
+COMMENT ON OPERATOR pg_catalog.|| (embedding, embedding) IS 'concatenation';
 COMMENT ON OPERATOR image_search.= (embedding, embedding) IS 'equal';
 COMMENT ON OPERATOR pg_catalog.= (embedding, embedding) IS 'equal';
 COMMENT ON OPERATOR image_search.<> (embedding, embedding) IS 'not equal';
@@ -64,13 +85,17 @@ COMMENT ON OPERATOR CLASS embedding_hash_ops USING hash IS 'default hash operato
 COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double precision, double precision, double precision, integer, integer, bigint, boolean, boolean, jsonb, boolean, text, text, double precision, text, double precision)
   IS 'trains a SimCLR image encoder on the images of a SELECT and stores it as a model (see README: SQL reference)';
 COMMENT ON FUNCTION drop_model(text, boolean) IS 'removes a model and its keep_current triggers';
-COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as standalone ONNX bytes (input images [N,C,H,W] in [0,1], output embedding [N,dim])';
-COMMENT ON VIEW model_list IS 'one row per model: architecture, image size, dimensions, epochs, final loss, training time, encoder size';
+COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as ONNX bytes (trained: input images [N,C,H,W] in [0,1], output embedding [N,dim]; imported: the file as imported)';
+COMMENT ON VIEW model_list IS 'one row per model (trained or imported): architecture, image size, dimensions, epochs, final loss, training time, encoder size, the column convert adds';
+COMMENT ON FUNCTION import_model(text, bytea, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
+  IS 'stores an ONNX image encoder (bytes) as a model, with its preprocessing; validated and test-run before it is stored';
+COMMENT ON FUNCTION import_model(text, text, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
+  IS 'stores an ONNX image encoder read from a server file (same file rules as images) as a model, with its preprocessing';
 COMMENT ON FUNCTION encoder_runs() IS 'how many encoder batches this session has run (shows that searches embed their query once)';
 COMMENT ON FUNCTION onnxruntime_info() IS 'the ONNX Runtime library in use: path, version, execution providers';
 
 -- Embeddings in tables
-COMMENT ON FUNCTION convert(text, text, text, boolean, boolean) IS 'adds column <model>_simclr to a table and stores every row''s embedding; returns rows embedded';
+COMMENT ON FUNCTION convert(text, text, text, boolean, boolean) IS 'adds column <model>_<algorithm> (e.g. my_model_simclr) to a table and stores every row''s embedding; returns rows embedded';
 COMMENT ON FUNCTION keep_current(text, text, text, boolean) IS 'keeps a model''s column up to date for rows inserted or re-imaged later (statement-batched triggers); returns rows embedded now';
 COMMENT ON FUNCTION stop_keeping_current(text, text) IS 'removes keep_current''s triggers from a table; the column stays';
 COMMENT ON FUNCTION keep_current_row() IS 'internal: row trigger of keep_current (notes changed rows)';

@@ -70,6 +70,14 @@ pub fn raise_error(code: PgSqlErrorCode, message: impl Into<String>) -> ! {
     unreachable!()
 }
 
+/// Raises a Postgres ERROR with the given SQLSTATE and a DETAIL line; never returns.
+#[allow(unreachable_code)]
+pub fn raise_error_with_detail(code: PgSqlErrorCode, message: impl Into<String>, detail: impl Into<String>) -> ! {
+    let (message, detail): (String, String) = (message.into(), detail.into());
+    ereport!(ERROR, code, message, detail);
+    unreachable!()
+}
+
 /// `result.or_raise()`: the value, or the error raised as a Postgres ERROR.
 pub trait OrRaise<T> {
     fn or_raise(self) -> T;

@@ -10,6 +10,7 @@ pub static IMAGE_ROOT: GucSetting<Option<CString>> = GucSetting::<Option<CString
 pub static MAX_IMAGE_PIXELS: GucSetting<i32> = GucSetting::<i32>::new(40_000_000);
 pub static THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static TRAIN_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+pub static MAX_IMPORT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(512 * 1024 * 1024);
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -48,6 +49,16 @@ pub fn register() {
         256,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"image_search.max_import_bytes",
+        c"Largest ONNX file import_model accepts.",
+        c"Bounds the memory and ONNX Runtime work one import can cause.",
+        &MAX_IMPORT_BYTES,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
     );
     GucRegistry::define_int_guc(
         c"image_search.train_cache_mb",

@@ -13,7 +13,8 @@ SET search_path = public, image_search;
 SELECT '[1,2,3]'::embedding;
 SELECT ' [ 1 , -2.5 ,3 ] '::embedding;
 -- Exponents are accepted; output is the shortest text that reads back to the same
--- float4, in exponent form for very small or very large magnitudes.
+-- float4, laid out as Postgres' float4out (and pgvector) lay it out: exponent form,
+-- with a sign and at least two digits, for very small or very large magnitudes.
 SELECT '[1e3, -2.5E-2, 1e-7, 3e20, 0.0001]'::embedding;
 SELECT '[-0, 0.1, 0.3333333333]'::embedding;
 -- Round trip: text -> embedding -> text -> embedding gives the same value.

@@ -86,6 +86,9 @@ SET enable_seqscan = off;
 SELECT count(*) AS rows_found_by_btree FROM up_test
  WHERE up_model_simclr = (SELECT up_model_simclr FROM up_test ORDER BY filename LIMIT 1);
 RESET enable_seqscan;
+-- 0.4.0's encoder_config describes the trained models of earlier versions; their column keeps its name.
+SELECT name, embedding_column, m.encoder_config->>'input' AS input, m.encoder_config->>'layout' AS layout
+FROM image_search.model_list JOIN image_search.models m USING (name);
 \set ECHO none
 \i :fingerprint
 \set ECHO all

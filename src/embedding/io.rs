@@ -14,7 +14,10 @@ extension_sql!(
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_shell"])]
 fn embedding_in(input: &CStr, _oid: pg_sys::Oid, typmod: i32) -> Embedding {
-    let text = input.to_str().unwrap_or_else(|_| raise(EmbeddingError::Syntax("<not utf-8>".into())));
+    // The server encoding need not be UTF-8; a literal that is not cannot be valid anyway.
+    let text = input
+        .to_str()
+        .unwrap_or_else(|_| raise(EmbeddingError::Syntax { text: input.to_string_lossy().into_owned(), detail: None }));
     let values = parse_text(text).unwrap_or_else(|e| raise(e));
     Embedding::checked(values, typmod)
 }
@@ -24,32 +27,28 @@ fn embedding_out(value: Embedding) -> CString {
     CString::new(format_text(&value.0)).unwrap()
 }
 
+/// Why a type modifier list is not one dimension in 1..16000 (pgvector's messages).
+pub fn typmod_dimension(mods: &[i32]) -> Result<i32, &'static str> {
+    match mods {
+        [dim] if *dim < 1 => Err("dimensions for type embedding must be at least 1"),
+        [dim] if *dim as usize > MAX_DIM => Err("dimensions for type embedding cannot exceed 16000"),
+        [dim] => Ok(*dim),
+        _ => Err("invalid type modifier"),
+    }
+}
+
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_shell"])]
 fn embedding_typmod_in(list: pgrx::datum::Array<&CStr>) -> i32 {
-    let mods: Vec<Option<&CStr>> = list.iter().collect();
-    if mods.len() != 1 {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "invalid type modifier: embedding takes one dimension"
-        );
-    }
-    let dim = mods[0].and_then(|m| m.to_str().ok()).and_then(|m| m.parse::<i64>().ok()).unwrap_or(-1);
-    if dim < 1 {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "dimensions for type embedding must be at least 1"
-        );
-    }
-    if dim as usize > MAX_DIM {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("dimensions for type embedding cannot exceed {MAX_DIM}")
-        );
-    }
-    dim as i32
+    // Postgres' own reader of integer typmods, so that `embedding('a')` fails as
+    // `varchar('a')` does ("invalid input syntax for type integer").
+    // SAFETY: `list` is the non-null cstring[] Postgres passes to a typmod_in function;
+    // ArrayGetIntegerTypmods returns a palloc'd array of `count` int32s (or raises).
+    let mods = unsafe {
+        let mut count = 0;
+        let mods = pg_sys::ArrayGetIntegerTypmods(list.into_array_type() as *mut _, &mut count);
+        std::slice::from_raw_parts(mods, count as usize).to_vec()
+    };
+    typmod_dimension(&mods).unwrap_or_else(|message| crate::error::invalid(message))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_shell"])]
@@ -103,3 +102,18 @@ COMMENT ON TYPE embedding IS 'float4 vector, byte-compatible with pgvector''s ve
         embedding_send
     ]
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typmod_is_one_dimension_in_range() {
+        assert_eq!(typmod_dimension(&[3]), Ok(3));
+        assert_eq!(typmod_dimension(&[16000]), Ok(16000));
+        assert_eq!(typmod_dimension(&[3, 2]), Err("invalid type modifier"));
+        assert_eq!(typmod_dimension(&[]), Err("invalid type modifier"));
+        assert_eq!(typmod_dimension(&[0]), Err("dimensions for type embedding must be at least 1"));
+        assert_eq!(typmod_dimension(&[16001]), Err("dimensions for type embedding cannot exceed 16000"));
+    }
+}

@@ -2,15 +2,23 @@
 //! `vector` (varlena header, int16 dim, int16 unused, float4[dim]) and with the same
 //! binary wire format, so data moves between the two without conversion.
 //!
-//! - `text`: values, text form and wire format (plain Rust)
+//! - `text`: values, text form and wire format (plain Rust); `shortest`: float4out's
+//!   text for one value
 //! - `io`: the type itself: input/output, typmod and binary send/receive functions
-//! - `operators`: casts, distance functions and operators
+//! - `casts`: casts from and to arrays (integer, numeric, real, double precision)
+//! - `operators`: distance functions and operators, norms
+//! - `arithmetic`: `+`, `-`, `*`, `||`, `subvector` and `sum(embedding)`
+//! - `quantize`: `binary_quantize` (to `bit`)
 //! - `ordering`: btree and hash operator classes (DISTINCT, GROUP BY, plain indexes)
 //! - `aggregate`: `avg(embedding)`
 mod aggregate;
+pub mod arithmetic;
+mod casts;
 mod io;
 mod operators;
 mod ordering;
+pub mod quantize;
+mod shortest;
 pub mod text;
 
 use pgrx::callconv::{ArgAbi, BoxRet};
@@ -19,40 +27,48 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
 };
 use pgrx::prelude::*;
-use text::{check_typmod, check_values, EmbeddingError};
+use text::{check_all, EmbeddingError};
 
 const HEADER_BYTES: usize = 8; // varlena length word + dim + unused
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding(pub Vec<f32>);
 
+/// Raises an EmbeddingError as pgvector would: its message, DETAIL and SQLSTATE.
 fn raise(err: EmbeddingError) -> ! {
+    use PgSqlErrorCode::*;
     let code = match err {
-        EmbeddingError::Syntax(_) => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-        EmbeddingError::DimMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-        EmbeddingError::NotFinite(_) => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-        _ => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        EmbeddingError::Syntax { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,
+        EmbeddingError::OutOfRange(_) | EmbeddingError::Overflow | EmbeddingError::Underflow => {
+            ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
+        }
+        EmbeddingError::TooManyDims => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        EmbeddingError::Empty
+        | EmbeddingError::NotFinite(_)
+        | EmbeddingError::DimMismatch { .. }
+        | EmbeddingError::DifferentDims(..) => ERRCODE_DATA_EXCEPTION,
     };
-    crate::error::raise_error(code, err.to_string())
+    match err.detail() {
+        Some(detail) => crate::error::raise_error_with_detail(code, err.to_string(), detail),
+        None => crate::error::raise_error(code, err.to_string()),
+    }
+}
+
+/// The value, or the error raised as a Postgres ERROR.
+fn or_raise<T>(result: Result<T, EmbeddingError>) -> T {
+    result.unwrap_or_else(|e| raise(e))
 }
 
 impl Embedding {
+    /// An embedding of these values, or an ERROR if they cannot be one of this typmod.
     pub fn checked(values: Vec<f32>, typmod: i32) -> Embedding {
-        if let Err(e) = check_values(&values).and_then(|_| check_typmod(values.len(), typmod)) {
-            raise(e);
-        }
+        or_raise(check_all(&values, typmod));
         Embedding(values)
     }
 }
 
 fn same_dims(a: &Embedding, b: &Embedding) {
-    if a.0.len() != b.0.len() {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("different embedding dimensions {} and {}", a.0.len(), b.0.len())
-        );
-    }
+    or_raise(text::check_same_dims(&a.0, &b.0));
 }
 
 unsafe impl SqlTranslatable for Embedding {

@@ -39,6 +39,19 @@ pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum::<f32>()
 }
 
+/// Sum of absolute differences (taxicab distance), accumulated in f32 like pgvector's.
+pub fn l1_distance(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0f32; LANES];
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..LANES {
+            acc[i] += (x[i] - y[i]).abs();
+        }
+    }
+    (acc.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| (x - y).abs()).sum::<f32>()) as f64
+}
+
 pub fn l2_distance(a: &[f32], b: &[f32]) -> f64 {
     (l2_squared(a, b) as f64).sqrt()
 }
@@ -102,6 +115,8 @@ mod tests {
             assert!((inner_product(&a, &b) as f64 - ip).abs() < 1e-3, "n={n}");
             let l2: f64 = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
             assert!((l2_distance(&a, &b) - l2).abs() < 1e-3, "n={n}");
+            let l1: f64 = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).abs()).sum();
+            assert!((l1_distance(&a, &b) - l1).abs() < 1e-3, "n={n}");
             assert!((cosine_similarity(&a, &b) - naive_cos(&a, &b)).abs() < 1e-5, "n={n}");
         }
     }

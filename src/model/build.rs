@@ -4,6 +4,7 @@
 //! ONNX train step.
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::encoder_file;
+use crate::engine::onnx::imported::EncoderConfig;
 use crate::engine::onnx::runtime::Threads;
 use crate::engine::train::{self, EpochImages, EpochStats, Trainer};
 use crate::error::{invalid, runtime, Error, OrRaise};
@@ -79,11 +80,7 @@ fn build_model_v3(
     }
     request.check().unwrap_or_else(|e| invalid(e));
     let (image_size, channels) = (request.image_size, request.channels);
-    // 43 bytes leave room for the column names derived from it,
-    // `<model>_simclr_similarity99`, within Postgres' 63-byte identifiers.
-    if model_name.trim().is_empty() || model_name.len() > 43 || model_name.starts_with(char::is_whitespace) {
-        invalid("model_name must be 1 to 43 bytes long and not start with white space");
-    }
+    catalog::check_name(model_name);
     if source_query.trim().is_empty() {
         invalid("source_query is empty; give a SELECT that returns the training images");
     }
@@ -147,6 +144,7 @@ fn build_model_v3(
     let last = epochs.last().cloned().expect("at least one epoch");
     catalog::store(NewModel {
         name: model_name,
+        algorithm: "simclr",
         architecture: arch.name,
         channels: config.channels,
         image_size: config.image_size,
@@ -156,6 +154,7 @@ fn build_model_v3(
         epoch_log: serde_json::to_value(&epochs).expect("epoch stats serialise"),
         rows_used: usable,
         seconds,
+        encoder_config: &EncoderConfig::trained(),
     });
     let ips = (usable * epochs.len()) as f64 / last.seconds.max(1e-9);
     TableIterator::once((model_name.to_string(), epochs.len() as i32, last.loss as f64, seconds, usable as i64, ips))

@@ -2,8 +2,12 @@
 //! transactional, dumped by pg_dump and replicated. Every read of that table
 //! goes through here and returns a typed `Model`; the naming rule of the column
 //! `convert` adds and the embedding's dimension live here and nowhere else.
+//! A model is trained (`build_model`, algorithm 'simclr') or imported
+//! (`import_model`, algorithm 'onnx'); `encoder_config` says how its encoder is
+//! fed and read (the column's default describes trained models).
 //! Reads run with the caller's privileges, so revoking SELECT on the table
 //! restricts models like any table.
+use crate::engine::onnx::imported::{Encoder, EncoderConfig};
 use crate::error::{Error, OrRaise};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -25,7 +29,10 @@ CREATE TABLE models (
     train_seconds  double precision NOT NULL,
     build_id       bigint NOT NULL DEFAULT nextval('models_build_id_seq'),
     created_by     name NOT NULL DEFAULT current_user,
-    created_at     timestamptz NOT NULL DEFAULT now()
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    encoder_config jsonb NOT NULL DEFAULT '{"input": "images", "output": "embedding", "layout": "NCHW",
+        "resize": "center_crop", "channel_order": "RGB", "value_range": "0..1", "mean": [0.0], "std": [1.0],
+        "pooling": "average", "batch_size": null}'
 );
 COMMENT ON TABLE models IS 'Trained image_search models; encoder_onnx is a standalone ONNX encoder with its trained weights';
 SELECT pg_catalog.pg_extension_config_dump('models', '');
@@ -38,7 +45,8 @@ SELECT name, algorithm, architecture, channels, image_size, embedding_dim, rows_
        round(train_seconds::numeric, 2) AS train_seconds,
        pg_size_pretty(length(encoder_onnx)::bigint) AS encoder_size,
        created_by, created_at,
-       round((epoch_log -> -1 ->> 'images_per_second')::numeric) AS images_per_second
+       round((epoch_log -> -1 ->> 'images_per_second')::numeric) AS images_per_second,
+       name || '_' || algorithm AS embedding_column
 FROM models ORDER BY name;
 GRANT SELECT ON models, model_list TO PUBLIC;
 "#,
@@ -49,6 +57,8 @@ GRANT SELECT ON models, model_list TO PUBLIC;
 #[derive(Clone, Debug)]
 pub struct Model {
     pub name: String,
+    /// 'simclr' (trained by build_model) or 'onnx' (imported by import_model).
+    pub algorithm: String,
     pub architecture: String,
     pub channels: u8,
     pub image_size: u32,
@@ -58,17 +68,30 @@ pub struct Model {
     pub build_id: i64,
     /// The image column of the query the model was trained on.
     pub image_col: String,
+    /// How to feed and read the encoder.
+    pub encoder: Encoder,
 }
 
 /// The column `convert` adds for a model, and the prefix of search results'
-/// similarity columns: `<model>_simclr`, for every kind of model.
-pub fn embedding_column(model_name: &str) -> String {
-    format!("{model_name}_simclr")
+/// similarity columns: `<model>_<algorithm>`, for every kind of model
+/// (`<model>_simclr` for trained models, `<model>_onnx` for imported ones).
+/// Model names are at most 43 bytes, so `<model>_simclr_similarity99` fits in
+/// Postgres' 63-byte identifiers.
+pub fn embedding_column(model_name: &str, algorithm: &str) -> String {
+    format!("{model_name}_{algorithm}")
 }
 
-/// The column of the `n`th query image's similarity in a search result.
-pub fn similarity_column(model_name: &str, n: usize) -> String {
-    format!("{}_similarity{n}", embedding_column(model_name))
+/// The longest model name, in bytes.
+pub const MAX_NAME_BYTES: usize = 43;
+
+/// Refuses names the catalog's CHECK would, with a clearer message.
+pub fn check_name(model_name: &str) {
+    if model_name.trim().is_empty() || model_name.len() > MAX_NAME_BYTES || model_name.starts_with(char::is_whitespace)
+    {
+        crate::error::invalid(format!(
+            "model_name must be 1 to {MAX_NAME_BYTES} bytes long and not start with white space"
+        ));
+    }
 }
 
 pub fn unknown_model(name: &str) -> Error {
@@ -82,35 +105,72 @@ impl Model {
     }
 
     pub fn find(name: &str) -> Option<Model> {
+        // Before ALTER EXTENSION UPDATE to 0.4.0 the catalog has no encoder_config;
+        // its models are all trained ones, which the column's default describes.
+        let config = if has_encoder_config() { "encoder_config" } else { TRAINED_CONFIG_SQL };
+        let query = format!(
+            "SELECT algorithm, architecture, channels, image_size, embedding_dim, build_id,
+                    options->>'image_col', {config}
+             FROM image_search.models WHERE name = $1"
+        );
         Spi::connect(|client| {
-            let rows = client
-                .select(
-                    "SELECT architecture, channels, image_size, embedding_dim, build_id, options->>'image_col'
-                     FROM image_search.models WHERE name = $1",
-                    None,
-                    &[name.into()],
-                )
-                .or_raise();
-            rows.into_iter().next().map(|row| Model {
-                name: name.to_string(),
-                architecture: row.get::<String>(1).ok().flatten().unwrap_or_default(),
-                channels: row.get::<i32>(2).ok().flatten().unwrap_or(1) as u8,
-                image_size: row.get::<i32>(3).ok().flatten().unwrap_or(0) as u32,
-                embedding_dim: row.get::<i32>(4).ok().flatten().unwrap_or(0) as usize,
-                build_id: row.get::<i64>(5).ok().flatten().unwrap_or(0),
-                image_col: row.get::<String>(6).ok().flatten().unwrap_or_else(|| "image_path".to_string()),
+            let rows = client.select(&query, None, &[name.into()]).or_raise();
+            rows.into_iter().next().map(|row| {
+                let channels = row.get::<i32>(3).ok().flatten().unwrap_or(1) as u8;
+                let image_size = row.get::<i32>(4).ok().flatten().unwrap_or(0) as u32;
+                let config = row.get::<JsonB>(8).ok().flatten().map(|j| j.0).unwrap_or(serde_json::Value::Null);
+                let encoder = serde_json::from_value::<EncoderConfig>(config)
+                    .map_err(|e| e.to_string())
+                    .and_then(|config| Encoder::new(config, image_size, channels))
+                    .unwrap_or_else(|e| {
+                        Error::BadData(format!("the catalog row of model \"{name}\" is damaged: encoder_config: {e}"))
+                            .raise()
+                    });
+                Model {
+                    name: name.to_string(),
+                    algorithm: row.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    architecture: row.get::<String>(2).ok().flatten().unwrap_or_default(),
+                    channels,
+                    image_size,
+                    embedding_dim: row.get::<i32>(5).ok().flatten().unwrap_or(0) as usize,
+                    build_id: row.get::<i64>(6).ok().flatten().unwrap_or(0),
+                    image_col: row.get::<String>(7).ok().flatten().unwrap_or_else(|| "image_path".to_string()),
+                    encoder,
+                }
             })
         })
     }
 
     pub fn embedding_column(&self) -> String {
-        embedding_column(&self.name)
+        embedding_column(&self.name, &self.algorithm)
+    }
+
+    /// The column of the `n`th query image's similarity in a search result.
+    pub fn similarity_column(&self, n: usize) -> String {
+        format!("{}_similarity{n}", self.embedding_column())
     }
 
     /// The standalone ONNX encoder with its trained weights.
     pub fn encoder_onnx(&self) -> Vec<u8> {
         encoder_onnx(&self.name)
     }
+}
+
+/// encoder_config as its column default gives it, for catalogs without the column.
+const TRAINED_CONFIG_SQL: &str = "jsonb_build_object('input', 'images', 'output', 'embedding', 'layout', 'NCHW', \
+     'resize', 'center_crop', 'channel_order', 'RGB', 'value_range', '0..1', 'mean', jsonb_build_array(0.0), \
+     'std', jsonb_build_array(1.0), 'pooling', 'average', 'batch_size', NULL)";
+
+/// Whether the catalog has encoder_config (added by 0.4.0): a database whose
+/// extension is not yet updated still runs with this library.
+fn has_encoder_config() -> bool {
+    Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'image_search.models'::regclass
+                        AND attname = 'encoder_config' AND NOT attisdropped)",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 fn encoder_onnx(name: &str) -> Vec<u8> {
@@ -152,9 +212,10 @@ pub fn check_may_store_models() {
     }
 }
 
-/// A trained model, ready to be stored.
+/// A trained or imported model, ready to be stored.
 pub struct NewModel<'a> {
     pub name: &'a str,
+    pub algorithm: &'a str,
     pub architecture: &'a str,
     pub channels: u8,
     pub image_size: u32,
@@ -164,17 +225,31 @@ pub struct NewModel<'a> {
     pub epoch_log: serde_json::Value,
     pub rows_used: usize,
     pub seconds: f64,
+    pub encoder_config: &'a EncoderConfig,
 }
 
 /// Stores a model, replacing one of the same name.
 pub fn store(model: NewModel<'_>) {
+    let with_config = has_encoder_config();
+    if !with_config && *model.encoder_config != EncoderConfig::trained() {
+        Error::Other(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "this database's image_search catalog predates imported models; run ALTER EXTENSION image_search UPDATE"
+                .into(),
+        )
+        .raise();
+    }
+    let (config_column, config_value) = if with_config { (", encoder_config", ", $12") } else { ("", "") };
+    let insert = format!(
+        "INSERT INTO image_search.models (name, algorithm, architecture, channels, image_size, embedding_dim,
+             options, encoder_onnx, epoch_log, rows_used, train_seconds{config_column})
+         VALUES ($1, $11, $2, $3, $4, $5, $6, $7, $8, $9, $10{config_value})"
+    );
     Spi::connect_mut(|client| {
         client.update("DELETE FROM image_search.models WHERE name = $1", None, &[model.name.into()]).or_raise();
         client
             .update(
-                "INSERT INTO image_search.models (name, algorithm, architecture, channels, image_size, embedding_dim,
-                     options, encoder_onnx, epoch_log, rows_used, train_seconds)
-                 VALUES ($1, 'simclr', $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &insert,
                 None,
                 &[
                     model.name.into(),
@@ -187,7 +262,9 @@ pub fn store(model: NewModel<'_>) {
                     JsonB(model.epoch_log).into(),
                     (model.rows_used as i64).into(),
                     model.seconds.into(),
-                ],
+                    model.algorithm.into(),
+                    JsonB(serde_json::to_value(model.encoder_config).expect("encoder config serialises")).into(),
+                ][..if with_config { 12 } else { 11 }],
             )
             .or_raise();
     });
@@ -210,8 +287,9 @@ fn drop_model(model_name: &str, if_exists: default!(bool, false)) -> bool {
     deleted
 }
 
-/// The trained encoder as standalone ONNX bytes (input `images` [N,C,H,W] in
-/// [0,1], output `embedding` [N,dim]).
+/// The encoder as standalone ONNX bytes: for a trained model, input `images`
+/// [N,C,H,W] in [0,1] and output `embedding` [N,dim]; for an imported one, the
+/// file as it was imported.
 #[pg_extern(stable, requires = ["models_catalog"])]
 fn export_model(model_name: &str) -> Vec<u8> {
     encoder_onnx(model_name)

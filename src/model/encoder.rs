@@ -3,7 +3,6 @@
 //! `build_id` changes) or dropped.
 use crate::embedding::Embedding;
 use crate::engine::image::access::ImageRef;
-use crate::engine::image::resize::to_tensor;
 use crate::engine::image::Picture;
 use crate::engine::onnx::runtime::Threads;
 use crate::error::{bad_data, runtime, OrRaise};
@@ -11,12 +10,12 @@ use crate::model::catalog::Model;
 use crate::model::runtime as onnxruntime;
 use crate::spi::rows::image_reader;
 use ort::session::Session;
-use ort::value::TensorRef;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-/// Images per encoder run: large enough to amortise the call, small enough for memory.
+/// Images decoded per convert batch; the encoder runs them in its own batches
+/// (`Encoder::batch_size`).
 pub const BATCH: usize = 256;
 
 pub struct LoadedModel {
@@ -44,23 +43,25 @@ pub fn with_model<R>(name: &str, f: impl FnOnce(&mut LoadedModel) -> R) -> R {
 }
 
 impl LoadedModel {
-    /// Embeddings of `pictures`, in order, computed `BATCH` at a time.
+    /// Embeddings of `pictures`, in order, in the encoder's batches (one image
+    /// at a time for a model with a fixed batch of 1); checks for a cancel
+    /// between runs.
     pub fn embed(&mut self, pictures: &[&Picture]) -> Result<Vec<Vec<f32>>, String> {
-        use rayon::prelude::*;
-        let mut out = Vec::with_capacity(pictures.len());
-        let (size, channels) = (self.model.image_size, self.model.channels);
-        for batch in pictures.chunks(BATCH) {
-            let tensor: Vec<f32> = batch.par_iter().flat_map_iter(|p| to_tensor(p, size, channels)).collect();
-            let shape = [batch.len(), channels as usize, size as usize, size as usize];
-            let err = |e: ort::Error| format!("encoder failed in ONNX Runtime: {e}");
-            let input = TensorRef::from_array_view((shape, &tensor[..])).map_err(err)?;
-            let outputs = self.session.run(ort::inputs!["images" => input]).map_err(err)?;
-            ENCODER_RUNS.set(ENCODER_RUNS.get() + 1);
-            let (out_shape, values) = outputs["embedding"].try_extract_tensor::<f32>().map_err(err)?;
-            let dim = out_shape[1] as usize;
-            out.extend(values.chunks_exact(dim).map(<[f32]>::to_vec));
+        let encoder = &self.model.encoder;
+        let vectors = encoder.embed(&mut self.session, pictures, &mut || {
+            pgrx::check_for_interrupts!();
+        })?;
+        let runs = pictures.len().div_ceil(encoder.batch_size()) as i64;
+        ENCODER_RUNS.set(ENCODER_RUNS.get() + runs);
+        if let Some(v) = vectors.iter().find(|v| v.len() != self.model.embedding_dim) {
+            return Err(format!(
+                "the encoder of model \"{}\" gave {} values for an image, and the model's embedding_dim is {}",
+                self.model.name,
+                v.len(),
+                self.model.embedding_dim
+            ));
         }
-        Ok(out)
+        Ok(vectors)
     }
 }
 

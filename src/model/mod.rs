@@ -1,10 +1,12 @@
 //! Models: the catalog table and its typed rows (`catalog`), training one with
 //! `build_model` (`build`, reading its images through `training_images`),
+//! importing any ONNX image encoder (`import`: `import_model`),
 //! running a model's encoder in a backend (`encoder`: `embed_image`) and the
 //! ONNX Runtime settings of a backend (`runtime`).
 pub mod build;
 pub mod build_options;
 pub mod catalog;
 pub mod encoder;
+pub mod import;
 pub mod runtime;
 pub mod training_images;

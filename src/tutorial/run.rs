@@ -8,7 +8,7 @@ use crate::engine::image::grid::{terminal_grid, Tile};
 use crate::engine::image::Picture;
 use crate::engine::tutorial::{parse, OptionValue, Statement};
 use crate::error::{bad_data, invalid, Error, OrRaise};
-use crate::model::catalog::{embedding_column, similarity_column, Model};
+use crate::model::catalog::Model;
 use crate::spi::rows::image_reader;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
@@ -78,15 +78,15 @@ fn call(sql: &str, params: Vec<String>) -> Vec<String> {
 }
 
 /// A caption like `923.jpg label=8 sim1=1.000` from a search result row.
-fn caption(row: &serde_json::Value, model: &str, image_col: &str) -> String {
-    let embedding = embedding_column(model);
+/// `embedding` is the model's embedding column (the prefix of the similarity columns).
+fn caption(row: &serde_json::Value, embedding: &str, image_col: &str) -> String {
     let mut parts = Vec::new();
     if let Some(path) = row.get(image_col).and_then(|v| v.as_str()) {
         parts.push(path.rsplit('/').next().unwrap_or(path).to_string());
     }
     if let Some(fields) = row.as_object() {
         for (key, value) in fields {
-            if key == image_col || key == &embedding || key == "filename" {
+            if key == image_col || key == embedding || key == "filename" {
                 continue;
             }
             let short = key.strip_prefix(&format!("{embedding}_similarity")).map(|n| format!("sim{n}"));
@@ -104,9 +104,26 @@ fn caption(row: &serde_json::Value, model: &str, image_col: &str) -> String {
     parts.join(" ")
 }
 
+fn looks_like_image_file(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"].iter().any(|ext| lower.ends_with(ext))
+}
+
 fn print_search(model: &str, source_query: &str, images: &[String], order_limit: &str) -> Vec<String> {
     let rows = run_search(model, source_query, images, order_limit);
-    let image_col = Model::get(model).image_col;
+    let model = Model::get(model);
+    let embedding = model.embedding_column();
+    // A trained model knows the image column it was trained on; an imported one
+    // does not, so the text column holding the longest image path is shown.
+    let image_col = match rows.first().and_then(|r| r.as_object()) {
+        Some(row) if !row.contains_key(&model.image_col) => row
+            .iter()
+            .filter_map(|(k, v)| Some((k, v.as_str().filter(|v| looks_like_image_file(v))?)))
+            .max_by_key(|(_, path)| path.matches('/').count())
+            .map(|(k, _)| k.clone())
+            .unwrap_or(model.image_col.clone()),
+        _ => model.image_col.clone(),
+    };
     let reader = image_reader();
     let tiles: Vec<Tile> = rows
         .par_iter()
@@ -115,7 +132,7 @@ fn print_search(model: &str, source_query: &str, images: &[String], order_limit:
             Some(
                 reader
                     .load(&ImageRef::Path(path))
-                    .map(|picture: Picture| Tile { picture, caption: caption(row, model, &image_col) }),
+                    .map(|picture: Picture| Tile { picture, caption: caption(row, &embedding, &image_col) }),
             )
         })
         .collect::<Result<_, String>>()
@@ -170,7 +187,7 @@ fn execute(statement: Statement) -> Vec<String> {
         Statement::SearchImage { images, model, source_query, order_limit } => {
             // Without its own ORDER BY, a search lists the best matches first.
             let order_limit = if order_limit.trim().is_empty() {
-                format!("ORDER BY {} DESC", quote_identifier(similarity_column(&model, 1)))
+                format!("ORDER BY {} DESC", quote_identifier(Model::get(&model).similarity_column(1)))
             } else {
                 order_limit
             };

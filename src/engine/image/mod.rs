@@ -1,11 +1,14 @@
 //! Images: where they come from (`access`: the server-file policy), decoding
-//! (`decode`), resampling (`resize`), SimCLR augmentation (`augment`) and the
-//! captioned grids that show results (`grid`).
+//! (`decode`), resampling (`resize`), model input tensors (`preprocess`), SimCLR
+//! augmentation (`augment`, `photometric`) and the captioned grids that show results
+//! (`grid`).
 pub mod access;
 pub mod augment;
 pub mod decode;
 pub mod distort;
 pub mod grid;
+pub mod photometric;
+pub mod preprocess;
 pub mod resize;
 
 /// A decoded picture, 8-bit, either 1 channel (gray) or 3 (RGB), row-major HWC.

@@ -15,10 +15,20 @@ pub const LUMA_WEIGHTS: [f32; 3] = [0.299, 0.587, 0.114];
 /// `channels` 1 takes Rec.601 luma of colour input; 3 replicates gray input.
 /// Panics if `size` is 0 or `channels` is not 1 or 3 (caller bugs, not input).
 pub fn to_tensor(p: &Picture, size: u32, channels: u8) -> Vec<f32> {
+    to_tensor_fitted(p, size, channels, false)
+}
+
+/// `to_tensor`, or with `stretch` the whole picture squashed to `size`×`size`
+/// (for imported models trained that way).
+pub fn to_tensor_fitted(p: &Picture, size: u32, channels: u8, stretch: bool) -> Vec<f32> {
     assert!(size > 0, "tensor size must be positive");
     assert!(channels == 1 || channels == 3, "channels must be 1 or 3, got {channels}");
     let side = p.width.min(p.height) as f64;
-    let region = Region { x: (p.width as f64 - side) / 2.0, y: (p.height as f64 - side) / 2.0, w: side, h: side };
+    let region = if stretch {
+        Region { x: 0.0, y: 0.0, w: p.width as f64, h: p.height as f64 }
+    } else {
+        Region { x: (p.width as f64 - side) / 2.0, y: (p.height as f64 - side) / 2.0, w: side, h: side }
+    };
     let hwc = if p.width == size && p.height == size {
         p.pixels.iter().map(|&v| v as f32).collect()
     } else {
