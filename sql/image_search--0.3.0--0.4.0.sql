@@ -223,7 +223,30 @@ CREATE CAST (numeric[] AS @extschema@.embedding)
     WITH FUNCTION @extschema@.array_to_embedding(numeric[], integer, boolean) AS ASSIGNMENT;
 -- end of pgvector parity (issue 11 item 8)
 
+-- ann index access method (issue 9)
+-- An approximate nearest-neighbour index for embedding: CREATE INDEX ... USING ann
+-- (col embedding_cosine_ops | embedding_l2_ops | embedding_ip_ops) WITH (lists = n).
+-- Operator strategies 1-3 are the pg_catalog operators (what ORDER BY col <=> q resolves
+-- to with any search_path), 4-6 the same operators in the extension schema.
+CREATE FUNCTION @extschema@.ann_handler(internal) RETURNS index_am_handler
+    LANGUAGE c AS 'MODULE_PATHNAME', 'ann_handler';
+CREATE ACCESS METHOD ann TYPE INDEX HANDLER @extschema@.ann_handler;
+CREATE OPERATOR CLASS @extschema@.embedding_l2_ops FOR TYPE @extschema@.embedding USING ann AS
+    OPERATOR 1 pg_catalog.<-> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops,
+    OPERATOR 4 @extschema@.<-> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops;
+CREATE OPERATOR CLASS @extschema@.embedding_ip_ops FOR TYPE @extschema@.embedding USING ann AS
+    OPERATOR 2 pg_catalog.<#> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops,
+    OPERATOR 5 @extschema@.<#> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops;
+CREATE OPERATOR CLASS @extschema@.embedding_cosine_ops DEFAULT FOR TYPE @extschema@.embedding USING ann AS
+    OPERATOR 3 pg_catalog.<=> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops,
+    OPERATOR 6 @extschema@.<=> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops;
+-- end of ann index access method (issue 9)
+
 -- Every user-facing object's COMMENT (src/comments.sql, as in a fresh install).
+-- What \df+, \dT+, \do+ and \dv+ show for every user-facing object of image_search.
+-- Runs last in a fresh install (extension_sql_file!, finalize) and, identically, at the
+-- end of every upgrade script; the upgrade test compares both.
+
 -- The embedding type
 COMMENT ON TYPE embedding IS 'float4 vector, byte-compatible with pgvector''s vector; text form [1,2,3], typmod = dimensions';
 COMMENT ON FUNCTION embedding(embedding, integer, boolean) IS 'typmod cast: checks an embedding''s dimensions against embedding(n)';
@@ -333,25 +356,8 @@ COMMENT ON FUNCTION print_images(text, text, text, integer, integer, boolean) IS
 COMMENT ON FUNCTION contact_sheet(text, text, text, integer, integer) IS 'the images of a query as a captioned PNG contact sheet (bytea)';
 
 -- ann index access method (issue 9)
--- An approximate nearest-neighbour index for embedding: CREATE INDEX ... USING ann
--- (col embedding_cosine_ops | embedding_l2_ops | embedding_ip_ops) WITH (lists = n).
--- Operator strategies 1-3 are the pg_catalog operators (what ORDER BY col <=> q resolves
--- to with any search_path), 4-6 the same operators in the extension schema.
-CREATE FUNCTION @extschema@.ann_handler(internal) RETURNS index_am_handler
-    LANGUAGE c AS 'MODULE_PATHNAME', 'ann_handler';
-CREATE ACCESS METHOD ann TYPE INDEX HANDLER @extschema@.ann_handler;
-CREATE OPERATOR CLASS @extschema@.embedding_l2_ops FOR TYPE @extschema@.embedding USING ann AS
-    OPERATOR 1 pg_catalog.<-> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops,
-    OPERATOR 4 @extschema@.<-> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops;
-CREATE OPERATOR CLASS @extschema@.embedding_ip_ops FOR TYPE @extschema@.embedding USING ann AS
-    OPERATOR 2 pg_catalog.<#> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops,
-    OPERATOR 5 @extschema@.<#> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops;
-CREATE OPERATOR CLASS @extschema@.embedding_cosine_ops DEFAULT FOR TYPE @extschema@.embedding USING ann AS
-    OPERATOR 3 pg_catalog.<=> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops,
-    OPERATOR 6 @extschema@.<=> (@extschema@.embedding, @extschema@.embedding) FOR ORDER BY pg_catalog.float_ops;
 COMMENT ON FUNCTION ann_handler(internal) IS 'internal: handler of the ann index access method';
 COMMENT ON ACCESS METHOD ann IS 'approximate nearest-neighbour index for embedding (IVF: k-means lists of exact vectors); option lists, setting image_search.ann_probes';
 COMMENT ON OPERATOR CLASS embedding_cosine_ops USING ann IS 'ann index for ORDER BY embedding <=> q (cosine distance); the default';
 COMMENT ON OPERATOR CLASS embedding_l2_ops USING ann IS 'ann index for ORDER BY embedding <-> q (Euclidean distance)';
 COMMENT ON OPERATOR CLASS embedding_ip_ops USING ann IS 'ann index for ORDER BY embedding <#> q (negative inner product)';
--- end of ann index access method (issue 9)
