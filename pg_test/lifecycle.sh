@@ -6,7 +6,7 @@
 #
 # On a throwaway cluster: load the tutorial data, build a model (5 epochs), import its
 # exported encoder as a second model, convert with both, keep the first current;
-# mnist_test, save the top-10 search for 923.jpg; pg_dump -Fc, pg_restore into a new
+# save the top-10 search of mnist_test for 923.jpg; pg_dump -Fc, pg_restore into a new
 # database, run the same search there and diff. Then DROP EXTENSION image_search
 # CASCADE: the schema's objects (the empty schema itself stays), the models and the
 # <model>_simclr column of mnist_test (its type is the extension's) are gone; the
