@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_CONCURRENT=${1:-60}
 source scripts/pg_cluster.sh
-cluster_start /tmp/image_search_bench_search 54372
+cluster_start ${BENCH_DIR:-/tmp/image_search_bench_search} ${BENCH_PORT:-54372}
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;

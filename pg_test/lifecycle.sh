@@ -4,8 +4,9 @@
 #
 #   bash pg_test/lifecycle.sh      (needs root; uses the installed extension)
 #
-# On a throwaway cluster: load the tutorial data, build a model (5 epochs), convert
-# mnist_test, save the top-10 search for 923.jpg; pg_dump -Fc, pg_restore into a new
+# On a throwaway cluster: load the tutorial data, build a model (5 epochs), import its
+# exported encoder as a second model, convert with both, keep the first current;
+# save the top-10 search of mnist_test for 923.jpg; pg_dump -Fc, pg_restore into a new
 # database, run the same search there and diff. Then DROP EXTENSION image_search
 # CASCADE: the schema's objects (the empty schema itself stays), the models and the
 # <model>_simclr column of mnist_test (its type is the extension's) are gone; the
@@ -41,6 +42,8 @@ SELECT load_csv('mnist_test', 'tutorial_data/mnist_data/mnist_test.csv');
 SELECT * FROM build_model('my_model', 'SELECT * FROM mnist_train', image_col => 'img_path', max_epochs => 5);
 SELECT convert('my_model', 'mnist_test', image_col => 'img_path');
 SELECT keep_current('my_model', 'mnist_test', image_col => 'img_path');
+SELECT * FROM import_model('imported', export_model('my_model'), image_size => 28, mean => '{0}', std => '{1}');
+SELECT convert('imported', 'mnist_test', image_col => 'img_path');
 SQL
 psql_db lifecycle_src -c "$SEARCH" > "$WORK/top10_src.txt"
 cat "$WORK/top10_src.txt"
@@ -55,7 +58,7 @@ restore_ok=true
 check "pg_restore succeeds" $restore_ok
 [ -s "$WORK/restore.err" ] && sed 's/^/  pg_restore: /' "$WORK/restore.err"
 count() { psql_db "$1" -c "$2"; }
-check "models restored (1 row, same build_id, same encoder bytes)" test \
+check "models restored (trained and imported: same rows, build_id, encoder bytes)" test \
   "$(count lifecycle_src  "SELECT count(*) || ' ' || max(build_id) || ' ' || md5(string_agg(encoder_onnx::text, '')) FROM image_search.models")" = \
   "$(count lifecycle_copy "SELECT count(*) || ' ' || max(build_id) || ' ' || md5(string_agg(encoder_onnx::text, '')) FROM image_search.models")"
 check "embeddings restored (same md5 of mnist_test)" test \
@@ -69,6 +72,11 @@ check "keep_current's triggers are restored and embed a new row" test \
   "$(count lifecycle_copy "INSERT INTO mnist_test VALUES ('tutorial_data/mnist_data/test/923.jpg', 'new.jpg', 8); SELECT image_search.cosine_similarity(my_model_simclr, image_search.embed_image('my_model', img_path)) > 0.99999 FROM mnist_test WHERE filename = 'new.jpg'")" = t
 psql_db lifecycle_copy -c "DELETE FROM mnist_test WHERE filename = 'new.jpg'"
 check "search after restore is identical" diff -u "$WORK/top10_src.txt" "$WORK/top10_copy.txt"
+IMPORTED="SELECT string_agg(filename, ' ') FROM (SELECT filename FROM mnist_test
+  ORDER BY imported_onnx OPERATOR(image_search.<=>) image_search.embed_image('imported', 'tutorial_data/mnist_data/test/923.jpg'), filename LIMIT 10) s"
+check "an imported model searches the same after restore (and as the model it was exported from)" test \
+  "$(count lifecycle_src "$IMPORTED")" = "$(count lifecycle_copy "$IMPORTED")" -a \
+  "$(count lifecycle_copy "$IMPORTED")" = "$(cut -d' ' -f1 "$WORK/top10_src.txt" | tr '\n' ' ' | sed 's/ $//')"
 
 echo "== DROP EXTENSION image_search CASCADE in lifecycle_copy"
 psql_db lifecycle_copy -c "SET client_min_messages = warning; DROP EXTENSION image_search CASCADE"

@@ -41,3 +41,4 @@ fi
 pg_test/concurrency.sh image_search_regress
 pg_test/lifecycle.sh
 pg_test/readme_test.sh
+pg_test/citus.sh

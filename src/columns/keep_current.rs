@@ -19,7 +19,8 @@
 //! statement triggers are not, so `keep_current` adds one to every member of the
 //! tree (an `INSERT` straight into a partition fires only the partition's). A
 //! partition attached later needs `keep_current` again.
-use crate::columns::convert::{check_row_identity, column_exists, embed_rows, resolve_table};
+use crate::columns::convert::{column_exists, embed_rows, resolve_table};
+use crate::columns::row_identity::RowIdentity;
 use crate::error::{Error, OrRaise};
 use crate::model::catalog::Model;
 use crate::spi::rows::{image_expression, select_one};
@@ -147,13 +148,16 @@ fn keep_current_statement<'a>(
         let table: String = select_one(client, "SELECT $1::regclass::text", &[relid.into()]).unwrap_or_default();
         let image = image_expression(client, &format!("SELECT * FROM {table}"), &kept.image_col);
         let (oids, ctids): (Vec<pg_sys::Oid>, Vec<String>) = mine.into_iter().unzip();
+        let oids: Vec<String> = oids.iter().map(|o| o.to_u32().to_string()).collect();
+        let identity = RowIdentity::Physical;
         let rows = format!(
-            "SELECT image_search_source.tableoid, image_search_source.ctid::text, {image}
+            "SELECT {}, {image}
              FROM {table} AS image_search_source
-             JOIN unnest($1::oid[], $2::text[]::tid[]) AS v(rel, id)
-               ON image_search_source.tableoid = v.rel AND image_search_source.ctid = v.id"
+             JOIN unnest($1::text[]::oid[], $2::text[]::tid[]) AS v(rel, id)
+               ON image_search_source.tableoid = v.rel AND image_search_source.ctid = v.id",
+            identity.select_list("image_search_source")
         );
-        embed_rows(client, &model, &table, &rows, &[oids.into(), ctids.into()], kept.skip_bad_rows, true);
+        embed_rows(client, &model, &table, &identity, &rows, &[oids.into(), ctids.into()], kept.skip_bad_rows, true);
     });
     Ok(None)
 }
@@ -266,7 +270,7 @@ fn keep_current(
     };
     let (table, has_column) = Spi::connect_mut(|client| {
         let table = resolve_table(client, table_name);
-        check_row_identity(client, &table, "keep_current");
+        RowIdentity::of(client, &table, "keep_current");
         image_expression(client, &format!("SELECT * FROM {table}"), image_col);
         // CREATE TRIGGER locks out writers until commit, so no row can slip
         // between the catch-up below and the triggers.
@@ -280,12 +284,14 @@ fn keep_current(
     }
     Spi::connect_mut(|client| {
         let image = image_expression(client, &format!("SELECT * FROM {table}"), image_col);
+        let identity = RowIdentity::Physical;
         let rows = format!(
-            "SELECT tableoid, ctid::text, {image} FROM {table} AS image_search_source
+            "SELECT {}, {image} FROM {table} AS image_search_source
              WHERE {column} IS NULL AND {image} IS NOT NULL",
+            identity.select_list("image_search_source"),
             column = quote_identifier(&kept.column)
         );
-        embed_rows(client, &model, &table, &rows, &[], skip_bad_rows, false).embedded
+        embed_rows(client, &model, &table, &identity, &rows, &[], skip_bad_rows, false).embedded
     })
 }
 

@@ -111,7 +111,8 @@ impl Model {
         let query = format!(
             "SELECT algorithm, architecture, channels, image_size, embedding_dim, build_id,
                     options->>'image_col', {config}
-             FROM image_search.models WHERE name = $1"
+             FROM {} WHERE name = $1",
+            models_relation()
         );
         Spi::connect(|client| {
             let rows = client.select(&query, None, &[name.into()]).or_raise();
@@ -163,6 +164,31 @@ const TRAINED_CONFIG_SQL: &str = "jsonb_build_object('input', 'images', 'output'
 
 /// Whether the catalog has encoder_config (added by 0.4.0): a database whose
 /// extension is not yet updated still runs with this library.
+/// The relation to read models from on this node. Normally `image_search.models`.
+/// Where Citus has made it a reference table (README: Citus), embeddings are also
+/// computed on workers, inside queries on shards, which may not start a distributed
+/// query: there the node's own copy of the catalog, its placement of the reference
+/// table's one shard (`image_search.models_<shardid>`), is read directly. Writes
+/// always go through `image_search.models` on the coordinator.
+fn models_relation() -> String {
+    let citus = Spi::get_one::<bool>("SELECT to_regclass('pg_catalog.pg_dist_shard') IS NOT NULL")
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    if !citus {
+        return "image_search.models".to_string();
+    }
+    Spi::get_one::<String>(
+        "SELECT format('image_search.%I', 'models_' || shardid) FROM pg_catalog.pg_dist_shard
+          WHERE logicalrelid = 'image_search.models'::regclass
+            AND to_regclass(format('image_search.%I', 'models_' || shardid)) IS NOT NULL
+          LIMIT 1",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| "image_search.models".to_string())
+}
+
 fn has_encoder_config() -> bool {
     Spi::get_one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'image_search.models'::regclass
@@ -174,7 +200,8 @@ fn has_encoder_config() -> bool {
 }
 
 fn encoder_onnx(name: &str) -> Vec<u8> {
-    Spi::get_one_with_args::<Vec<u8>>("SELECT encoder_onnx FROM image_search.models WHERE name = $1", &[name.into()])
+    let query = format!("SELECT encoder_onnx FROM {} WHERE name = $1", models_relation());
+    Spi::get_one_with_args::<Vec<u8>>(&query, &[name.into()])
         .ok()
         .flatten()
         .unwrap_or_else(|| unknown_model(name).raise())
