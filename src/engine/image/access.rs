@@ -108,25 +108,15 @@ mod tests {
 
     /// A private directory tree per test (tests run in parallel):
     /// base/root/sub/a.jpg, base/secret.jpg and base/root/link.jpg -> base/secret.jpg.
-    fn tree() -> (tempdir::Dir, PathBuf) {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let base = std::env::temp_dir().join(format!("image_source_test_{}_{n}", std::process::id()));
+    fn tree() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_path_buf();
         let root = base.join("root");
         std::fs::create_dir_all(root.join("sub")).unwrap();
         std::fs::write(root.join("sub/a.jpg"), b"x").unwrap();
         std::fs::write(base.join("secret.jpg"), b"x").unwrap();
         let _ = std::os::unix::fs::symlink(base.join("secret.jpg"), root.join("link.jpg"));
-        (tempdir::Dir(base), root)
-    }
-
-    mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
+        (dir, root)
     }
 
     #[test]

@@ -251,24 +251,13 @@ pub(crate) mod tests {
         RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w.max(2).saturating_sub(1)) as u8, (y * 40) as u8, 200]))
     }
 
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= b as u32;
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
-
     /// A valid-looking PNG whose IHDR claims a huge size over a tiny payload.
     fn png_bomb(width: u32, height: u32) -> Vec<u8> {
         let mut png = encode(&DynamicImage::ImageLuma8(GrayImage::new(1, 1)), ImageFormat::Png);
         // IHDR data starts after signature(8) + length(4) + type(4).
         png[16..20].copy_from_slice(&width.to_be_bytes());
         png[20..24].copy_from_slice(&height.to_be_bytes());
-        let crc = crc32(&png[12..29]);
+        let crc = crc32fast::hash(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
         png
     }
@@ -503,8 +492,8 @@ pub(crate) mod tests {
 
     #[test]
     fn read_path_reports_file_problems() {
-        let dir = std::env::temp_dir().join(format!("imgcore_read_{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let missing = dir.join("missing.jpg");
         assert_eq!(
             read_path(&missing, &limits()).unwrap_err().to_string(),
@@ -527,6 +516,5 @@ pub(crate) mod tests {
         assert_eq!(load_path(&good, &limits()).unwrap().width, 3);
         let tight = DecodeLimits { max_file_bytes: 10, ..limits() };
         assert!(matches!(read_path(&good, &tight), Err(ImageError::FileTooLarge { .. })));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -178,6 +178,33 @@ fn resample_region(p: &Picture, region: Region, out_w: u32, out_h: u32) -> Vec<f
 mod tests {
     use super::*;
 
+    /// Issue 13 asked whether `image::imageops::resize` (Triangle) should replace this
+    /// file's resampler. Timing both on the same shrinks (run with `cargo test
+    /// --release --lib resize_speed -- --ignored --nocapture`; BENCHMARKS.md).
+    #[test]
+    #[ignore]
+    fn resize_speed_against_the_image_crate() {
+        use image::{imageops, RgbImage};
+        let (w, h) = (4000u32, 3000u32);
+        let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+        let pic = Picture::new(w, h, 3, pixels.clone());
+        let img = RgbImage::from_raw(w, h, pixels).unwrap();
+        for (label, out_w, out_h) in [("4000x3000 -> 224x168", 224, 168), ("4000x3000 -> 32x24", 32, 24)] {
+            let runs = 5;
+            let started = std::time::Instant::now();
+            for _ in 0..runs {
+                std::hint::black_box(resize(&pic, out_w, out_h));
+            }
+            let ours = started.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+            let started = std::time::Instant::now();
+            for _ in 0..runs {
+                std::hint::black_box(imageops::resize(&img, out_w, out_h, imageops::FilterType::Triangle));
+            }
+            let theirs = started.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+            println!("{label}: this file {ours:.1} ms, image::imageops::resize (Triangle) {theirs:.1} ms");
+        }
+    }
+
     #[test]
     fn same_size_gray_tensor_is_an_exact_copy() {
         let pixels: Vec<u8> = (0..28 * 28).map(|i| (i * 7 % 256) as u8).collect();
