@@ -93,7 +93,8 @@ struct ListWriter {
 
 impl ListWriter {
     fn new() -> ListWriter {
-        let mut w = ListWriter { page: Box::new([0u64; pages::BLCKSZ / 8]), last_block: pages::INVALID_BLOCK, used: false };
+        let mut w =
+            ListWriter { page: Box::new([0u64; pages::BLCKSZ / 8]), last_block: pages::INVALID_BLOCK, used: false };
         w.reset();
         w
     }
@@ -142,7 +143,8 @@ impl BuildState {
     /// Assigns the batched rows to lists (in parallel) and appends them.
     unsafe fn flush_batch(&mut self) {
         let (metric, dim, centroids) = (self.metric, self.dim, &self.centroids);
-        let lists: Vec<usize> = self.batch.par_chunks_exact(dim).map(|v| nearest(metric, centroids, dim, v).0).collect();
+        let lists: Vec<usize> =
+            self.batch.par_chunks_exact(dim).map(|v| nearest(metric, centroids, dim, v).0).collect();
         for ((v, tid), list) in self.batch.chunks_exact(dim).zip(&self.batch_tids).zip(lists) {
             let item = pages::data_item(tid, v);
             self.writers[list].add(self.index, self.fork, &item);
@@ -226,7 +228,16 @@ pub unsafe extern "C-unwind" fn ambuild(
 
     // Pass 1: sample.
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_SAMPLE);
-    let heap_tuples = pg_sys::table_index_build_scan(heap, index, index_info, true, true, Some(sample_callback), state_ptr, std::ptr::null_mut());
+    let heap_tuples = pg_sys::table_index_build_scan(
+        heap,
+        index,
+        index_info,
+        true,
+        true,
+        Some(sample_callback),
+        state_ptr,
+        std::ptr::null_mut(),
+    );
     let rows = state.reservoir.seen();
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
 
@@ -256,7 +267,16 @@ pub unsafe extern "C-unwind" fn ambuild(
     // Pass 2: every row to its list.
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     state.writers = (0..built_lists).map(|_| ListWriter::new()).collect();
-    pg_sys::table_index_build_scan(heap, index, index_info, true, true, Some(load_callback), state_ptr, std::ptr::null_mut());
+    pg_sys::table_index_build_scan(
+        heap,
+        index,
+        index_info,
+        true,
+        true,
+        Some(load_callback),
+        state_ptr,
+        std::ptr::null_mut(),
+    );
     state.flush_batch();
     for w in state.writers.iter_mut() {
         if w.used {
@@ -286,7 +306,8 @@ unsafe fn finish_layout(
     directory_pages: usize,
 ) {
     let read = |block: u32| {
-        let buf = pg_sys::ReadBufferExtended(index, fork, block, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+        let buf =
+            pg_sys::ReadBufferExtended(index, fork, block, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
         pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
         buf
     };

@@ -84,7 +84,13 @@ pub fn directory_slot(dim: usize, list: usize) -> (pg_sys::BlockNumber, pg_sys::
 // ---------------------------------------------------------------- buffers
 
 pub unsafe fn read_buffer(index: pg_sys::Relation, block: pg_sys::BlockNumber, lock: u32) -> pg_sys::Buffer {
-    let buf = pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, block, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+    let buf = pg_sys::ReadBufferExtended(
+        index,
+        pg_sys::ForkNumber::MAIN_FORKNUM,
+        block,
+        pg_sys::ReadBufferMode::RBM_NORMAL,
+        std::ptr::null_mut(),
+    );
     pg_sys::LockBuffer(buf, lock as i32);
     buf
 }
@@ -92,7 +98,13 @@ pub unsafe fn read_buffer(index: pg_sys::Relation, block: pg_sys::BlockNumber, l
 /// A new block at the end of `fork`, pinned and exclusively locked.
 pub unsafe fn new_buffer(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> pg_sys::Buffer {
     pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
-    let buf = pg_sys::ReadBufferExtended(index, fork, pg_sys::InvalidBlockNumber, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+    let buf = pg_sys::ReadBufferExtended(
+        index,
+        fork,
+        pg_sys::InvalidBlockNumber,
+        pg_sys::ReadBufferMode::RBM_NORMAL,
+        std::ptr::null_mut(),
+    );
     pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
     pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
     buf
@@ -245,7 +257,12 @@ pub unsafe fn read_directory(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>,
         pg_sys::UnlockReleaseBuffer(buf);
     }
     if heads.len() != meta.lists as usize {
-        error!("ann index \"{}\" has {} lists in its directory, expected {}", relation_name(index), heads.len(), meta.lists);
+        error!(
+            "ann index \"{}\" has {} lists in its directory, expected {}",
+            relation_name(index),
+            heads.len(),
+            meta.lists
+        );
     }
     (centroids, heads)
 }
@@ -264,5 +281,7 @@ pub fn check_dim(index_dim: usize, got: usize) {
 /// Copy of an embedding datum's values (detoasted).
 pub unsafe fn datum_values(datum: pg_sys::Datum) -> Vec<f32> {
     use pgrx::datum::FromDatum;
-    crate::embedding::Embedding::from_polymorphic_datum(datum, false, pg_sys::InvalidOid).map(|e| e.0).unwrap_or_default()
+    crate::embedding::Embedding::from_polymorphic_datum(datum, false, pg_sys::InvalidOid)
+        .map(|e| e.0)
+        .unwrap_or_default()
 }

@@ -13,10 +13,7 @@ use pgrx::prelude::*;
 
 /// Visits every list page; `on_page` sees a cleanup-locked buffer and returns whether it
 /// changed the page.
-unsafe fn for_each_list_page(
-    info: *mut pg_sys::IndexVacuumInfo,
-    mut on_page: impl FnMut(pg_sys::Buffer),
-) {
+unsafe fn for_each_list_page(info: *mut pg_sys::IndexVacuumInfo, mut on_page: impl FnMut(pg_sys::Buffer)) {
     let index = (*info).index;
     let meta = pages::read_meta(index);
     let (_, heads) = pages::read_directory(index, &meta);

@@ -85,13 +85,21 @@ pub fn kmeans(data: &[f32], dim: usize, k: usize, metric: Metric, seed: u64, tic
 
 /// k-means++: each next centre is a row drawn with probability proportional to its squared
 /// distance to the nearest centre so far.
-fn seed_plus_plus(data: &[f32], dim: usize, k: usize, metric: Metric, rng: &mut ChaCha8Rng, tick: &mut dyn FnMut()) -> Vec<f32> {
+fn seed_plus_plus(
+    data: &[f32],
+    dim: usize,
+    k: usize,
+    metric: Metric,
+    rng: &mut ChaCha8Rng,
+    tick: &mut dyn FnMut(),
+) -> Vec<f32> {
     let n = data.len() / dim;
     let mut centroids = Vec::with_capacity(k * dim);
     let first = rng.random_range(0..n);
     centroids.extend_from_slice(&data[first * dim..(first + 1) * dim]);
     let weight = |d: f64| if d.is_finite() { d.max(0.0).powi(2) } else { 0.0 };
-    let mut nearest_d: Vec<f64> = data.par_chunks_exact(dim).map(|v| weight(metric.centroid_distance(v, &centroids[..dim]))).collect();
+    let mut nearest_d: Vec<f64> =
+        data.par_chunks_exact(dim).map(|v| weight(metric.centroid_distance(v, &centroids[..dim]))).collect();
     for _ in 1..k {
         tick();
         let total: f64 = nearest_d.iter().sum();
