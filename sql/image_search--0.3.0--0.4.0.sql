@@ -243,10 +243,6 @@ CREATE OPERATOR CLASS @extschema@.embedding_cosine_ops DEFAULT FOR TYPE @extsche
 -- end of ann index access method (issue 9)
 
 -- Every user-facing object's COMMENT (src/comments.sql, as in a fresh install).
--- What \df+, \dT+, \do+ and \dv+ show for every user-facing object of image_search.
--- Runs last in a fresh install (extension_sql_file!, finalize) and, identically, at the
--- end of every upgrade script; the upgrade test compares both.
-
 -- The embedding type
 COMMENT ON TYPE embedding IS 'float4 vector, byte-compatible with pgvector''s vector; text form [1,2,3], typmod = dimensions';
 COMMENT ON FUNCTION embedding(embedding, integer, boolean) IS 'typmod cast: checks an embedding''s dimensions against embedding(n)';
