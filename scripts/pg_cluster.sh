@@ -10,15 +10,15 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # The server runs as `postgres`. When it cannot read the checkout (a clone under
 # /root, say), relative image paths resolve against a readable copy of the image
-# folders (tutorial_data, pg_test/data; symbolic links are kept as links).
+# folders (tutorial_data, test/data; symbolic links are kept as links).
 image_root() {
   if sudo -u postgres test -r "$REPO_ROOT/tutorial_data/mnist_data/mnist_train.csv" 2>/dev/null; then
     echo "$REPO_ROOT"
   else
     local mirror=/tmp/image_search_image_root
-    rm -rf "$mirror"; mkdir -p "$mirror/pg_test"
+    rm -rf "$mirror"; mkdir -p "$mirror/test"
     cp -R "$REPO_ROOT/tutorial_data" "$mirror/"
-    cp -R "$REPO_ROOT/pg_test/data" "$mirror/pg_test/"
+    cp -R "$REPO_ROOT/test/data" "$mirror/test/"
     chmod -R a+rX "$mirror"
     echo "$mirror"
   fi

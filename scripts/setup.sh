@@ -62,7 +62,7 @@ PKGLIBDIR=$($PG_CONFIG --pkglibdir)
 [ -f "$PKGLIBDIR/libonnxruntime.so.$ORT_VERSION" ] || install_ort "$ORT_VERSION" "$ORT_WHEEL" "$ORT_SHA256" "$PKGLIBDIR"
 
 # Test fixture: an ONNX Runtime older than ort's API 31 must give a clear ERROR
-# (pg_test/sql/onnxruntime.sql). Never used by the extension itself.
+# (test/sql/onnxruntime.sql). Never used by the extension itself.
 FIXTURES=/opt/image_search/fixtures
 if [ ! -f "$FIXTURES/libonnxruntime.so.1.22.1" ]; then
   install_ort 1.22.1 onnxruntime-1.22.1-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl \
@@ -71,10 +71,10 @@ if [ ! -f "$FIXTURES/libonnxruntime.so.1.22.1" ]; then
 fi
 
 # Python is a development-time tool only (model generator and data checks); nothing at run time needs it.
-requirements=$(cat models/requirements.txt tutorial_data/requirements.txt pg_test/requirements.txt)
+requirements=$(cat models/requirements.txt tutorial_data/requirements.txt test/requirements.txt)
 if [ ! -x "$VENV/bin/python" ] || [ "$requirements" != "$(cat "$VENV/.requirements" 2>/dev/null)" ]; then
   log "python venv $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q -r models/requirements.txt -r tutorial_data/requirements.txt -r pg_test/requirements.txt
+  "$VENV/bin/pip" install -q -r models/requirements.txt -r tutorial_data/requirements.txt -r test/requirements.txt
   printf '%s' "$requirements" > "$VENV/.requirements"
 fi

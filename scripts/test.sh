@@ -2,7 +2,7 @@
 # Runs every test on a fresh or prepared machine, installing what it needs first:
 #   1. Python checks of the generated models and the tutorial data
 #   2. Rust unit tests and #[pg_test]s (cargo pgrx test, on a throwaway cluster)
-#   3. SQL golden tests in pg_test/ (pg_regress against a throwaway cluster), then the
+#   3. SQL golden tests in test/ (pg_regress against a throwaway cluster), then the
 #      same search from a client driver (psycopg, binary results), tests with several
 #      sessions at once, and pg_dump/restore and DROP EXTENSION on their own cluster
 set -euo pipefail
@@ -28,8 +28,8 @@ cluster_start "$WORK/regress" 54330
 as_postgres "$PGBIN/createdb" -h "$PGHOST" -p "$PGPORT" image_search_regress
 rm -rf "$WORK/regress_out"; mkdir -p "$WORK/regress_out"; chown postgres "$WORK/regress_out"
 # pg_regress runs as postgres, which may not be able to read the checkout: give it a copy.
-rm -rf "$WORK/regress_in"; cp -R pg_test "$WORK/regress_in"; chmod -R a+rX "$WORK/regress_in"
-tests=$(cd pg_test/sql && ls *.sql | sed 's/\.sql$//' | sort)
+rm -rf "$WORK/regress_in"; cp -R test "$WORK/regress_in"; chmod -R a+rX "$WORK/regress_in"
+tests=$(cd test/sql && ls *.sql | sed 's/\.sql$//' | sort)
 PGXS=$(dirname "$($PG_CONFIG_BIN --pgxs)")
 if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHOST" --port="$PGPORT" \
       --user=postgres --inputdir="$WORK/regress_in" --outputdir="$WORK/regress_out" \
@@ -37,8 +37,8 @@ if ! as_postgres "$PGXS/../test/regress/pg_regress" --use-existing --host="$PGHO
   cat "$WORK/regress_out/regression.diffs" 2>/dev/null | head -200
   exit 1
 fi
-"$VENV/bin/python" pg_test/driver_test.py
-pg_test/concurrency.sh image_search_regress
-pg_test/lifecycle.sh
-pg_test/readme_test.sh
-pg_test/citus.sh
+"$VENV/bin/python" test/driver_test.py
+test/concurrency.sh image_search_regress
+test/lifecycle.sh
+test/readme_test.sh
+test/citus.sh

@@ -1,5 +1,5 @@
 //! Tests that need a running Postgres backend (`cargo pgrx test`). The SQL
-//! surface is covered by the golden tests in pg_test/; these check what SQL
+//! surface is covered by the golden tests in test/; these check what SQL
 //! cannot see: ONNX Runtime inside the backend, the exported ONNX file, and
 //! that a Rust panic becomes an ERROR.
 #[cfg(any(test, feature = "pg_test"))]

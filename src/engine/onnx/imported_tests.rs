@@ -4,7 +4,7 @@ use crate::engine::onnx::inspect::inspect;
 
 macro_rules! signature {
     ($name:literal) => {
-        inspect(include_bytes!(concat!("../../../pg_test/data/onnx/", $name, ".onnx"))).unwrap()
+        inspect(include_bytes!(concat!("../../../test/data/onnx/", $name, ".onnx"))).unwrap()
     };
 }
 

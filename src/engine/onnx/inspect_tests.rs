@@ -1,9 +1,9 @@
-//! Tests of `inspect` on the fixtures of pg_test/data/onnx (written by make_fixtures.py).
+//! Tests of `inspect` on the fixtures of test/data/onnx (written by make_fixtures.py).
 use super::*;
 
 macro_rules! fixture {
     ($name:literal) => {
-        include_bytes!(concat!("../../../pg_test/data/onnx/", $name, ".onnx")).as_slice()
+        include_bytes!(concat!("../../../test/data/onnx/", $name, ".onnx")).as_slice()
     };
 }
 

@@ -2,7 +2,7 @@
 # README doc test: every ```sql block of README.md, in order, as a new user would type
 # them into psql on the cluster `scripts/cluster.sh start` gives (a fresh one here, on
 # its own directory and port). Fails at the first ERROR and shows where.
-#   bash pg_test/readme_test.sh      (needs root; builds and installs the extension)
+#   bash test/readme_test.sh      (needs root; builds and installs the extension)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export IMAGE_SEARCH_CLUSTER_DIR=${README_TEST_DIR:-/tmp/image_search_readme}

@@ -2,7 +2,7 @@
 # Citus tier: image_search on a Citus cluster (a coordinator and two workers on local
 # sockets), where Citus is installed; says SKIPPED where it is not (Citus is not in
 # Debian's or PyPI's registries: README "Citus" says how to build it).
-#   bash pg_test/citus.sh      (needs root; uses the installed extension)
+#   bash test/citus.sh      (needs root; uses the installed extension)
 # Checks: CREATE EXTENSION reaches the workers; the models catalog as a reference
 # table is readable where embeddings are computed; convert on a distributed table
 # (and on a reference table) writes each row its own image's embedding, keyed by

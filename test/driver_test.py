@@ -9,8 +9,8 @@ Connects with the usual libpq variables (PGHOST, PGPORT, PGUSER) to the database
 image_search_regress (or --dbname), on a cluster whose image_search.image_root is
 the repository root (scripts/pg_cluster.sh), and cleans up what it creates.
 
-    pip install -r pg_test/requirements.txt
-    python pg_test/driver_test.py
+    pip install -r test/requirements.txt
+    python test/driver_test.py
 
 Prints one line per check and finally `driver: N passed, M failed`; exits 1 on failure.
 """

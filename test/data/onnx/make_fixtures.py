@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Small ONNX encoders for the import_model tests (pg_test/sql/import_model.sql and
+"""Small ONNX encoders for the import_model tests (test/sql/import_model.sql and
 the unit tests of src/engine/onnx/inspect.rs), written next to this script.
 
-    /opt/image_search/venv/bin/python pg_test/data/onnx/make_fixtures.py
+    /opt/image_search/venv/bin/python test/data/onnx/make_fixtures.py
 
 Needs only the `onnx` and `numpy` packages (no torch); the output is byte-for-byte
 deterministic (fixed seed, no timestamps), so the committed files are what this

@@ -1,6 +1,6 @@
 -- Hostile, broken and unusual images: every one either embeds or fails with a
 -- message naming the problem, never crashes the backend. The files come from
--- pg_test/data/make_hostile.py (committed output); paths are relative to
+-- test/data/make_hostile.py (committed output); paths are relative to
 -- image_search.image_root, which the test cluster sets to the repository root.
 SET client_min_messages = warning;  -- no NOTICE whether or not it already exists
 CREATE EXTENSION IF NOT EXISTS image_search;
@@ -27,33 +27,33 @@ CREATE FUNCTION hi_embed(path text) RETURNS text LANGUAGE sql
 -- Server paths: what can and cannot be embedded.
 --
 SELECT file, hi_embed(file) AS result FROM (VALUES
-  ('pg_test/data/no_such_file.jpg'),   -- missing file
-  ('pg_test/data'),                    -- a directory
-  ('pg_test/data/empty.jpg'),          -- zero bytes
-  ('pg_test/data/truncated.jpg'),      -- the first 40% of a JPEG
-  ('pg_test/data/text.jpg'),           -- a text file named .jpg: the format comes from the bytes
-  ('pg_test/data/zero_width.png'),     -- PNG header says 0x28
-  ('pg_test/data/huge_header.png'),    -- PNG header says 20000x20000: refused before decoding
+  ('test/data/no_such_file.jpg'),   -- missing file
+  ('test/data'),                    -- a directory
+  ('test/data/empty.jpg'),          -- zero bytes
+  ('test/data/truncated.jpg'),      -- the first 40% of a JPEG
+  ('test/data/text.jpg'),           -- a text file named .jpg: the format comes from the bytes
+  ('test/data/zero_width.png'),     -- PNG header says 0x28
+  ('test/data/huge_header.png'),    -- PNG header says 20000x20000: refused before decoding
   ('/dev/zero'),                       -- devices and FIFOs are refused, they may never end
-  ('pg_test/data/alpha.png'),          -- RGBA: composited over white
-  ('pg_test/data/gray16.png'),         -- 16 bits per sample: reduced to 8
-  ('pg_test/data/cmyk.jpg'),           -- CMYK JPEG
-  ('pg_test/data/one_pixel.png'),      -- 1x1
-  ('pg_test/data/animated.gif')        -- animation: the first frame
+  ('test/data/alpha.png'),          -- RGBA: composited over white
+  ('test/data/gray16.png'),         -- 16 bits per sample: reduced to 8
+  ('test/data/cmyk.jpg'),           -- CMYK JPEG
+  ('test/data/one_pixel.png'),      -- 1x1
+  ('test/data/animated.gif')        -- animation: the first frame
 ) AS t(file);
 
 -- An empty path is an error; NULL gives NULL (embed_image is STRICT).
 SELECT embed_image('hi_model', '');
 SELECT embed_image('hi_model', NULL::text) IS NULL AS null_path,
        embed_image('hi_model', NULL::bytea) IS NULL AS null_bytes,
-       embed_image(NULL, 'pg_test/data/one_pixel.png') IS NULL AS null_model;
+       embed_image(NULL, 'test/data/one_pixel.png') IS NULL AS null_model;
 
 -- What the decoder makes of the odd ones: a 16-bit PNG embeds exactly like the same
 -- picture at 8 bits, and an animated GIF like its first frame as a PNG.
-SELECT embed_image('hi_model', 'pg_test/data/gray16.png')
-     = embed_image('hi_model', 'pg_test/data/gray8.png') AS sixteen_bit_equals_eight_bit,
-       cosine_similarity(embed_image('hi_model', 'pg_test/data/animated.gif'),
-                         embed_image('hi_model', 'pg_test/data/first_frame.png')) > 0.9999 AS gif_is_first_frame;
+SELECT embed_image('hi_model', 'test/data/gray16.png')
+     = embed_image('hi_model', 'test/data/gray8.png') AS sixteen_bit_equals_eight_bit,
+       cosine_similarity(embed_image('hi_model', 'test/data/animated.gif'),
+                         embed_image('hi_model', 'test/data/first_frame.png')) > 0.9999 AS gif_is_first_frame;
 
 -- For a superuser, '..' is an ordinary path component: a path may leave
 -- image_search.image_root (as any absolute path may). Roles without
@@ -62,7 +62,7 @@ SELECT embed_image('hi_model', 'tutorial_data/../tutorial_data/mnist_data/test/9
      = embed_image('hi_model', 'tutorial_data/mnist_data/test/923.jpg') AS dot_dot_inside_root;
 SELECT embed_image('hi_model', '../../../../../../../../../../etc/passwd');
 -- A symbolic link is followed (escape_link.jpg points at /etc/passwd).
-SELECT embed_image('hi_model', 'pg_test/data/escape_link.jpg');
+SELECT embed_image('hi_model', 'test/data/escape_link.jpg');
 
 --
 -- bytea input: the same decoder, labelled <bytea> in messages.
@@ -70,7 +70,7 @@ SELECT embed_image('hi_model', 'pg_test/data/escape_link.jpg');
 -- one_pixel.png as bytes:
 SELECT embed_image('hi_model', decode('89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55'
                                       '0000000a49444154789c6338010000ca00c999ca5d7e0000000049454e44ae426082', 'hex'))
-     = embed_image('hi_model', 'pg_test/data/one_pixel.png') AS bytes_equal_file;
+     = embed_image('hi_model', 'test/data/one_pixel.png') AS bytes_equal_file;
 -- huge_header.png as bytes: a 67-byte "20000x20000" PNG, refused from its header.
 SELECT embed_image('hi_model', decode('89504e470d0a1a0a0000000d4948445200004e2000004e200800000000c61b19e5'
                                       '0000000a4944415478da6360000000020001e527defc0000000049454e44ae426082', 'hex'));
@@ -83,7 +83,7 @@ SELECT embed_image('hi_model', ''::bytea);
 -- image_search.max_image_pixels (superuser only) caps width x height; a 28x28 image
 -- is 784 pixels.
 SET image_search.max_image_pixels = 700;
-SELECT embed_image('hi_model', pg_read_binary_file(current_setting('image_search.image_root') || '/pg_test/data/gray8.png'));
+SELECT embed_image('hi_model', pg_read_binary_file(current_setting('image_search.image_root') || '/test/data/gray8.png'));
 RESET image_search.max_image_pixels;
 
 --
@@ -92,10 +92,10 @@ RESET image_search.max_image_pixels;
 --
 CREATE TABLE hi_mixed (id integer, img_path text);
 INSERT INTO hi_mixed VALUES
-  (1, 'tutorial_data/mnist_data/test/923.jpg'), (2, 'pg_test/data/truncated.jpg'),
-  (3, 'pg_test/data/alpha.png'),                (4, 'pg_test/data/text.jpg'),
-  (5, NULL),                                    (6, 'pg_test/data/huge_header.png'),
-  (7, 'pg_test/data/cmyk.jpg'),                 (8, 'pg_test/data/animated.gif');
+  (1, 'tutorial_data/mnist_data/test/923.jpg'), (2, 'test/data/truncated.jpg'),
+  (3, 'test/data/alpha.png'),                (4, 'test/data/text.jpg'),
+  (5, NULL),                                    (6, 'test/data/huge_header.png'),
+  (7, 'test/data/cmyk.jpg'),                 (8, 'test/data/animated.gif');
 SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS checksum_before FROM hi_mixed t \gset
 SELECT hi_try($$SELECT image_search.convert('hi_model', 'hi_mixed', image_col => 'img_path')$$) AS convert;
 SELECT md5(string_agg(t::text, ',' ORDER BY id)) = :'checksum_before' AS unchanged,

@@ -2,7 +2,7 @@
 # Lifecycle check: an image_search database survives pg_dump / pg_restore, and
 # DROP EXTENSION ... CASCADE removes everything the extension made.
 #
-#   bash pg_test/lifecycle.sh      (needs root; uses the installed extension)
+#   bash test/lifecycle.sh      (needs root; uses the installed extension)
 #
 # On a throwaway cluster: load the tutorial data, build a model (5 epochs), import its
 # exported encoder as a second model, convert with both, keep the first current;

@@ -2,7 +2,7 @@
 -- bytes, or from a server file (relative paths resolve against image_search.image_root;
 -- other paths need superuser or pg_read_server_files, as for image files). convert,
 -- embed_image, search_image, export_model, drop_model and model_list then work as for
--- trained models. The encoders here come from pg_test/data/onnx/make_fixtures.py.
+-- trained models. The encoders here come from test/data/onnx/make_fixtures.py.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS image_search;
 SET search_path = public, image_search;
@@ -14,7 +14,7 @@ SELECT load_csv('import_test', 'tutorial_data/mnist_data/mnist_test.csv', overwr
 -- preprocessing defaults are the ImageNet convention (shorter side scaled, centre crop,
 -- RGB, values 0..1 normalised by ImageNet's mean and std, NCHW). batch_size NULL: any.
 --
-SELECT * FROM import_model('conv', 'pg_test/data/onnx/conv_dynamic.onnx');
+SELECT * FROM import_model('conv', 'test/data/onnx/conv_dynamic.onnx');
 SELECT name, algorithm, architecture, channels, image_size, embedding_dim, rows_used, epochs,
        final_loss, embedding_column
 FROM model_list WHERE name = 'conv';
@@ -47,7 +47,7 @@ SELECT md5(export_model('conv')) = md5(export_model('conv_bytes')) AS same_file,
 -- A model that takes one image at a time (input [1, 3, 32, 32]): convert runs it image
 -- by image, and gets the same embeddings as the dynamic-batch model of the same weights.
 --
-SELECT * FROM import_model('conv_one', 'pg_test/data/onnx/conv_batch1.onnx');
+SELECT * FROM import_model('conv_one', 'test/data/onnx/conv_batch1.onnx');
 SELECT encoder_runs() AS runs_before \gset
 SELECT convert('conv_one', 'import_test', image_col => 'img_path');
 SELECT encoder_runs() - :runs_before AS runs, count(*) AS images FROM import_test;
@@ -57,12 +57,12 @@ SELECT max(conv_one_onnx <-> conv_onnx) < 1e-4 AS same_as_dynamic FROM import_te
 -- NHWC input ([batch, 32, 32, 3]) and a 4-D feature-map output ([batch, 8, 16, 16],
 -- average-pooled to 8 values per image).
 --
-SELECT * FROM import_model('conv_nhwc', 'pg_test/data/onnx/conv_nhwc.onnx');
-SELECT * FROM import_model('conv_nhwc', 'pg_test/data/onnx/conv_nhwc.onnx', layout => 'NHWC');
+SELECT * FROM import_model('conv_nhwc', 'test/data/onnx/conv_nhwc.onnx');
+SELECT * FROM import_model('conv_nhwc', 'test/data/onnx/conv_nhwc.onnx', layout => 'NHWC');
 SELECT embed_image('conv_nhwc', 'tutorial_data/mnist_data/test/923.jpg')
    <-> embed_image('conv', 'tutorial_data/mnist_data/test/923.jpg') < 1e-4 AS nhwc_same_as_nchw;
-SELECT * FROM import_model('fmap', 'pg_test/data/onnx/feature_map.onnx');
-SELECT * FROM import_model('fmap_max', 'pg_test/data/onnx/feature_map.onnx', pooling => 'max');
+SELECT * FROM import_model('fmap', 'test/data/onnx/feature_map.onnx');
+SELECT * FROM import_model('fmap_max', 'test/data/onnx/feature_map.onnx', pooling => 'max');
 SELECT vector_dims(embed_image('fmap', 'tutorial_data/mnist_data/test/923.jpg')) AS dims,
        embed_image('fmap', 'tutorial_data/mnist_data/test/923.jpg')
      <> embed_image('fmap_max', 'tutorial_data/mnist_data/test/923.jpg') AS pooling_differs;
@@ -70,48 +70,48 @@ SELECT vector_dims(embed_image('fmap', 'tutorial_data/mnist_data/test/923.jpg'))
 --
 -- Several outputs: name the one to use.
 --
-SELECT * FROM import_model('two', 'pg_test/data/onnx/two_outputs.onnx');
-SELECT * FROM import_model('two', 'pg_test/data/onnx/two_outputs.onnx', output_name => 'nope');
-SELECT * FROM import_model('two', 'pg_test/data/onnx/two_outputs.onnx', output_name => 'logits');
-SELECT * FROM import_model('two', 'pg_test/data/onnx/two_outputs.onnx', output_name => 'features', overwrite => true);
+SELECT * FROM import_model('two', 'test/data/onnx/two_outputs.onnx');
+SELECT * FROM import_model('two', 'test/data/onnx/two_outputs.onnx', output_name => 'nope');
+SELECT * FROM import_model('two', 'test/data/onnx/two_outputs.onnx', output_name => 'logits');
+SELECT * FROM import_model('two', 'test/data/onnx/two_outputs.onnx', output_name => 'features', overwrite => true);
 
 --
 -- Preprocessing options for a model of any input size: grayscale, 0..255 values,
 -- stretch instead of crop, explicit mean and std (one value applies to every channel).
 --
-SELECT * FROM import_model('gray', 'pg_test/data/onnx/gray_any_size.onnx', image_size => 28,
+SELECT * FROM import_model('gray', 'test/data/onnx/gray_any_size.onnx', image_size => 28,
                            value_range => '0..255', resize => 'stretch', mean => '{127.5}', std => '{64}');
 SELECT encoder_config->'mean' AS mean, encoder_config->'std' AS std, encoder_config->>'resize' AS resize
 FROM models WHERE name = 'gray';
 SELECT vector_dims(embed_image('gray', 'tutorial_data/mnist_data/test/923.jpg')) AS dims;
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/gray_any_size.onnx', resize => 'squash');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/gray_any_size.onnx', value_range => '0..100');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/gray_any_size.onnx', channel_order => 'GBR');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/gray_any_size.onnx', mean => '{0.5, 0.5}');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/gray_any_size.onnx', std => '{0}');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/gray_any_size.onnx', mean => '{NULL}');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/gray_any_size.onnx', image_size => 4);
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/conv_dynamic.onnx', image_size => 64);
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/conv_dynamic.onnx', channels => 1);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_any_size.onnx', resize => 'squash');
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_any_size.onnx', value_range => '0..100');
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_any_size.onnx', channel_order => 'GBR');
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_any_size.onnx', mean => '{0.5, 0.5}');
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_any_size.onnx', std => '{0}');
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_any_size.onnx', mean => '{NULL}');
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_any_size.onnx', image_size => 4);
+SELECT * FROM import_model('bad', 'test/data/onnx/conv_dynamic.onnx', image_size => 64);
+SELECT * FROM import_model('bad', 'test/data/onnx/conv_dynamic.onnx', channels => 1);
 
 --
 -- Bad models: each is refused at import with what is wrong and what fixes it.
 --
 SELECT * FROM import_model('bad', 'this is not an ONNX model'::bytea);
-SELECT * FROM import_model('bad', 'pg_test/data/cmyk.jpg');
+SELECT * FROM import_model('bad', 'test/data/cmyk.jpg');
 SELECT * FROM import_model('bad', substr(export_model('conv'), 1, 1000));
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/two_inputs.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/text_input.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/flat_input.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/batch4.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/per_batch.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/nan_output.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/external_data.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/external_in_subgraph.onnx');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/custom_domain.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/two_inputs.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/text_input.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/flat_input.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/batch4.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/per_batch.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/nan_output.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/external_data.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/external_in_subgraph.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/custom_domain.onnx');
 -- (The message names the file under image_root, which differs between machines.)
-DO $$ BEGIN PERFORM import_model('bad', 'pg_test/data/onnx/missing.onnx');
-EXCEPTION WHEN undefined_file THEN RAISE WARNING '%', regexp_replace(SQLERRM, '"/.*/pg_test/', '"<image_root>/pg_test/');
+DO $$ BEGIN PERFORM import_model('bad', 'test/data/onnx/missing.onnx');
+EXCEPTION WHEN undefined_file THEN RAISE WARNING '%', regexp_replace(SQLERRM, '"/.*/test/', '"<image_root>/test/');
 END $$;
 -- A role without superuser or pg_read_server_files may import only files under
 -- image_search.image_root (and needs INSERT on image_search.models to store a model).
@@ -120,11 +120,11 @@ GRANT USAGE ON SCHEMA image_search TO import_user;
 SET ROLE import_user;
 SELECT * FROM import_model('bad', '/etc/passwd');
 SELECT * FROM import_model('bad', '../../etc/passwd');
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/conv_dynamic.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/conv_dynamic.onnx');
 RESET ROLE;
 -- The accepted size is a superuser setting.
 SET image_search.max_import_bytes = '1kB';
-SELECT * FROM import_model('bad', 'pg_test/data/onnx/conv_dynamic.onnx');
+SELECT * FROM import_model('bad', 'test/data/onnx/conv_dynamic.onnx');
 SELECT * FROM import_model('bad', export_model('conv'));
 RESET image_search.max_import_bytes;
 SET ROLE import_user;
@@ -133,8 +133,8 @@ RESET ROLE;
 REVOKE USAGE ON SCHEMA image_search FROM import_user;
 DROP ROLE import_user;
 -- Names follow build_model's rule, and an existing name needs overwrite.
-SELECT * FROM import_model('', 'pg_test/data/onnx/conv_dynamic.onnx');
-SELECT * FROM import_model('conv', 'pg_test/data/onnx/conv_dynamic.onnx');
+SELECT * FROM import_model('', 'test/data/onnx/conv_dynamic.onnx');
+SELECT * FROM import_model('conv', 'test/data/onnx/conv_dynamic.onnx');
 SELECT count(*) AS bad_models FROM models WHERE name = 'bad';
 
 --

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the hostile and unusual test images used by pg_test/sql/hostile_images.sql
-and pg_test/sql/privileges.sql into this directory. Deterministic: no randomness,
+"""Writes the hostile and unusual test images used by test/sql/hostile_images.sql
+and test/sql/privileges.sql into this directory. Deterministic: no randomness,
 no timestamps; the output is committed, so run this only to change the files.
 
-    /opt/image_search/venv/bin/python pg_test/data/make_hostile.py
+    /opt/image_search/venv/bin/python test/data/make_hostile.py
 
 Files (all tiny):
   empty.jpg          0 bytes
