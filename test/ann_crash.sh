@@ -111,7 +111,7 @@ gen_sql() {  # gen_sql SESSION
     k=$((k + 1))
     case $s in
       4) if [ $((k % 3)) -eq 0 ]; then
-           echo "BEGIN; INSERT INTO t (s, e) SELECT 40, $VEC FROM generate_series(1, 100) g; ROLLBACK;"
+           echo "BEGIN; INSERT INTO t (s, e) SELECT 40, $VEC FROM generate_series(1, 99) g; ROLLBACK;"  # INSERT 0 99: not counted as acknowledged
            continue
          fi ;;
       3) if [ $((k % 20)) -eq 0 ] && [ $k -le 400 ]; then  # deletes ids with id % 97 in 1..20
@@ -143,7 +143,6 @@ check "the inserting sessions got through some batches before the kill ($acked)"
 present=true
 for s in 1 2 3 4; do
   want=$(( $(grep -c '^INSERT 0 100$' "$WORK/crash_$s.out" || true) * 100 ))
-  [ "$s" = 4 ] && want=$(( want - $(grep -c '^ROLLBACK$' "$WORK/crash_$s.out" || true) * 100 ))
   have=$(q -c "SELECT count(*) FROM t WHERE s = $s")
   [ "$have" -ge "$want" ] || { echo "  session $s: $have rows, $want acknowledged"; present=false; }
 done
@@ -162,7 +161,7 @@ topk() {  # topk OPTIONS: top-50 ids and distances for a few queries (fixed rows
   for qid in $QIDS "'[$(seq -s, 1 32)]'" "'[$(for i in $(seq 32); do echo -n "$(( (i * 7919) % 13 - 6 )),"; done | sed 's/,$//')]'"; do
     case $qid in \'*) qv="$qid::image_search.embedding" ;; *) qv="(SELECT e FROM t WHERE id = $qid)" ;; esac
     out+=$(PGOPTIONS="$1" q -c "SELECT string_agg(id || ':' || round(d::numeric, 6), ' ' ORDER BY d, id) FROM (
-      SELECT id, e OPERATOR(image_search.<=>) $qv AS d FROM t ORDER BY e OPERATOR(image_search.<=>) $qv LIMIT 50) s")$'\n'
+      SELECT id, e OPERATOR(image_search.<=>) $qv AS d FROM t ORDER BY e OPERATOR(image_search.<=>) $qv LIMIT 50) s" 2>&1 || true)$'\n'
   done
   printf '%s' "$out"
 }
@@ -171,7 +170,7 @@ EXACT="-c enable_indexscan=off -c enable_bitmapscan=off"
 plan=$(PGOPTIONS="$INDEX_ALL" q -c "EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY e OPERATOR(image_search.<=>) (SELECT e FROM t WHERE id = 50) LIMIT 100000000")
 check "after recovery the checks below scan t_ann" grep -q "Index Scan using t_ann" <<<"$plan"
 heap=$(q -c "SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || md5(string_agg(id::text, ',' ORDER BY id)) FROM t WHERE e IS NOT NULL")
-after_crash=$(full_set)
+after_crash=$(full_set) || after_crash="ERROR"
 echo "  heap: ${heap% *} non-NULL rows; index scan over all lists: ${after_crash% *}"
 check "an index scan over all lists returns every non-NULL row exactly once" test "$after_crash" = "$heap"
 topk "$INDEX_ALL" > "$WORK/topk_index.txt"
@@ -182,12 +181,12 @@ test "$(wc -w < "$WORK/topk_exact.txt")" = 250 || echo "  (exact top-50 has $(wc
 own_list="SELECT count(*) FILTER (WHERE top IS DISTINCT FROM id) || ' of ' || count(*) FROM (
   SELECT x.id, (SELECT y.id FROM t y ORDER BY y.e OPERATOR(image_search.<=>) x.e LIMIT 1) AS top
     FROM (SELECT id, e FROM t WHERE e IS NOT NULL AND (s > 0 OR id % 50 = 0) ORDER BY id % 13, id LIMIT 300) x) s"
-misplaced=$(PGOPTIONS="-c enable_seqscan=off -c image_search.ann_probes=1" q -c "$own_list")
+misplaced=$(PGOPTIONS="-c enable_seqscan=off -c image_search.ann_probes=1" q -c "$own_list") || misplaced="ERROR"
 check "ann_probes = 1: each of 300 rows (most inserted before the crash) is its own top-1 ($misplaced not)" \
   test "${misplaced%% *}" = 0
 
 echo "== REINDEX"
-q -c "REINDEX INDEX t_ann"
+q -c "REINDEX INDEX t_ann" || true
 check "after REINDEX: the same rows from an index scan over all lists" test "$(full_set)" = "$after_crash"
 topk "$INDEX_ALL" > "$WORK/topk_reindex.txt"
 check "after REINDEX: the same top-50 of the 5 queries" diff -q "$WORK/topk_reindex.txt" "$WORK/topk_index.txt"
