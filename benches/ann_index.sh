@@ -3,7 +3,8 @@
 #   benches/ann_index.sh [rows] [lists]      (defaults: 1000000 rows, lists = rows / 1000)
 #   ANN_BENCH_DIR, ANN_BENCH_PORT: the throwaway cluster (default /tmp/image_search_bench_ann, 54391)
 #   ANN_BENCH_NOISE: half-width of the per-component noise (default 0.25, issue 9's set; 1.0
-#   makes the clusters overlap, a harder set)
+#   makes the clusters overlap, a harder set); ANN_BENCH_PROBES: the ann_probes settings
+#   measured (default 1,2,5,10,20,40)
 # Data: 1,000 centres uniform in [-1, 1]^128, each row a centre plus uniform noise in
 # [-0.25, 0.25] per component; 100 of the rows are the queries. Reports build time, index
 # size, then recall@10 (against the exact scan) and mean latency per query of
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 LISTS=${2:-$(( ROWS / 1000 > 10 ? ROWS / 1000 : 10 ))}
 NOISE=${ANN_BENCH_NOISE:-0.25}
+PROBES=${ANN_BENCH_PROBES:-1,2,5,10,20,40}
 source scripts/pg_cluster.sh
 cluster_start "${ANN_BENCH_DIR:-/tmp/image_search_bench_ann}" "${ANN_BENCH_PORT:-54391}"
 cat >> "$CLUSTER_DIR/data/postgresql.conf" <<CONF
@@ -40,7 +42,7 @@ start=$(date +%s.%N)
 q -c "CREATE INDEX items_ann ON items USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS)"
 build=$(echo "$(date +%s.%N) - $start" | bc)
 echo "index built: $(date +%T)" >&2
-q <<'SQL' > "$CLUSTER_DIR/result.txt"
+sed "s/@PROBES@/$PROBES/" <<'SQL' | q > "$CLUSTER_DIR/result.txt"
 CREATE FUNCTION run(probes int, exact bool) RETURNS TABLE (recall numeric, ms numeric) LANGUAGE plpgsql AS $$
 DECLARE r record; ids int[]; hits int := 0; t0 timestamptz; total interval := '0';
 BEGIN
@@ -60,7 +62,7 @@ END $$;
 CREATE TABLE truth (qid int, ids int[]);
 SELECT 'exact scan', * FROM run(1, true);
 SELECT 'warm-up', * FROM run(10, false);
-SELECT 'probes ' || p, r.* FROM unnest(ARRAY[1, 2, 5, 10, 20, 40]) p, LATERAL run(p, false) r;
+SELECT 'probes ' || p, r.* FROM unnest(ARRAY[@PROBES@]) p, LATERAL run(p, false) r;
 SQL
 size=$(q -c "SELECT pg_size_pretty(pg_relation_size('items_ann'))")
 table_size=$(q -c "SELECT pg_size_pretty(pg_relation_size('items'))")
