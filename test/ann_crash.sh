@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
-cluster_start "${ANN_CRASH_DIR:-/tmp/image_search_ann_crash}" "${ANN_CRASH_PORT:-54383}"
+cluster_start "${ANN_CRASH_DIR:-/tmp/image_search_ann_crash}" "${ANN_CRASH_PORT:-54384}"
 SECONDS_SEARCH=${ANN_CRASH_SECONDS:-20}
 DATA=$CLUSTER_DIR/data
 WORK=$CLUSTER_DIR/work
