@@ -4,7 +4,8 @@
 #   2. Rust unit tests and #[pg_test]s (cargo pgrx test, on a throwaway cluster)
 #   3. SQL golden tests in test/ (pg_regress against a throwaway cluster), then the
 #      same search from a client driver (psycopg, binary results), tests with several
-#      sessions at once, and pg_dump/restore and DROP EXTENSION on their own cluster
+#      sessions at once, and pg_dump/restore and DROP EXTENSION on their own cluster;
+#      the ann index under 16 searching sessions and across kill -9 (own cluster, ~40 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -40,5 +41,6 @@ fi
 "$VENV/bin/python" test/driver_test.py
 test/concurrency.sh image_search_regress
 test/lifecycle.sh
+test/ann_crash.sh
 test/readme_test.sh
 test/citus.sh

@@ -7,7 +7,9 @@
 # On a throwaway cluster: load the tutorial data, build a model (5 epochs), import its
 # exported encoder as a second model, convert with both, keep the first current;
 # save the top-10 search of mnist_test for 923.jpg; pg_dump -Fc, pg_restore into a new
-# database, run the same search there and diff. Then DROP EXTENSION image_search
+# database, run the same search there and diff. An `ann` index on mnist_test's embedding
+# column is dumped and restored too: it exists afterwards, EXPLAIN uses it (seqscan off)
+# and its top-10 is the one before the dump. Then DROP EXTENSION image_search
 # CASCADE: the schema's objects (the empty schema itself stays), the models and the
 # <model>_simclr column of mnist_test (its type is the extension's) are gone; the
 # table and its other columns stay.
@@ -44,11 +46,24 @@ SELECT convert('my_model', 'mnist_test', image_col => 'img_path');
 SELECT keep_current('my_model', 'mnist_test', image_col => 'img_path');
 SELECT * FROM import_model('imported', export_model('my_model'), image_size => 28, mean => '{0}', std => '{1}');
 SELECT convert('imported', 'mnist_test', image_col => 'img_path');
+CREATE INDEX mnist_test_ann ON mnist_test USING ann (my_model_simclr embedding_cosine_ops) WITH (lists = 10);
 SQL
 psql_db lifecycle_src -c "$SEARCH" > "$WORK/top10_src.txt"
 cat "$WORK/top10_src.txt"
 check "search before dump returns 10 rows, 923.jpg first" \
   test "$(wc -l < "$WORK/top10_src.txt")" = 10 -a "$(head -1 "$WORK/top10_src.txt" | cut -d' ' -f1)" = 923.jpg
+
+# The same search through the ann index (all 10 lists probed, so the exact top-10).
+ANN_SEARCH="SET search_path = public, image_search; SET enable_seqscan = off; SET image_search.ann_probes = 10;
+SELECT filename FROM mnist_test
+ORDER BY my_model_simclr <=> embed_image('my_model', 'tutorial_data/mnist_data/test/923.jpg') LIMIT 10;"
+explain_ann() { psql_db "$1" -c "SET search_path = public, image_search; SET enable_seqscan = off;
+  EXPLAIN (COSTS OFF) SELECT filename FROM mnist_test
+  ORDER BY my_model_simclr <=> embed_image('my_model', 'tutorial_data/mnist_data/test/923.jpg') LIMIT 10"; }
+check "the ann index is used before the dump" grep -q "Index Scan using mnist_test_ann" <<<"$(explain_ann lifecycle_src)"
+psql_db lifecycle_src -c "$ANN_SEARCH" > "$WORK/ann_src.txt"
+check "the ann index's top-10 before the dump = the exact search's" \
+  diff -u <(cut -d' ' -f1 "$WORK/top10_src.txt") "$WORK/ann_src.txt"
 
 echo "== pg_dump -Fc, pg_restore into lifecycle_copy"
 "$PGBIN/pg_dump" -Fc -d lifecycle_src -f "$WORK/lifecycle.dump"
@@ -72,6 +87,12 @@ check "keep_current's triggers are restored and embed a new row" test \
   "$(count lifecycle_copy "INSERT INTO mnist_test VALUES ('tutorial_data/mnist_data/test/923.jpg', 'new.jpg', 8); SELECT image_search.cosine_similarity(my_model_simclr, image_search.embed_image('my_model', img_path)) > 0.99999 FROM mnist_test WHERE filename = 'new.jpg'")" = t
 psql_db lifecycle_copy -c "DELETE FROM mnist_test WHERE filename = 'new.jpg'"
 check "search after restore is identical" diff -u "$WORK/top10_src.txt" "$WORK/top10_copy.txt"
+check "the ann index is restored (USING ann, default operator class embedding_cosine_ops, lists = 10)" test \
+  "$(count lifecycle_copy "SELECT indexdef FROM pg_indexes WHERE indexname = 'mnist_test_ann'")" = \
+  "CREATE INDEX mnist_test_ann ON public.mnist_test USING ann (my_model_simclr) WITH (lists='10')"
+check "the restored ann index is used (EXPLAIN, seqscan off)" grep -q "Index Scan using mnist_test_ann" <<<"$(explain_ann lifecycle_copy)"
+psql_db lifecycle_copy -c "$ANN_SEARCH" > "$WORK/ann_copy.txt" || true
+check "the restored ann index returns the same top-10" diff -u "$WORK/ann_src.txt" "$WORK/ann_copy.txt"
 IMPORTED="SELECT string_agg(filename, ' ') FROM (SELECT filename FROM mnist_test
   ORDER BY imported_onnx OPERATOR(image_search.<=>) image_search.embed_image('imported', 'tutorial_data/mnist_data/test/923.jpg'), filename LIMIT 10) s"
 check "an imported model searches the same after restore (and as the model it was exported from)" test \
