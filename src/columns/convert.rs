@@ -1,8 +1,8 @@
 //! `convert`: store every row's embedding in a new column of the table (named
-//! by the models catalog: `<model>_simclr`), or recompute it in place.
+//! by the models catalog: `<model>_<algorithm>`), or recompute it in place.
+use crate::columns::row_identity::RowIdentity;
 use crate::engine::image::access::ImageRef;
 use crate::engine::image::Picture;
-use crate::columns::row_identity::RowIdentity;
 use crate::error::{bad_data, runtime, Error, OrRaise};
 use crate::model::catalog::Model;
 use crate::model::encoder::{self, with_model};

@@ -20,7 +20,7 @@
 //! tree (an `INSERT` straight into a partition fires only the partition's). A
 //! partition attached later needs `keep_current` again.
 use crate::columns::convert::{column_exists, embed_rows, resolve_table};
-use crate::columns::row_identity::RowIdentity;
+use crate::columns::row_identity::{RowIdentity, TABLE_TREE};
 use crate::error::{Error, OrRaise};
 use crate::model::catalog::Model;
 use crate::spi::rows::{image_expression, select_one};
@@ -168,14 +168,9 @@ fn split_by_tree(client: &SpiClient<'_>, relid: pg_sys::Oid, queued: QueuedRows)
     if queued.iter().all(|(oid, _)| *oid == relid) {
         return (queued, Vec::new());
     }
-    let tree: Vec<pg_sys::Oid> = select_one(
-        client,
-        "WITH RECURSIVE tree(oid) AS (
-             SELECT $1::oid UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
-         SELECT array_agg(oid) FROM tree",
-        &[relid.into()],
-    )
-    .unwrap_or_default();
+    let tree: Vec<pg_sys::Oid> =
+        select_one(client, &format!("{TABLE_TREE} SELECT array_agg(oid) FROM tree"), &[relid.into()])
+            .unwrap_or_default();
     queued.into_iter().partition(|(oid, _)| tree.contains(oid))
 }
 
@@ -183,9 +178,9 @@ fn split_by_tree(client: &SpiClient<'_>, relid: pg_sys::Oid, queued: QueuedRows)
 fn tree_members(client: &SpiClient<'_>, table: &str) -> Vec<(String, bool)> {
     let rows = client
         .select(
-            "WITH RECURSIVE tree(oid) AS (
-                 SELECT $1::regclass::oid UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
-             SELECT c.oid::regclass::text, c.relispartition FROM tree JOIN pg_class c USING (oid) ORDER BY 1",
+            &format!(
+                "{TABLE_TREE} SELECT c.oid::regclass::text, c.relispartition FROM tree JOIN pg_class c USING (oid) ORDER BY 1"
+            ),
             None,
             &[table.into()],
         )
@@ -344,8 +339,12 @@ mod tests {
 
     #[test]
     fn trigger_names_fit_in_an_identifier() {
-        let kept =
-            KeptColumn { model: "m".repeat(43), image_col: "p".into(), column: format!("{}_simclr", "m".repeat(43)), skip_bad_rows: false };
+        let kept = KeptColumn {
+            model: "m".repeat(43),
+            image_col: "p".into(),
+            column: format!("{}_simclr", "m".repeat(43)),
+            skip_bad_rows: false,
+        };
         let (row, statement) = kept.trigger_names();
         assert!(row.len() <= 63 && statement.len() <= 63, "{statement}");
         assert_ne!(row, statement);
@@ -353,10 +352,7 @@ mod tests {
 
     #[test]
     fn tids_print_as_postgres_does() {
-        let tid = pg_sys::ItemPointerData {
-            ip_blkid: pg_sys::BlockIdData { bi_hi: 1, bi_lo: 2 },
-            ip_posid: 7,
-        };
+        let tid = pg_sys::ItemPointerData { ip_blkid: pg_sys::BlockIdData { bi_hi: 1, bi_lo: 2 }, ip_posid: 7 };
         assert_eq!(tid_text(&tid), "(65538,7)");
     }
 }

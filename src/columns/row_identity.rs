@@ -21,6 +21,11 @@ use crate::spi::rows::select_one;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
+/// `tree(oid)`: the table `$1` (its name or oid) and every partition or inheritance
+/// child below it, at any depth. Prefix a SELECT that reads from `tree`.
+pub const TABLE_TREE: &str = "WITH RECURSIVE tree(oid) AS (
+    SELECT $1::regclass::oid UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)";
+
 pub enum RowIdentity {
     Physical,
     /// The key's columns: quoted name and SQL type.
@@ -85,11 +90,8 @@ impl RowIdentity {
         let arrays: Vec<String> = types.iter().enumerate().map(|(i, t)| format!("${}::text[]::{t}[]", i + 1)).collect();
         let keys: Vec<String> = (1..=types.len()).map(|i| format!("k{i}")).collect();
         let alias = if ordinality { format!("v({}, i)", keys.join(", ")) } else { format!("v({})", keys.join(", ")) };
-        let unnest = format!(
-            "unnest({}){} AS {alias}",
-            arrays.join(", "),
-            if ordinality { " WITH ORDINALITY" } else { "" }
-        );
+        let unnest =
+            format!("unnest({}){} AS {alias}", arrays.join(", "), if ordinality { " WITH ORDINALITY" } else { "" });
         let matches = names.iter().zip(&keys).map(|(n, k)| format!("t.{n} = v.{k}")).collect::<Vec<_>>().join(" AND ");
         (unnest, matches)
     }
@@ -125,11 +127,10 @@ fn check_table_kind(client: &SpiClient<'_>, table: &str, function: &str) {
     }
     let member: Option<String> = select_one(
         client,
-        "WITH RECURSIVE tree(oid) AS (
-             SELECT $1::regclass::oid
-             UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
-         SELECT c.oid::regclass::text FROM tree JOIN pg_class c USING (oid)
-         WHERE c.relkind NOT IN ('r', 'p') ORDER BY 1 LIMIT 1",
+        &format!(
+            "{TABLE_TREE} SELECT c.oid::regclass::text FROM tree JOIN pg_class c USING (oid)
+             WHERE c.relkind NOT IN ('r', 'p') ORDER BY 1 LIMIT 1"
+        ),
         &[table.into()],
     );
     if let Some(member) = member {
@@ -167,8 +168,10 @@ fn key_columns(client: &SpiClient<'_>, table: &str) -> Vec<(String, String)> {
             &[table.into()],
         )
         .or_raise();
-    rows.map(|r| (r.get::<String>(1).ok().flatten().unwrap_or_default(), r.get::<String>(2).ok().flatten().unwrap_or_default()))
-        .collect()
+    rows.map(|r| {
+        (r.get::<String>(1).ok().flatten().unwrap_or_default(), r.get::<String>(2).ok().flatten().unwrap_or_default())
+    })
+    .collect()
 }
 
 #[cfg(test)]

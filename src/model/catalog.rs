@@ -162,8 +162,6 @@ const TRAINED_CONFIG_SQL: &str = "jsonb_build_object('input', 'images', 'output'
      'resize', 'center_crop', 'channel_order', 'RGB', 'value_range', '0..1', 'mean', jsonb_build_array(0.0), \
      'std', jsonb_build_array(1.0), 'pooling', 'average', 'batch_size', NULL)";
 
-/// Whether the catalog has encoder_config (added by 0.4.0): a database whose
-/// extension is not yet updated still runs with this library.
 /// The relation to read models from on this node. Normally `image_search.models`.
 /// Where Citus has made it a reference table (README: Citus), embeddings are also
 /// computed on workers, inside queries on shards, which may not start a distributed
@@ -189,6 +187,8 @@ fn models_relation() -> String {
     .unwrap_or_else(|| "image_search.models".to_string())
 }
 
+/// Whether the catalog has encoder_config (added by 0.4.0): a database whose
+/// extension is not yet updated still runs with this library.
 fn has_encoder_config() -> bool {
     Spi::get_one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'image_search.models'::regclass
