@@ -2,21 +2,27 @@
 //!
 //! The plain-Rust engine (no Postgres; unit-tested with `cargo test`):
 //! - `engine::image` — `access` (which server files a role may read), `decode`,
-//!   `resize`, `augment` (SimCLR views), `distort` (elastic warp, frames, stroke
-//!   width), `grid` (terminal and PNG result grids)
+//!   `resize`, `preprocess` (imported models' input tensors), `augment` (SimCLR
+//!   views) with `photometric` (jitter, blur, noise), `distort` (elastic warp,
+//!   frames, stroke width), `grid` (terminal and PNG result grids)
 //! - `engine::onnx` — `runtime` (loading ONNX Runtime, sessions), `architectures`
-//!   (the generated graphs compiled in), `encoder_file` (standalone encoder ONNX)
+//!   (the generated graphs compiled in), `encoder_file` (standalone encoder ONNX),
+//!   `wire` and `inspect` (reading and vetting an ONNX file), `imported` (running
+//!   any imported encoder)
 //! - `engine::train` — the training loop; `engine::distance` — vector kernels;
 //!   `engine::ann` — k-means and list probing for the `ann` index;
 //!   `engine::tutorial` — the tutorial dialect's parser
 //!
 //! The Postgres-facing layer (thin `#[pg_extern]`s over the engine):
-//! - `embedding` — the `embedding` type: `text`, `io`, `operators`, `aggregate`
+//! - `embedding` — the `embedding` type: `text` (with `shortest`, float4out's text
+//!   form), `io`, `operators`, `ordering` (btree, hash), `arithmetic`, `casts`,
+//!   `quantize`, `aggregate`
 //! - `model` — `catalog` (the models table, typed rows, drop/export), `build`
 //!   (`build_model`), `build_options` (its options, checked in plain Rust),
-//!   `training_images`, `encoder` (`embed_image`), `runtime` (ONNX Runtime
-//!   settings, `onnxruntime_info`)
-//! - `columns` — `convert`, `keep_current` (its triggers) and `search` (`search_image`)
+//!   `training_images`, `import` (`import_model`), `encoder` (`embed_image`),
+//!   `runtime` (ONNX Runtime settings, `onnxruntime_info`)
+//! - `columns` — `convert`, `row_identity` (which row an embedding belongs to),
+//!   `keep_current` (its triggers) and `search` (`search_image`)
 //! - `tutorial` — `run`, `csv_load` (`load_csv`), `display` (`print_images`, `contact_sheet`)
 //! - `spi::rows` — the batch cursor and image columns of any query
 //! - `error` — one error type mapped to SQLSTATEs; `settings` — the GUCs
