@@ -522,6 +522,31 @@ def build_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
     return finish(g, inputs, outputs, f"{name}_encoder_c{in_ch}")
 
 
+def build_mirror_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
+    """The encoder of a model trained with horizontal flips: the embedding of an image is
+    unit(h(x)) + unit(h(mirror(x))), so an image and its mirror embed identically (a flip
+    is then never a reason to miss a near-duplicate; models/STUDY.md).  Same `params` and
+    `images` inputs as build_encoder_graph; the two halves run as one batch of 2N."""
+    layout = param_layout(in_ch, arch)
+    _, P_enc = counts(layout)
+    g = Builder()
+    t = unpack_params(g, "params", layout, only_part="encoder")
+    mirrored = g.op("Slice", ["images", g.i64([-1]), g.i64([np.iinfo(np.int64).min]), g.i64([3]), g.i64([-1])])
+    both = g.op("Concat", ["images", mirrored], axis=0)
+    h, _ = encoder_forward(g, both, t, arch)
+    norm = g.op("Max", [g.reduce("ReduceL2", h, [1]), g.f32(1e-12)])
+    unit = g.op("Div", [h, norm])
+    n = g.shape_slice("images", 0, 1)
+    first = g.op("Slice", [unit, g.i64([0]), n, g.i64([0])])
+    second = g.op("Slice", [unit, n, g.i64([np.iinfo(np.int64).max]), g.i64([0])])
+    g.named("Add", [first, second], "embedding")
+    f = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("params", f, [P_enc]),
+              helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
+    outputs = [helper.make_tensor_value_info("embedding", f, ["N", embed_dim(in_ch, arch)])]
+    return finish(g, inputs, outputs, f"{name}_mirror_encoder_c{in_ch}")
+
+
 def finish(g, inputs, outputs, name):
     graph = helper.make_graph(g.nodes, name, inputs, outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -578,6 +603,8 @@ def manifest(arch=DEFAULT_ARCH, name=ARCH_NAME):
         "files": {
             "train_step": {"c1": "train_step_c1.onnx", "c3": "train_step_c3.onnx"},
             "encoder": {"c1": "encoder_c1.onnx", "c3": "encoder_c3.onnx"},
+            "mirror_encoder": {"c1": "mirror_encoder_c1.onnx", "c3": "mirror_encoder_c3.onnx",
+                               "note": "embedding = unit(h(x)) + unit(h(x mirrored left-right)); used for models trained with flips"},
             "init_params": {"c1": "init_params_c1.bin", "c3": "init_params_c3.bin"},
         },
         "train_step_io": {
@@ -630,7 +657,8 @@ def generate(out_dir, name=ARCH_NAME):
     written = []
     for c in (1, 3):
         for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c)),
-                             (f"encoder_c{c}.onnx", build_encoder_graph(c))):
+                             (f"encoder_c{c}.onnx", build_encoder_graph(c)),
+                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c))):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))
@@ -653,7 +681,8 @@ def generate_extra(out_dir, name):
     written = []
     for c in (1, 3):
         for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c, arch, name=name)),
-                             (f"encoder_c{c}.onnx", build_encoder_graph(c, arch, name=name))):
+                             (f"encoder_c{c}.onnx", build_encoder_graph(c, arch, name=name)),
+                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c, arch, name=name))):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))

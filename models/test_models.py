@@ -17,7 +17,8 @@ import generate as G  # noqa: E402
 
 OUT = os.path.join(HERE, G.ARCH_NAME)
 FILES = ["train_step_c1.onnx", "train_step_c3.onnx", "encoder_c1.onnx", "encoder_c3.onnx",
-         "init_params_c1.bin", "init_params_c3.bin", "manifest.json"]
+         "init_params_c1.bin", "init_params_c3.bin", "manifest.json",
+         "mirror_encoder_c1.onnx", "mirror_encoder_c3.onnx"]
 
 
 def f32(x):
@@ -327,3 +328,27 @@ def test_ms_committed_graphs(c):
         eps = float(np.clip(3e-4 / norm, 1e-3, 0.1))
         fd = (loss(p + eps * d) - loss(p - eps * d)) / (2 * eps)
         assert abs(fd - norm) / norm < 0.03, f"{l['name']}: finite difference {fd} vs analytic {norm}"
+
+
+@pytest.mark.parametrize("arch", ["simclr_cnn", "simclr_cnn_ms"])
+@pytest.mark.parametrize("c", [1, 3])
+def test_mirror_encoder_averages_an_image_and_its_mirror(arch, c):
+    """mirror_encoder = unit(h(x)) + unit(h(mirrored x)), per image; so x and its mirror embed identically."""
+    d = os.path.join(HERE, arch)
+    enc = sess(os.path.join(d, f"encoder_c{c}.onnx"))
+    mirror = sess(os.path.join(d, f"mirror_encoder_c{c}.onnx"))
+    pe = enc.get_inputs()[0].shape[0]
+    rng = np.random.RandomState(c)
+    p = np.fromfile(os.path.join(d, f"init_params_c{c}.bin"), np.float32)[:pe] + rng.randn(pe).astype(np.float32) * 0.01
+    x = rng.rand(3, c, 32, 24).astype(np.float32)
+    flipped = np.ascontiguousarray(x[:, :, :, ::-1])
+
+    def unit(e):
+        return e / np.linalg.norm(e, axis=1, keepdims=True)
+    a = enc.run(None, {"params": p, "images": x})[0]
+    b = enc.run(None, {"params": p, "images": flipped})[0]
+    m = mirror.run(None, {"params": p, "images": x})[0]
+    np.testing.assert_allclose(m, unit(a) + unit(b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mirror.run(None, {"params": p, "images": flipped})[0], m, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(a, b, atol=1e-3), "the plain encoder is not mirror-invariant, so the test can fail"
+    np.testing.assert_allclose(mirror.run(None, {"params": p, "images": x[1:2]})[0][0], m[1], rtol=1e-5, atol=1e-6)

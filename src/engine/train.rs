@@ -270,9 +270,11 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    /// The standalone encoder ONNX with the trained weights.
+    /// The standalone encoder ONNX with the trained weights: a model trained with
+    /// flips gets the encoder that averages an image and its mirror.
     pub fn encoder_onnx(&self) -> Vec<u8> {
-        encoder_file::with_initializer(self.arch.encoder, "params", &self.opt.params[..self.arch.encoder_param_count])
+        let graph = self.arch.encoder_graph(self.config.augment.flip);
+        encoder_file::with_initializer(graph, "params", &self.opt.params[..self.arch.encoder_param_count])
     }
 }
 

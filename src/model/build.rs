@@ -171,7 +171,10 @@ fn warm_start_weights(pretrained: &Model, arch: &Architecture, channels: u8) -> 
             pretrained.architecture, pretrained.channels, arch.name
         ));
     }
-    encoder_file::appended_initializer(&pretrained.encoder_onnx(), arch.encoder, "params", arch.encoder_param_count)
+    let stored = pretrained.encoder_onnx();
+    [arch.encoder, arch.mirror_encoder]
+        .into_iter()
+        .find_map(|graph| encoder_file::appended_initializer(&stored, graph, "params", arch.encoder_param_count))
         .ok_or_else(|| {
             format!("the weights of pretrained model \"{name}\" cannot be read (it was not trained by build_model)")
         })

@@ -8,6 +8,10 @@ pub struct Architecture {
     pub channels: u8,
     pub train_step: &'static [u8],
     pub encoder: &'static [u8],
+    /// The encoder of models trained with horizontal flips: an image's embedding is
+    /// unit(h(x)) + unit(h(mirrored x)), so a mirrored copy embeds identically
+    /// (colour near-duplicates: 0.653 -> 0.687 at a 10k-image budget, models/STUDY.md).
+    pub mirror_encoder: &'static [u8],
     init_params: &'static [u8],
     pub encoder_param_count: usize,
     /// Length of the embedding the encoder outputs (the typmod of convert's column).
@@ -22,6 +26,15 @@ impl Architecture {
         self.name != "simclr_cnn_ms" || size.div_ceil(2).div_ceil(2).div_ceil(2) % 2 == 0
     }
 
+    /// The encoder graph of a model trained with (`flip`) or without horizontal flips.
+    pub fn encoder_graph(&self, flip: bool) -> &'static [u8] {
+        if flip {
+            self.mirror_encoder
+        } else {
+            self.encoder
+        }
+    }
+
     /// The flat parameter vector; the encoder's parameters are its prefix.
     pub fn initial_params(&self) -> Vec<f32> {
         self.init_params.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
@@ -29,7 +42,7 @@ impl Architecture {
 }
 
 /// The generated files of architecture `$name` for `$channels`-channel images:
-/// `models/<name>/{train_step,encoder,init_params}_c<channels>.*`.
+/// `models/<name>/{train_step,encoder,mirror_encoder,init_params}_c<channels>.*`.
 macro_rules! generated {
     ($name:literal, $channels:literal, encoder_params: $encoder:expr, embedding_dim: $dim:expr) => {
         Architecture {
@@ -37,6 +50,7 @@ macro_rules! generated {
             channels: $channels,
             train_step: include_bytes!(concat!("../../../models/", $name, "/train_step_c", $channels, ".onnx")),
             encoder: include_bytes!(concat!("../../../models/", $name, "/encoder_c", $channels, ".onnx")),
+            mirror_encoder: include_bytes!(concat!("../../../models/", $name, "/mirror_encoder_c", $channels, ".onnx")),
             init_params: include_bytes!(concat!("../../../models/", $name, "/init_params_c", $channels, ".bin")),
             encoder_param_count: $encoder,
             embedding_dim: $dim,
