@@ -309,7 +309,19 @@ class Trainer(study.Trainer):
         step = 0
         losses = []
         tg = 0.0
+        nnp = cfg.get("nn_positive")  # {"start": fraction of epochs, "p": probability, "every": epochs}
+        nn = None
+        if nnp:
+            xs = x if isinstance(x, np.ndarray) else np.stack([centre_tensor(b, S) for b in x])
         for ep in range(cfg["epochs"]):
+            if nnp and ep >= nnp.get("start", 0.5) * cfg["epochs"] and (nn is None or ep % nnp.get("every", 1) == 0):
+                h = self.embed(p, xs)
+                h = h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
+                sim = h @ h.T
+                np.fill_diagonal(sim, -np.inf)
+                nn = sim.argmax(1)
+                if nnp.get("mutual"):  # only pairs that are each other's nearest neighbour
+                    nn = np.where(nn[nn] == np.arange(len(nn)), nn, np.arange(len(nn)))
             perm = rng.permutation(n)
             el = []
             for i in range(0, n, bs):
@@ -318,6 +330,9 @@ class Trainer(study.Trainer):
                     continue
                 batch = x[bi] if isinstance(x, np.ndarray) else [x[j] for j in bi]
                 v1 = augment_batch(batch, rng, aug, S, C)
+                if nn is not None:
+                    b2 = np.where(rng.rand(len(bi)) < nnp.get("p", 0.5), nn[bi], bi)
+                    batch = x[b2] if isinstance(x, np.ndarray) else [x[j] for j in b2]
                 v2 = augment_batch(batch, rng, aug, S, C)
                 step += 1
                 lr = cfg["learning_rate"]
@@ -332,8 +347,22 @@ class Trainer(study.Trainer):
                     "view1": v1, "view2": v2})
                 tg += time.perf_counter() - t0
                 el.append(float(loss))
+                if cfg.get("ema"):  # an exponential moving average of the weights, used for the result
+                    if step == 1:
+                        p_ema = p.copy()
+                    else:
+                        p_ema += (1 - cfg["ema"]) * (p - p_ema)
             losses.append(float(np.mean(el)))
+        if cfg.get("ema"):
+            return p_ema, losses, tg
         return p, losses, tg
+
+
+def centre_tensor(base, S):
+    """[C,h,w] base -> [C,S,S]: centre square, bilinear (like the pool's tensors)."""
+    im = Image.fromarray((base.transpose(1, 2, 0) * 255).round().astype(np.uint8).squeeze())
+    t = np.asarray(_centre_square(im, S), np.float32) / 255
+    return t[None] if t.ndim == 2 else t.transpose(2, 0, 1)
 
 
 _TRAINERS = {}
@@ -396,6 +425,23 @@ def run(name, cfg, seed):
     p, losses, tg = tr.fit(xtr, cfg, aug, S, C, seed=seed)
     dt = time.perf_counter() - t0
     emb = tr.embed(p, xpool)
+    if cfg.get("tta_flip"):  # the mean of the image's and its mirror's normalised embeddings
+        unit = lambda e: e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # noqa: E731
+        emb = unit(emb) + unit(tr.embed(p, np.ascontiguousarray(xpool[:, :, :, ::-1])))
+    for f in cfg.get("tta_crops", []):  # colour only: + central crops of fraction f of the square's side
+        unit = lambda e: e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # noqa: E731
+        ims = _COLOUR_CACHE["ims"][0]
+        crops = []
+        for im in ims:
+            w, h = im.size
+            side = min(w, h) * f
+            box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+            crops.append(np.asarray(im.crop(tuple(int(round(b)) for b in box)).resize((S, S), Image.BILINEAR),
+                                    np.float32).transpose(2, 0, 1) / 255)
+        crops = np.stack(crops)
+        emb = unit(emb) + unit(tr.embed(p, crops))
+        if cfg.get("tta_flip"):
+            emb = emb + unit(tr.embed(p, np.ascontiguousarray(crops[:, :, :, ::-1])))
     return {"p@4": precision_at_k(emb, ypool), "loss": [losses[0], losses[-1]], "seconds": dt, "graph_seconds": tg,
             "epochs": cfg["epochs"]}
 

@@ -82,6 +82,35 @@ mod tests {
         assert!(same && different);
     }
 
+    #[pg_test]
+    fn a_model_trained_with_flips_embeds_a_mirror_image_identically() {
+        let root = crate::settings::string(&crate::settings::IMAGE_ROOT).expect("image_root is set for tests");
+        let digit = image::open(std::path::Path::new(&root).join("tutorial_data/mnist_data/test/923.jpg")).unwrap();
+        let png = |picture: &image::DynamicImage| {
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            picture.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+            bytes.into_inner()
+        };
+        let (plain, mirrored) = (png(&digit), png(&digit.fliph()));
+        let distance = |model: &str| {
+            Spi::run(&format!(
+                "SELECT * FROM image_search.load_csv('pg_test_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true);
+                 SELECT * FROM image_search.build_model('{model}', 'SELECT img_path FROM pg_test_train ORDER BY filename LIMIT 64',
+                     image_col => 'img_path', max_epochs => 1, flip => {}, overwrite => true)",
+                model == "flipped"
+            ))
+            .unwrap();
+            Spi::get_one_with_args::<f64>(
+                &format!("SELECT image_search.embed_image('{model}', $1) <-> image_search.embed_image('{model}', $2)"),
+                &[plain.clone().into(), mirrored.clone().into()],
+            )
+            .unwrap()
+            .unwrap()
+        };
+        assert!(distance("flipped") < 1e-5, "a mirror image embeds like the image");
+        assert!(distance("unflipped") > 1e-3, "without flips it does not, so the check above can fail");
+    }
+
     /// Exists only in test builds: a panic in Rust must surface as an ERROR.
     #[pg_extern]
     fn panic_on_purpose() -> i32 {

@@ -145,6 +145,8 @@ pub fn parse(statement: &str) -> Result<Statement, ParseError> {
 mod grammar;
 mod lexer;
 #[cfg(test)]
+mod error_tests;
+#[cfg(test)]
 mod tests;
 
 const MAX_IDENT_LEN: usize = 63;
