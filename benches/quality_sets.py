@@ -145,7 +145,7 @@ def main():
         for v in args.imported:
             label, spec = v.split("=", 1)
             p4, rows, seconds = import_and_score(label, spec, labels)
-            print(f"{name:8s} {'imported ' + label:30s} p@4 {p4:.3f}  convert {rows} images in {seconds:.1f} s "
+            print(f"{name:8s} {'imported ' + label:40s} p@4 {p4:.3f}  convert {rows} images in {seconds:.1f} s "
                   f"({rows / seconds:.0f} images/s)", flush=True)
         if args.budget > 0:
             variants.append((f"max_seconds => {args.budget:g}", f", max_seconds => {args.budget}"))
@@ -154,7 +154,7 @@ def main():
             p4 = [s[0] for s in scores]
             detail = ", ".join(f"{p:.3f}" for p in p4)
             secs = ", ".join(f"{s[1]:.1f}" for s in scores)
-            print(f"{name:8s} {label:30s} p@4 {np.mean(p4):.3f} ({detail})  epochs {scores[0][2]}  seconds {secs}",
+            print(f"{name:8s} {label:40s} p@4 {np.mean(p4):.3f} ({detail})  epochs {scores[0][2]}  seconds {secs}",
                   flush=True)
     psql("SELECT image_search.drop_model('q_model', if_exists => true); DROP TABLE IF EXISTS q_train, q_pool")
 
