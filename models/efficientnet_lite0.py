@@ -183,6 +183,8 @@ def check(model):
     from PIL import Image
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     folder = "/usr/share/doc/opencv-doc/examples/data/"
+    if not os.path.isdir(folder):
+        sys.exit(f"--check needs the photos of {folder}: apt-get install opencv-doc")
     hits = 0
     for file, expected in CHECK.items():
         img = Image.open(folder + file).convert("RGB")
