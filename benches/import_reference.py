@@ -48,7 +48,7 @@ def main():
     print(f"python decode+preprocess (PIL, 1 thread): {n / (t1 - t0):7.1f} images/s")
     print(f"python onnxruntime on pre-decoded batches of {batch}: {n / (t2 - t1):7.1f} images/s")
     print(f"python end to end (decode, preprocess, run):   {n / (t2 - t0):7.1f} images/s")
-    assert np.concatenate(outputs).shape == (n, 512)
+    assert np.concatenate(outputs).shape[0] == n  # one vector per image
 
 
 if __name__ == "__main__":

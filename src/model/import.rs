@@ -17,9 +17,10 @@ use crate::spi::rows::may_read_server_files;
 use pgrx::prelude::*;
 
 /// Imports an ONNX image encoder given as bytes.
-#[allow(clippy::too_many_arguments)]
+// pgrx reads the result columns' names from name!() in the signature, so no type alias.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pg_extern(name = "import_model", volatile, parallel_unsafe, requires = ["models_catalog"])]
-fn import_model_bytes(
+fn import_model_bytes_v2(
     model_name: &str,
     onnx: &[u8],
     image_size: default!(Option<i32>, "NULL"),
@@ -32,6 +33,8 @@ fn import_model_bytes(
     layout: default!(&str, "'NCHW'"),
     output_name: default!(Option<&str>, "NULL"),
     pooling: default!(&str, "'average'"),
+    image_width: default!(Option<i32>, "NULL"),
+    crop_fraction: default!(Option<f64>, 1.0),
     overwrite: default!(bool, false),
 ) -> TableIterator<
     'static,
@@ -39,23 +42,36 @@ fn import_model_bytes(
         name!(model_name, String),
         name!(embedding_dim, i32),
         name!(image_size, i32),
+        name!(image_width, i32),
         name!(channels, i32),
         name!(batch_size, Option<i32>),
         name!(embedding_column, String),
     ),
 > {
-    let options =
-        options(image_size, resize, channels, channel_order, value_range, mean, std, layout, output_name, pooling);
-    check_size(onnx.len() as u64, "the ONNX model");
-    TableIterator::once(import(model_name, onnx, None, &options, overwrite))
+    let options = options(
+        image_size,
+        image_width,
+        resize,
+        crop_fraction,
+        channels,
+        channel_order,
+        value_range,
+        mean,
+        std,
+        layout,
+        output_name,
+        pooling,
+    );
+    TableIterator::once(import_bytes(model_name, onnx, &options, overwrite))
 }
 
 /// Imports an ONNX image encoder from a server file: relative paths resolve
 /// against image_search.image_root; other files need superuser or the
 /// privileges of pg_read_server_files (as for image files and load_csv).
-#[allow(clippy::too_many_arguments)]
+// pgrx reads the result columns' names from name!() in the signature, so no type alias.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pg_extern(name = "import_model", volatile, parallel_unsafe, requires = ["models_catalog"])]
-fn import_model_path(
+fn import_model_path_v2(
     model_name: &str,
     path: &str,
     image_size: default!(Option<i32>, "NULL"),
@@ -68,7 +84,57 @@ fn import_model_path(
     layout: default!(&str, "'NCHW'"),
     output_name: default!(Option<&str>, "NULL"),
     pooling: default!(&str, "'average'"),
+    image_width: default!(Option<i32>, "NULL"),
+    crop_fraction: default!(Option<f64>, 1.0),
     overwrite: default!(bool, false),
+) -> TableIterator<
+    'static,
+    (
+        name!(model_name, String),
+        name!(embedding_dim, i32),
+        name!(image_size, i32),
+        name!(image_width, i32),
+        name!(channels, i32),
+        name!(batch_size, Option<i32>),
+        name!(embedding_column, String),
+    ),
+> {
+    let options = options(
+        image_size,
+        image_width,
+        resize,
+        crop_fraction,
+        channels,
+        channel_order,
+        value_range,
+        mean,
+        std,
+        layout,
+        output_name,
+        pooling,
+    );
+    TableIterator::once(import_path(model_name, path, &options, overwrite))
+}
+
+/// import_model (bytes) as 0.4.0 declares it, without image_width and
+/// crop_fraction: a database whose extension is not yet updated (ALTER
+/// EXTENSION UPDATE) calls this symbol, so it must keep working with the new library.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(sql = false, volatile, parallel_unsafe)]
+fn import_model_bytes(
+    model_name: &str,
+    onnx: &[u8],
+    image_size: Option<i32>,
+    resize: &str,
+    channels: Option<i32>,
+    channel_order: &str,
+    value_range: &str,
+    mean: Option<Vec<Option<f64>>>,
+    std: Option<Vec<Option<f64>>>,
+    layout: &str,
+    output_name: Option<&str>,
+    pooling: &str,
+    overwrite: bool,
 ) -> TableIterator<
     'static,
     (
@@ -80,8 +146,79 @@ fn import_model_path(
         name!(embedding_column, String),
     ),
 > {
-    let options =
-        options(image_size, resize, channels, channel_order, value_range, mean, std, layout, output_name, pooling);
+    let options = options(
+        image_size,
+        None,
+        resize,
+        Some(1.0),
+        channels,
+        channel_order,
+        value_range,
+        mean,
+        std,
+        layout,
+        output_name,
+        pooling,
+    );
+    TableIterator::once(without_width(import_bytes(model_name, onnx, &options, overwrite)))
+}
+
+/// import_model (server file) as 0.4.0 declares it; see `import_model_bytes`.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(sql = false, volatile, parallel_unsafe)]
+fn import_model_path(
+    model_name: &str,
+    path: &str,
+    image_size: Option<i32>,
+    resize: &str,
+    channels: Option<i32>,
+    channel_order: &str,
+    value_range: &str,
+    mean: Option<Vec<Option<f64>>>,
+    std: Option<Vec<Option<f64>>>,
+    layout: &str,
+    output_name: Option<&str>,
+    pooling: &str,
+    overwrite: bool,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_name, String),
+        name!(embedding_dim, i32),
+        name!(image_size, i32),
+        name!(channels, i32),
+        name!(batch_size, Option<i32>),
+        name!(embedding_column, String),
+    ),
+> {
+    let options = options(
+        image_size,
+        None,
+        resize,
+        Some(1.0),
+        channels,
+        channel_order,
+        value_range,
+        mean,
+        std,
+        layout,
+        output_name,
+        pooling,
+    );
+    TableIterator::once(without_width(import_path(model_name, path, &options, overwrite)))
+}
+
+fn without_width(row: ImportRow) -> (String, i32, i32, i32, Option<i32>, String) {
+    let (name, dim, size, _width, channels, batch, column) = row;
+    (name, dim, size, channels, batch, column)
+}
+
+fn import_bytes(model_name: &str, onnx: &[u8], options: &ImportOptions, overwrite: bool) -> ImportRow {
+    check_size(onnx.len() as u64, "the ONNX model");
+    import(model_name, onnx, None, options, overwrite)
+}
+
+fn import_path(model_name: &str, path: &str, options: &ImportOptions, overwrite: bool) -> ImportRow {
     let root = settings::string(&settings::IMAGE_ROOT).map(std::path::PathBuf::from);
     let file = resolve_path(path, root.as_deref(), may_read_server_files()).unwrap_or_else(|e| {
         let message = e.replace("image file", "file").replace("image path", "path");
@@ -98,13 +235,15 @@ fn import_model_path(
     check_size(length, &format!("\"{path}\""));
     let bytes = std::fs::read(&file).map_err(could_not_read).unwrap_or_else(|e| e.raise());
     check_size(bytes.len() as u64, &format!("\"{path}\""));
-    TableIterator::once(import(model_name, &bytes, Some(path), &options, overwrite))
+    import(model_name, &bytes, Some(path), options, overwrite)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn options(
     image_size: Option<i32>,
+    image_width: Option<i32>,
     resize: &str,
+    crop_fraction: Option<f64>,
     channels: Option<i32>,
     channel_order: &str,
     value_range: &str,
@@ -126,7 +265,10 @@ fn options(
     };
     ImportOptions {
         image_size,
+        image_width,
         resize: resize.to_string(),
+        crop_fraction: crop_fraction
+            .unwrap_or_else(|| invalid("crop_fraction cannot be NULL; leave it out to keep the whole picture (1)")),
         channels,
         channel_order: channel_order.to_string(),
         value_range: value_range.to_string(),
@@ -152,9 +294,9 @@ fn check_size(bytes: u64, what: &str) {
     }
 }
 
-/// One result row: the model, its embedding dimension, input size and channels,
-/// batch size (NULL: any) and the column `convert` adds.
-type ImportRow = (String, i32, i32, i32, Option<i32>, String);
+/// One result row: the model, its embedding dimension, input height and width,
+/// channels, batch size (NULL: any) and the column `convert` adds.
+type ImportRow = (String, i32, i32, i32, i32, Option<i32>, String);
 
 fn import(model_name: &str, onnx: &[u8], path: Option<&str>, options: &ImportOptions, overwrite: bool) -> ImportRow {
     let started = std::time::Instant::now();
@@ -180,7 +322,7 @@ fn import(model_name: &str, onnx: &[u8], path: Option<&str>, options: &ImportOpt
         ))
         .raise();
     }
-    let (image_size, channels) = (encoder.preprocessing.image_size, encoder.preprocessing.channels);
+    let (image_size, channels) = (encoder.preprocessing.height, encoder.preprocessing.channels);
     catalog::store(NewModel {
         name: model_name,
         algorithm: ALGORITHM,
@@ -199,6 +341,7 @@ fn import(model_name: &str, onnx: &[u8], path: Option<&str>, options: &ImportOpt
         model_name.to_string(),
         dim as i32,
         image_size as i32,
+        encoder.preprocessing.width as i32,
         channels as i32,
         encoder.config.batch_size.map(|b| b as i32),
         catalog::embedding_column(model_name, ALGORITHM),

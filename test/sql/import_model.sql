@@ -95,6 +95,58 @@ SELECT * FROM import_model('bad', 'test/data/onnx/conv_dynamic.onnx', image_size
 SELECT * FROM import_model('bad', 'test/data/onnx/conv_dynamic.onnx', channels => 1);
 
 --
+-- Non-square inputs and crop_fraction, shown with models whose output is their input
+-- flattened (gray_pixels: [batch, 1, height, width] -> [batch, height * width]), fed
+-- raw 0..255 values, on test/data/framed_gradient.png: 40x40, a black frame 4 pixels
+-- wide around a left-to-right gradient from 100 to 250.
+-- An input fixed at 8 high and 12 wide is fed 8x12: image_size is the height,
+-- image_width the width. A centre crop of the input's aspect ratio (3:2) keeps the
+-- picture's full width and the middle 27 of its 40 rows.
+--
+SELECT * FROM import_model('px_8x12', 'test/data/onnx/gray_pixels_8x12.onnx',
+                           value_range => '0..255', mean => '{0}', std => '{1}');
+SELECT encoder_config->'image_width' AS image_width, encoder_config->'crop_fraction' AS crop_fraction
+FROM models WHERE name = 'px_8x12';
+CREATE TEMP TABLE px AS
+  SELECT embed_image('px_8x12', 'test/data/framed_gradient.png')::real[] AS v;
+-- Row by row (12 values each): the gradient rising left to right, blended with the
+-- frame at both ends of the row; every row alike (the crop cut the frame's top and
+-- bottom away).
+SELECT array_length(v, 1) AS values, (SELECT array_agg(round(x)) FROM unnest(v[1:12]) x) AS first_row,
+       (SELECT bool_and(abs(v[r * 12 + c] - v[c]) < 0.01) FROM generate_series(1, 7) r, generate_series(1, 12) c)
+         AS rows_alike
+FROM px;
+-- A model with free sides takes both from the options, and gives the same values.
+SELECT * FROM import_model('px_any', 'test/data/onnx/gray_pixels.onnx', image_size => 8, image_width => 12,
+                           value_range => '0..255', mean => '{0}', std => '{1}');
+SELECT embed_image('px_any', 'test/data/framed_gradient.png') = embed_image('px_8x12', 'test/data/framed_gradient.png')
+       AS same;
+-- crop_fraction => 0.75 keeps the centre 75 % of each side of that region: the frame is
+-- cut away, only the gradient is left (ImageNet's resize 256, crop 224 is 0.875).
+SELECT model_name, image_size, image_width FROM import_model('px_crop', 'test/data/onnx/gray_pixels_8x12.onnx',
+       value_range => '0..255', mean => '{0}', std => '{1}', crop_fraction => 0.75);
+SELECT encoder_config->'crop_fraction' AS crop_fraction FROM models WHERE name = 'px_crop';
+SELECT round(min(x)) AS min_with_frame FROM unnest(embed_image('px_8x12', 'test/data/framed_gradient.png')::real[]) x;
+SELECT round(min(x)) AS min_cropped, round(max(x)) AS max_cropped
+FROM unnest(embed_image('px_crop', 'test/data/framed_gradient.png')::real[]) x;
+-- convert feeds the same tensors as embed_image.
+CREATE TABLE px_images AS SELECT 'test/data/framed_gradient.png' AS img_path;
+SELECT convert('px_crop', 'px_images', image_col => 'img_path');
+SELECT px_crop_onnx = embed_image('px_crop', img_path) AS same FROM px_images;
+DROP TABLE px_images;
+-- Bad values.
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels_8x12.onnx', image_size => 12);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels_8x12.onnx', image_width => 8);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels.onnx', image_width => 4);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels.onnx', image_width => 2000);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels.onnx', crop_fraction => 0);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels.onnx', crop_fraction => -0.5);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels.onnx', crop_fraction => 1.5);
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels.onnx', crop_fraction => 'NaN');
+SELECT * FROM import_model('bad', 'test/data/onnx/gray_pixels.onnx', crop_fraction => NULL);
+SELECT drop_model(name) FROM models WHERE name IN ('px_8x12', 'px_any', 'px_crop');
+
+--
 -- Bad models: each is refused at import with what is wrong and what fixes it.
 --
 SELECT * FROM import_model('bad', 'this is not an ONNX model'::bytea);

@@ -1,4 +1,4 @@
--- SQL migrations: databases created with the first release (0.1.0), 0.2.0 and 0.3.0 are
+-- SQL migrations: databases created with the first release (0.1.0), 0.2.0, 0.3.0 and 0.4.0 are
 -- brought to the current version with ALTER EXTENSION ... UPDATE, keep their models
 -- and embeddings, and end up with exactly the objects of a fresh install.
 -- The fingerprint function comes from sql/include/fingerprint.psql (pg_regress tells
@@ -9,6 +9,7 @@ SET client_min_messages = warning;
 CREATE DATABASE image_search_upgrade_old;
 CREATE DATABASE image_search_upgrade_020;
 CREATE DATABASE image_search_upgrade_030;
+CREATE DATABASE image_search_upgrade_040;
 CREATE DATABASE image_search_upgrade_new;
 
 \c image_search_upgrade_old
@@ -94,6 +95,25 @@ FROM image_search.model_list JOIN image_search.models m USING (name);
 \set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded_030 \gset
 
+\c image_search_upgrade_040
+SET client_min_messages = warning;
+CREATE EXTENSION image_search VERSION '0.4.0';
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+-- 0.4.0's import_model (its C symbols stay in the library until the update) imports a
+-- model; after the update the model embeds as before, and 0.5.0's options work.
+SELECT * FROM image_search.import_model('up_conv', 'test/data/onnx/conv_dynamic.onnx');
+SELECT image_search.embed_image('up_conv', 'tutorial_data/mnist_data/test/923.jpg')::text AS before_update \gset
+ALTER EXTENSION image_search UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+SELECT image_search.embed_image('up_conv', 'tutorial_data/mnist_data/test/923.jpg')::text = :'before_update'
+       AS same_embedding;
+SELECT model_name, image_size, image_width FROM image_search.import_model('up_crop', 'test/data/onnx/conv_dynamic.onnx',
+       crop_fraction => 0.875);
+\set ECHO none
+\i :fingerprint
+\set ECHO all
+SELECT pg_temp.extension_fingerprint() AS upgraded_040 \gset
+
 \c image_search_upgrade_new
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;
@@ -103,10 +123,12 @@ CREATE EXTENSION image_search;
 SELECT pg_temp.extension_fingerprint() = :'upgraded' AS upgrade_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_020' AS upgrade_from_020_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_030' AS upgrade_from_030_matches_fresh_install;
+SELECT pg_temp.extension_fingerprint() = :'upgraded_040' AS upgrade_from_040_matches_fresh_install;
 
 \c image_search_regress
 SET client_min_messages = warning;
 DROP DATABASE image_search_upgrade_old;
 DROP DATABASE image_search_upgrade_020;
 DROP DATABASE image_search_upgrade_030;
+DROP DATABASE image_search_upgrade_040;
 DROP DATABASE image_search_upgrade_new;

@@ -1,17 +1,19 @@
-//! A picture as a model's input tensor: resized to the model's size (centre crop
-//! or stretch), with its channel count, channel order, value range, per-channel
-//! normalisation and memory layout. Trained models use the identity settings
-//! (centre crop, RGB, [0,1], no normalisation, NCHW), for which `tensor` is
-//! exactly `resize::to_tensor`, bit for bit.
-use super::resize::to_tensor_fitted;
+//! A picture as a model's input tensor: resized to the model's height and width
+//! (centre crop of the input's aspect ratio, or stretch, and optionally only the
+//! centre `crop_fraction` of that), with its channel count, channel order, value
+//! range, per-channel normalisation and memory layout. Trained models use the
+//! identity settings (square, centre crop, crop fraction 1, RGB, [0,1], no
+//! normalisation, NCHW), for which `tensor` is exactly `resize::to_tensor`, bit for bit.
+use super::resize::{to_tensor_framed, Frame};
 use super::Picture;
 use serde::{Deserialize, Serialize};
 
-/// How a picture becomes a square.
+/// How a picture is fitted to the input's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Resize {
-    /// Shorter side scaled to the size, the longer side centre-cropped.
+    /// The largest centred region of the input's aspect ratio (for a square input:
+    /// the shorter side scaled to the size, the longer side centre-cropped).
     CenterCrop,
     /// The whole picture squashed to the size (aspect ratio not kept).
     Stretch,
@@ -77,9 +79,12 @@ pub const IMAGENET_GRAY_STD: f64 = 0.226;
 /// Everything that turns a picture into one image's part of the input tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preprocessing {
-    pub image_size: u32,
+    pub height: u32,
+    pub width: u32,
     pub channels: u8,
     pub resize: Resize,
+    /// The centred part of the resized region kept, along each side (1: all of it).
+    pub crop_fraction: f64,
     pub channel_order: ChannelOrder,
     pub value_range: ValueRange,
     /// Per channel, in the model's channel order and on the value range's scale.
@@ -92,9 +97,11 @@ impl Preprocessing {
     /// What `build_model`'s encoders expect.
     pub fn trained(image_size: u32, channels: u8) -> Preprocessing {
         Preprocessing {
-            image_size,
+            height: image_size,
+            width: image_size,
             channels,
             resize: Resize::CenterCrop,
+            crop_fraction: 1.0,
             channel_order: ChannelOrder::Rgb,
             value_range: ValueRange::Unit,
             mean: vec![0.0; channels as usize],
@@ -105,9 +112,12 @@ impl Preprocessing {
 
     /// Checks what the caller chose; `mean`/`std` of one value apply to every channel.
     pub fn check(mut self) -> Result<Preprocessing, String> {
-        if !(MIN_SIZE..=MAX_SIZE).contains(&self.image_size) {
-            return Err(format!("image_size must be between {MIN_SIZE} and {MAX_SIZE}, not {}", self.image_size));
+        for (option, side) in [("image_size", self.height), ("image_width", self.width)] {
+            if !(MIN_SIZE..=MAX_SIZE).contains(&side) {
+                return Err(format!("{option} must be between {MIN_SIZE} and {MAX_SIZE}, not {side}"));
+            }
         }
+        check_crop_fraction(self.crop_fraction)?;
         if self.channels != 1 && self.channels != 3 {
             return Err(format!("channels must be 1 (grayscale) or 3 (colour), not {}", self.channels));
         }
@@ -143,25 +153,31 @@ impl Preprocessing {
 
     /// Floats of one image in the input tensor.
     pub fn image_len(&self) -> usize {
-        self.image_size as usize * self.image_size as usize * self.channels as usize
+        self.height as usize * self.width as usize * self.channels as usize
     }
 
     /// The input tensor's shape for `batch` images.
     pub fn shape(&self, batch: usize) -> [usize; 4] {
-        let (s, c) = (self.image_size as usize, self.channels as usize);
+        let (h, w, c) = (self.height as usize, self.width as usize, self.channels as usize);
         match self.layout {
-            Layout::Nchw => [batch, c, s, s],
-            Layout::Nhwc => [batch, s, s, c],
+            Layout::Nchw => [batch, c, h, w],
+            Layout::Nhwc => [batch, h, w, c],
         }
     }
 
     /// One image's part of the input tensor (`image_len` floats).
     pub fn tensor(&self, p: &Picture) -> Vec<f32> {
-        let mut chw = to_tensor_fitted(p, self.image_size, self.channels, self.resize == Resize::Stretch);
+        let frame = Frame {
+            width: self.width,
+            height: self.height,
+            stretch: self.resize == Resize::Stretch,
+            crop_fraction: self.crop_fraction,
+        };
+        let mut chw = to_tensor_framed(p, frame, self.channels);
         if self.is_identity() {
             return chw;
         }
-        let plane = self.image_size as usize * self.image_size as usize;
+        let plane = self.height as usize * self.width as usize;
         if self.channels == 3 && self.channel_order == ChannelOrder::Bgr {
             let (r, rest) = chw.split_at_mut(plane);
             r.swap_with_slice(&mut rest[plane..]);
@@ -188,6 +204,17 @@ impl Preprocessing {
 /// Bounds of an imported model's input side.
 pub const MIN_SIZE: u32 = 8;
 pub const MAX_SIZE: u32 = 1024;
+
+/// `crop_fraction` is a share of the picture: more than 0, at most 1.
+pub fn check_crop_fraction(fraction: f64) -> Result<(), String> {
+    if fraction > 0.0 && fraction <= 1.0 {
+        return Ok(());
+    }
+    Err(format!(
+        "crop_fraction must be more than 0 and at most 1, not {fraction} (it is the centred share of the picture's \
+         shorter side kept; 0.875 is ImageNet's resize to 256 and centre crop of 224)"
+    ))
+}
 
 #[cfg(test)]
 mod tests {
@@ -230,7 +257,7 @@ mod tests {
         assert_eq!(bgr_255.tensor(&p), vec![50.0, -2.0, 252.0]);
         // 2x1 picture in NHWC: pixel by pixel, channels innermost.
         let two = Picture::new(2, 1, 3, vec![255, 0, 0, 0, 0, 255]);
-        let stretch = |layout| Preprocessing { layout, resize: Resize::Stretch, image_size: 2, ..base.clone() };
+        let stretch = |layout| Preprocessing { layout, resize: Resize::Stretch, height: 2, width: 2, ..base.clone() };
         let nchw = stretch(Layout::Nchw).tensor(&two);
         let nhwc = Preprocessing { mean: vec![0.0; 3], ..stretch(Layout::Nhwc) }.tensor(&two);
         assert_eq!(nchw.len(), 12);
@@ -242,6 +269,28 @@ mod tests {
             }
         }
         assert_eq!(stretch(Layout::Nhwc).shape(5), [5, 2, 2, 3]);
+    }
+
+    #[test]
+    fn non_square_inputs_and_crop_fraction() {
+        let wide =
+            Preprocessing { height: 8, width: 12, mean: vec![0.5], ..Preprocessing::trained(8, 3) }.check().unwrap();
+        assert_eq!((wide.shape(2), wide.image_len()), ([2, 3, 8, 12], 288));
+        let wide_nhwc = Preprocessing { layout: Layout::Nhwc, ..wide.clone() };
+        assert_eq!(wide_nhwc.shape(2), [2, 8, 12, 3]);
+        // NHWC is the NCHW tensor transposed, rows `width` long.
+        let (nchw, nhwc) = (wide.tensor(&photo()), wide_nhwc.tensor(&photo()));
+        for (y, x, c) in [(0, 11, 2), (7, 0, 1), (3, 5, 0)] {
+            assert_eq!(nchw[c * 96 + y * 12 + x], nhwc[(y * 12 + x) * 3 + c]);
+        }
+        // A white 10x10 picture with a black 1-pixel frame: keeping the centre 80 %
+        // of each side leaves only white.
+        let framed = (0..100).map(|i| if (1..9).contains(&(i % 10)) && (1..9).contains(&(i / 10)) { 255 } else { 0 });
+        let framed = Picture::new(10, 10, 1, framed.collect());
+        let square = Preprocessing::trained(8, 1);
+        assert!(square.tensor(&framed).iter().any(|&v| v < 0.5));
+        let cropped = Preprocessing { crop_fraction: 0.8, ..square }.check().unwrap();
+        assert!(cropped.tensor(&framed).iter().all(|&v| v == 1.0));
     }
 
     #[test]
@@ -270,7 +319,14 @@ mod tests {
         assert_eq!(err, "mean must have 1 value or one per channel (3), not 2; pass e.g. mean => '{0,0,0}'");
         assert!(Preprocessing { std: vec![0.0], ..base.clone() }.check().unwrap_err().contains("positive"));
         assert!(Preprocessing { mean: vec![f32::NAN], ..base.clone() }.check().is_err());
-        assert!(Preprocessing { image_size: 4, ..base.clone() }.check().unwrap_err().contains("between 8 and 1024"));
+        assert!(Preprocessing { height: 4, ..base.clone() }.check().unwrap_err().contains("between 8 and 1024"));
+        let err = Preprocessing { width: 2000, ..base.clone() }.check().unwrap_err();
+        assert_eq!(err, "image_width must be between 8 and 1024, not 2000");
+        for bad in [0.0, -0.5, 1.01, f64::NAN, f64::INFINITY] {
+            let err = Preprocessing { crop_fraction: bad, ..base.clone() }.check().unwrap_err();
+            assert!(err.starts_with(&format!("crop_fraction must be more than 0 and at most 1, not {bad}")), "{err}");
+        }
+        assert!(Preprocessing { crop_fraction: 0.875, ..base.clone() }.check().is_ok());
         assert!(Preprocessing { channels: 2, ..base }.check().is_err());
     }
 }

@@ -15,26 +15,51 @@ pub const LUMA_WEIGHTS: [f32; 3] = [0.299, 0.587, 0.114];
 /// `channels` 1 takes Rec.601 luma of colour input; 3 replicates gray input.
 /// Panics if `size` is 0 or `channels` is not 1 or 3 (caller bugs, not input).
 pub fn to_tensor(p: &Picture, size: u32, channels: u8) -> Vec<f32> {
-    to_tensor_fitted(p, size, channels, false)
+    to_tensor_framed(p, Frame { width: size, height: size, stretch: false, crop_fraction: 1.0 }, channels)
 }
 
-/// `to_tensor`, or with `stretch` the whole picture squashed to `size`×`size`
-/// (for imported models trained that way).
-pub fn to_tensor_fitted(p: &Picture, size: u32, channels: u8, stretch: bool) -> Vec<f32> {
-    assert!(size > 0, "tensor size must be positive");
+/// What part of a picture becomes a model input of `width`×`height`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    /// Squash the whole picture (aspect ratio not kept) instead of cutting the
+    /// largest centred region of the input's aspect ratio.
+    pub stretch: bool,
+    /// The centred part of that region kept, along each side: 1 keeps it all;
+    /// 0.875 is ImageNet's evaluation crop (shorter side to 256, centre 224).
+    pub crop_fraction: f64,
+}
+
+impl Frame {
+    /// The source region, in continuous pixel coordinates, that fills the input.
+    fn region(&self, p: &Picture) -> Region {
+        let (pw, ph) = (p.width as f64, p.height as f64);
+        let (w, h) = if self.stretch {
+            (pw, ph)
+        } else if p.width as u64 * self.height as u64 >= p.height as u64 * self.width as u64 {
+            // The picture is wider than the input: full height, width cut.
+            (ph * self.width as f64 / self.height as f64, ph)
+        } else {
+            (pw, pw * self.height as f64 / self.width as f64)
+        };
+        let (w, h) = (w * self.crop_fraction, h * self.crop_fraction);
+        Region { x: (pw - w) / 2.0, y: (ph - h) / 2.0, w, h }
+    }
+}
+
+/// The input tensor of `frame`: CHW f32 in [0,1] with `channels` channels.
+/// Panics on an empty frame or `channels` other than 1 or 3 (caller bugs, not input).
+pub fn to_tensor_framed(p: &Picture, frame: Frame, channels: u8) -> Vec<f32> {
+    let (width, height) = (frame.width, frame.height);
+    assert!(width > 0 && height > 0, "tensor size must be positive");
     assert!(channels == 1 || channels == 3, "channels must be 1 or 3, got {channels}");
-    let side = p.width.min(p.height) as f64;
-    let region = if stretch {
-        Region { x: 0.0, y: 0.0, w: p.width as f64, h: p.height as f64 }
-    } else {
-        Region { x: (p.width as f64 - side) / 2.0, y: (p.height as f64 - side) / 2.0, w: side, h: side }
-    };
-    let hwc = if p.width == size && p.height == size {
+    let hwc = if p.width == width && p.height == height && frame.crop_fraction == 1.0 {
         p.pixels.iter().map(|&v| v as f32).collect()
     } else {
-        resample_region(p, region, size, size)
+        resample_region(p, frame.region(p), width, height)
     };
-    hwc_to_chw_unit(&hwc, p.channels, size as usize * size as usize, channels)
+    hwc_to_chw_unit(&hwc, p.channels, width as usize * height as usize, channels)
 }
 
 /// Converts HWC samples on a 0..255 scale to CHW in [0,1] with the wanted
@@ -221,6 +246,54 @@ mod tests {
         let pixels = (0..12).map(|i| if (2..4).contains(&(i % 6)) { 255 } else { 0 }).collect();
         let pic = Picture::new(6, 2, 1, pixels);
         assert!(to_tensor(&pic, 2, 1).iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn crop_fraction_keeps_the_centre_of_the_shorter_side() {
+        // 8x8 gray: a white 4x4 square in the middle of black. Keeping the centre
+        // half of each side leaves only the white square.
+        let pixels = (0..64).map(|i| if (2..6).contains(&(i % 8)) && (2..6).contains(&(i / 8)) { 255 } else { 0 });
+        let pic = Picture::new(8, 8, 1, pixels.collect());
+        let frame = |crop_fraction| Frame { width: 4, height: 4, stretch: false, crop_fraction };
+        assert!(to_tensor_framed(&pic, frame(0.5), 1).iter().all(|&v| v == 1.0));
+        assert!(to_tensor_framed(&pic, frame(1.0), 1).iter().any(|&v| v < 0.5));
+        // ImageNet's convention: 256 -> centre 224 of a 256-pixel side is 0.875.
+        let region = Frame { width: 224, height: 224, stretch: false, crop_fraction: 0.875 }.region(&Picture::new(
+            384,
+            256,
+            1,
+            vec![0; 384 * 256],
+        ));
+        assert_eq!((region.x, region.y, region.w, region.h), (80.0, 16.0, 224.0, 224.0));
+        // With stretch it trims the whole picture's sides by the same fraction.
+        let region = Frame { width: 10, height: 10, stretch: true, crop_fraction: 0.5 }.region(&Picture::new(
+            40,
+            20,
+            1,
+            vec![0; 800],
+        ));
+        assert_eq!((region.x, region.y, region.w, region.h), (10.0, 5.0, 20.0, 10.0));
+    }
+
+    #[test]
+    fn non_square_inputs_cut_the_inputs_aspect_ratio() {
+        // A 3:2 input from a square picture: full width, the middle two thirds of the height.
+        let frame = Frame { width: 6, height: 4, stretch: false, crop_fraction: 1.0 };
+        let region = frame.region(&Picture::new(12, 12, 1, vec![0; 144]));
+        assert_eq!((region.x, region.y, region.w, region.h), (0.0, 2.0, 12.0, 8.0));
+        // From a panorama: full height, the centre of the width.
+        let region = frame.region(&Picture::new(30, 8, 1, vec![0; 240]));
+        assert_eq!((region.x, region.y, region.w, region.h), (9.0, 0.0, 12.0, 8.0));
+        // Rows are `width` long: a picture of the input's size is copied as is.
+        let pixels: Vec<u8> = (0..24).map(|i| i * 10).collect();
+        let t = to_tensor_framed(&Picture::new(6, 4, 1, pixels.clone()), frame, 1);
+        assert_eq!(t, pixels.iter().map(|&v| v as f32 / 255.0).collect::<Vec<f32>>());
+        // A left-to-right gradient stays one, resampled to 6 columns.
+        let gradient = Picture::new(60, 40, 1, (0..2400).map(|i| (i % 60 * 4) as u8).collect());
+        let t = to_tensor_framed(&gradient, frame, 1);
+        assert_eq!(t.len(), 24);
+        let rows_equal = t[..6].iter().zip(&t[18..]).all(|(a, b)| (a - b).abs() < 1e-6);
+        assert!(t[..6].windows(2).all(|w| w[0] < w[1]) && rows_equal, "{t:?}");
     }
 
     #[test]

@@ -29,12 +29,20 @@ pub const POOLING_NAMES: &str = "'average', 'max', 'first'";
 
 /// The catalog's `encoder_config`: everything about feeding and reading the
 /// encoder except its `image_size` and `channels`, which have their own columns.
+/// The fields added in 0.5.0 are left out of the JSON at their defaults, so
+/// trained models and models imported by 0.4.0 read and store the same JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EncoderConfig {
     pub input: String,
     pub output: String,
     pub layout: Layout,
     pub resize: Resize,
+    /// The centred share of the resized region kept (ImageNet's evaluation crop: 0.875).
+    #[serde(default = "full_picture", skip_serializing_if = "is_full_picture")]
+    pub crop_fraction: f64,
+    /// The input's width when it differs from `image_size`, which is then its height.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_width: Option<u32>,
     pub channel_order: ChannelOrder,
     pub value_range: ValueRange,
     /// Per channel (or one for all), in the model's channel order and on the value range's scale.
@@ -45,6 +53,14 @@ pub struct EncoderConfig {
     pub batch_size: Option<usize>,
 }
 
+fn full_picture() -> f64 {
+    1.0
+}
+
+fn is_full_picture(fraction: &f64) -> bool {
+    *fraction == 1.0
+}
+
 impl EncoderConfig {
     /// What `build_model`'s encoders are: also the catalog column's default.
     pub fn trained() -> EncoderConfig {
@@ -53,6 +69,8 @@ impl EncoderConfig {
             output: "embedding".into(),
             layout: Layout::Nchw,
             resize: Resize::CenterCrop,
+            crop_fraction: 1.0,
+            image_width: None,
             channel_order: ChannelOrder::Rgb,
             value_range: ValueRange::Unit,
             mean: vec![0.0],
@@ -77,11 +95,14 @@ const BATCH_INPUT_FLOATS: usize = 4 << 20;
 pub const MAX_BATCH: usize = 256;
 
 impl Encoder {
+    /// `image_size` is the input's height, and its width unless `config.image_width` says otherwise.
     pub fn new(config: EncoderConfig, image_size: u32, channels: u8) -> Result<Encoder, String> {
         let preprocessing = Preprocessing {
-            image_size,
+            height: image_size,
+            width: config.image_width.unwrap_or(image_size),
             channels,
             resize: config.resize,
+            crop_fraction: config.crop_fraction,
             channel_order: config.channel_order,
             value_range: config.value_range,
             mean: config.mean.iter().map(|&v| v as f32).collect(),
@@ -257,10 +278,12 @@ pub fn readout(
 }
 
 /// `import_model`'s options as the caller gave them (NULL = `None`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ImportOptions {
     pub image_size: Option<i32>,
+    pub image_width: Option<i32>,
     pub resize: String,
+    pub crop_fraction: f64,
     pub channels: Option<i32>,
     pub channel_order: String,
     pub value_range: String,
@@ -269,6 +292,26 @@ pub struct ImportOptions {
     pub layout: String,
     pub output_name: Option<String>,
     pub pooling: String,
+}
+
+/// import_model's defaults.
+impl Default for ImportOptions {
+    fn default() -> ImportOptions {
+        ImportOptions {
+            image_size: None,
+            image_width: None,
+            resize: "center_crop".into(),
+            crop_fraction: 1.0,
+            channels: None,
+            channel_order: "RGB".into(),
+            value_range: "0..1".into(),
+            mean: None,
+            std: None,
+            layout: "NCHW".into(),
+            output_name: None,
+            pooling: "average".into(),
+        }
+    }
 }
 
 /// The side an image is resized to when the model does not fix it.
@@ -364,23 +407,34 @@ pub fn plan(signature: &Signature, options: &ImportOptions) -> Result<Encoder, S
         (None, Some(m)) => m as i32,
         (None, None) => 3,
     };
-    let (h, w) = (fixed(&dims[h_axis]), fixed(&dims[w_axis]));
-    let model_size = match (h, w) {
-        (Some(h), Some(w)) if h != w => {
-            return Err(format!("input \"{name}\" {shown} is {h}x{w}; image_search feeds square images only"))
+    // image_size is the height (and the width of a square input); a model that
+    // fixes only one side is fed squares of that side unless told otherwise.
+    let (model_h, model_w) = (fixed(&dims[h_axis]), fixed(&dims[w_axis]));
+    let image_size = match (options.image_size, model_h) {
+        (Some(s), Some(m)) if s as i64 != m => {
+            let fixed_at = match model_w {
+                Some(w) if w == m => format!("is fixed at {m}x{m}"),
+                Some(w) => format!("is fixed at {m}x{w} (height x width)"),
+                None => format!("has a fixed height of {m}"),
+            };
+            return Err(format!(
+                "image_size => {s}, but input \"{name}\" {shown} {fixed_at}: pass image_size => {m} or leave it out"
+            ));
         }
-        (Some(s), _) | (_, Some(s)) => Some(s),
-        _ => None,
+        (Some(s), _) => s as i64,
+        (None, Some(m)) => m,
+        (None, None) => model_w.unwrap_or(DEFAULT_IMAGE_SIZE as i64),
     };
-    let image_size = match (options.image_size, model_size) {
+    let image_width = match (options.image_width, model_w) {
         (Some(s), Some(m)) if s as i64 != m => {
             return Err(format!(
-                "image_size => {s}, but input \"{name}\" {shown} is fixed at {m}x{m}: pass image_size => {m} or leave it out"
+                "image_width => {s}, but input \"{name}\" {shown} has a fixed width of {m}: pass image_width => {m} \
+                 or leave it out"
             ))
         }
         (Some(s), _) => s as i64,
         (None, Some(m)) => m,
-        (None, None) => DEFAULT_IMAGE_SIZE as i64,
+        (None, None) => image_size,
     };
     let batch_size = match &dims[0] {
         Dim::Fixed(1) => Some(1),
@@ -407,14 +461,19 @@ pub fn plan(signature: &Signature, options: &ImportOptions) -> Result<Encoder, S
     if !(1..=3).contains(&channels) || channels == 2 {
         return Err(format!("channels must be 1 (grayscale) or 3 (colour), not {channels}"));
     }
-    if !(pre::MIN_SIZE as i64..=pre::MAX_SIZE as i64).contains(&image_size) {
-        return Err(format!("image_size must be between {} and {}, not {image_size}", pre::MIN_SIZE, pre::MAX_SIZE));
+    for (option, side) in [("image_size", image_size), ("image_width", image_width)] {
+        if !(pre::MIN_SIZE as i64..=pre::MAX_SIZE as i64).contains(&side) {
+            return Err(format!("{option} must be between {} and {}, not {side}", pre::MIN_SIZE, pre::MAX_SIZE));
+        }
     }
+    pre::check_crop_fraction(options.crop_fraction)?;
     let config = EncoderConfig {
         input: name.clone(),
         output,
         layout,
         resize,
+        crop_fraction: options.crop_fraction,
+        image_width: (image_width != image_size).then_some(image_width as u32),
         channel_order,
         value_range,
         mean,

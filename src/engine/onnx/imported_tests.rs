@@ -22,7 +22,7 @@ fn defaults() -> ImportOptions {
 #[test]
 fn defaults_come_from_the_model_and_imagenet() {
     let e = plan(&signature!("conv_dynamic"), &defaults()).unwrap();
-    assert_eq!((e.preprocessing.image_size, e.preprocessing.channels), (32, 3));
+    assert_eq!((e.preprocessing.height, e.preprocessing.width, e.preprocessing.channels), (32, 32, 3));
     assert_eq!((e.config.input.as_str(), e.config.output.as_str()), ("pixels", "features"));
     assert_eq!(e.config.mean, IMAGENET_MEAN.to_vec());
     assert_eq!(e.config.batch_size, None);
@@ -31,7 +31,7 @@ fn defaults_come_from_the_model_and_imagenet() {
     assert_eq!((one.config.batch_size, one.batch_size()), (Some(1), 1));
     let gray =
         plan(&signature!("gray_any_size"), &ImportOptions { value_range: "0..255".into(), ..defaults() }).unwrap();
-    assert_eq!((gray.preprocessing.image_size, gray.preprocessing.channels), (DEFAULT_IMAGE_SIZE, 1));
+    assert_eq!((gray.preprocessing.height, gray.preprocessing.channels), (DEFAULT_IMAGE_SIZE, 1));
     assert_eq!(gray.config.mean, vec![0.449 * 255.0]);
     let big = plan(&signature!("gray_any_size"), &ImportOptions { image_size: Some(1024), ..defaults() }).unwrap();
     assert_eq!(big.batch_size(), 4, "large inputs run in small batches");
@@ -77,6 +77,32 @@ fn each_mismatch_names_the_option_that_fixes_it() {
             "gray_any_size",
             "image_size must be between 8 and 1024",
         ),
+        (
+            ImportOptions { image_size: Some(12), ..defaults() },
+            "gray_pixels_8x12",
+            "is fixed at 8x12 (height x width): pass image_size => 8 or leave it out",
+        ),
+        (
+            ImportOptions { image_width: Some(8), ..defaults() },
+            "gray_pixels_8x12",
+            "image_width => 8, but input \"pixels\" [batch, 1, 8, 12] has a fixed width of 12: pass image_width => 12",
+        ),
+        (
+            ImportOptions { image_width: Some(4), ..defaults() },
+            "gray_any_size",
+            "image_width must be between 8 and 1024, not 4",
+        ),
+        (
+            ImportOptions { crop_fraction: 0.0, ..defaults() },
+            "conv_dynamic",
+            "crop_fraction must be more than 0 and at most 1, not 0 (",
+        ),
+        (
+            ImportOptions { crop_fraction: f64::NAN, ..defaults() },
+            "conv_dynamic",
+            "crop_fraction must be more than 0 and at most 1, not NaN",
+        ),
+        (ImportOptions { crop_fraction: 1.5, ..defaults() }, "conv_dynamic", "not 1.5 (it is the centred share"),
     ];
     let signatures = [
         ("conv_nhwc", signature!("conv_nhwc")),
@@ -87,6 +113,7 @@ fn each_mismatch_names_the_option_that_fixes_it() {
         ("flat_input", signature!("flat_input")),
         ("batch4", signature!("batch4")),
         ("gray_any_size", signature!("gray_any_size")),
+        ("gray_pixels_8x12", signature!("gray_pixels_8x12")),
     ];
     for (options, model, wanted) in cases {
         let sig = &signatures.iter().find(|(n, _)| *n == model).unwrap().1;
@@ -95,6 +122,43 @@ fn each_mismatch_names_the_option_that_fixes_it() {
     }
     let nhwc = plan(&signature!("conv_nhwc"), &ImportOptions { layout: "nhwc".into(), ..defaults() }).unwrap();
     assert_eq!(nhwc.preprocessing.shape(2), [2, 32, 32, 3]);
+}
+
+#[test]
+fn non_square_inputs_come_from_the_model_or_image_width() {
+    let fixed = plan(&signature!("gray_pixels_8x12"), &defaults()).unwrap();
+    assert_eq!((fixed.preprocessing.height, fixed.preprocessing.width), (8, 12));
+    assert_eq!((fixed.config.image_width, fixed.preprocessing.shape(2)), (Some(12), [2, 1, 8, 12]));
+    // Options that agree with the model are fine.
+    let same = ImportOptions { image_size: Some(8), image_width: Some(12), ..defaults() };
+    assert_eq!(plan(&signature!("gray_pixels_8x12"), &same).unwrap(), fixed);
+    // A model with free sides takes image_size as the height and image_width as the width.
+    let free = plan(&signature!("gray_pixels"), &ImportOptions { image_width: Some(12), ..same.clone() }).unwrap();
+    assert_eq!(free.preprocessing, fixed.preprocessing);
+    // image_width alone: the height stays the default.
+    let wide = plan(&signature!("gray_pixels"), &ImportOptions { image_width: Some(300), ..defaults() }).unwrap();
+    assert_eq!((wide.preprocessing.height, wide.preprocessing.width), (DEFAULT_IMAGE_SIZE, 300));
+    // A square input stores no image_width, so its config is what 0.4.0 stored.
+    let square = plan(&signature!("conv_dynamic"), &ImportOptions { image_width: Some(32), ..defaults() }).unwrap();
+    assert_eq!(square.config.image_width, None);
+    let json = serde_json::to_value(&square.config).unwrap();
+    assert!(json.get("image_width").is_none() && json.get("crop_fraction").is_none(), "{json}");
+}
+
+#[test]
+fn crop_fraction_is_stored_and_read_back() {
+    let options = ImportOptions { crop_fraction: 0.875, ..defaults() };
+    let encoder = plan(&signature!("conv_dynamic"), &options).unwrap();
+    assert_eq!((encoder.config.crop_fraction, encoder.preprocessing.crop_fraction), (0.875, 0.875));
+    let json = serde_json::to_value(&encoder.config).unwrap();
+    assert_eq!(json["crop_fraction"], serde_json::json!(0.875));
+    let back = Encoder::new(serde_json::from_value(json).unwrap(), 32, 3).unwrap();
+    assert_eq!(back, encoder);
+    // A config stored by 0.4.0 (no crop_fraction, no image_width) reads as the full picture, square.
+    let mut old = serde_json::to_value(&encoder.config).unwrap();
+    old.as_object_mut().unwrap().remove("crop_fraction");
+    let old = Encoder::new(serde_json::from_value(old).unwrap(), 32, 3).unwrap();
+    assert_eq!((old.preprocessing.crop_fraction, old.preprocessing.width), (1.0, 32));
 }
 
 #[test]

@@ -15,12 +15,19 @@ Good models (a 3x3 stride-2 convolution, ReLU, global average pooling, a linear 
   feature_map    input  pixels [batch, 3, 32, 32]  -> map [batch, 8, 16, 16] (pool it)
   two_outputs    input  pixels [batch, 3, 32, 32]  -> logits [batch, 4], features [batch, 16]
   gray_any_size  input  pixels [batch, 1, h, w]    -> features [batch, 16]
+Pixel models (the input itself, flattened: shows what the preprocessing fed):
+  gray_pixels       input  pixels [batch, 1, height, width] -> values [batch, height * width]
+  gray_pixels_8x12  input  pixels [batch, 1, 8, 12]         -> values [batch, 96]
+and a picture for them, ../framed_gradient.png: 40x40 gray, a black frame 4 pixels wide
+around a left-to-right gradient from 100 to 250.
 Bad models:
   two_inputs, text_input, flat_input (rank 2), batch4 (fixed batch 4), per_batch
   (one vector for the whole batch), nan_output, external_data, external_in_subgraph,
   custom_domain
 """
 import os
+import struct
+import zlib
 
 import numpy as np
 import onnx
@@ -135,6 +142,29 @@ def main():
             helper.make_node("FastGelu", ["fc_out"], ["features"], domain="my.custom.ops")],
          [tensor("pixels", ["batch", 3, 32, 32])], [tensor("features", ["batch", 16])], w3(),
          opsets=[helper.make_opsetid("", OPSET), helper.make_opsetid("my.custom.ops", 1)])
+
+    flatten = [helper.make_node("Flatten", ["pixels"], ["values"], axis=1)]
+    save("gray_pixels", flatten, [tensor("pixels", ["batch", 1, "height", "width"])],
+         [tensor("values", ["batch", "pixels"])], [])
+    save("gray_pixels_8x12", flatten, [tensor("pixels", ["batch", 1, 8, 12])], [tensor("values", ["batch", 96])], [])
+    write_gray_png(os.path.join(HERE, "..", "framed_gradient.png"), framed_gradient())
+
+
+def framed_gradient(side=40, frame=4):
+    """Rows of a gray picture: a left-to-right gradient from 100 to 250 inside a black frame."""
+    inner = side - 2 * frame
+    row = [0] * frame + [round(100 + 150 * x / (inner - 1)) for x in range(inner)] + [0] * frame
+    return [[0] * side if y < frame or y >= side - frame else row for y in range(side)]
+
+
+def write_gray_png(path, rows):
+    """An 8-bit grayscale PNG, written by hand (zlib only) so the script needs no image library."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\x00" + bytes(r) for r in rows)
+    header = struct.pack(">IIBBBBB", len(rows[0]), len(rows), 8, 0, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
 if __name__ == "__main__":
