@@ -97,6 +97,12 @@ SELECT model_name FROM build_model('models_warm', 'SELECT * FROM models_train OR
 SELECT (w.epoch_log->0->>'loss')::float < (c.epoch_log->0->>'loss')::float AS warm_start_helps,
        w.architecture, w.channels, w.image_size
 FROM models w, models c WHERE w.name = 'models_warm' AND c.name = 'models_cold';
+-- A model trained with flips stores the mirror-averaging encoder; it seeds warm starts too.
+SELECT model_name FROM build_model('models_flipped', 'SELECT * FROM models_train ORDER BY filename LIMIT 100',
+                                   image_col => 'img_path', max_epochs => 1, flip => true);
+SELECT model_name FROM build_model('models_flipped_warm', 'SELECT * FROM models_train ORDER BY filename DESC LIMIT 100',
+                                   image_col => 'img_path', max_epochs => 1, flip => true, pretrained => 'models_flipped');
+SELECT drop_model('models_flipped'), drop_model('models_flipped_warm');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path', pretrained => 'no_such_model');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 100', image_col => 'img_path', pretrained => 'models_base',
                           channels => 3);
