@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat, ImageReader};
 
+use super::jpeg_dc;
+
 /// Caps that keep a hostile or mistaken input from exhausting the backend's memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeLimits {
@@ -96,6 +98,13 @@ pub fn load_path(path: &Path, limits: &DecodeLimits) -> Result<Picture, ImageErr
     decode_bytes(&bytes, &path.display().to_string(), limits)
 }
 
+/// `load_path` for a consumer that needs a shorter side of at least `min_side`
+/// pixels (see `decode_bytes_at_least`).
+pub fn load_path_at_least(path: &Path, limits: &DecodeLimits, min_side: u32) -> Result<Picture, ImageError> {
+    let bytes = read_path(path, limits)?;
+    decode_bytes_at_least(&bytes, &path.display().to_string(), limits, min_side)
+}
+
 fn read_error(path: &Path, source: std::io::Error) -> ImageError {
     ImageError::Read { path: path.to_path_buf(), source }
 }
@@ -139,6 +148,35 @@ pub fn decode_bytes(bytes: &[u8], label: &str, limits: &DecodeLimits) -> Result<
         });
     }
     Ok(to_picture(decoded))
+}
+
+/// `decode_bytes` for a consumer that resizes the picture to a shorter side of
+/// `min_side` pixels or less (a model's input, the training cache): a JPEG whose
+/// shorter side is at least 8 × `min_side` is decoded at 1/8 scale from its DC
+/// coefficients (`jpeg_dc`), many times faster for large photos, and the same
+/// as a full decode shrunk by 8×8 block means up to rounding and chroma
+/// upsampling. Everything else, and any JPEG `jpeg_dc` does not read, is
+/// decoded in full by `decode_bytes`, errors included.
+pub fn decode_bytes_at_least(
+    bytes: &[u8],
+    label: &str,
+    limits: &DecodeLimits,
+    min_side: u32,
+) -> Result<Picture, ImageError> {
+    match eighth_scale_jpeg(bytes, limits, min_side) {
+        Some(picture) => Ok(picture),
+        None => decode_bytes(bytes, label, limits),
+    }
+}
+
+fn eighth_scale_jpeg(bytes: &[u8], limits: &DecodeLimits, min_side: u32) -> Option<Picture> {
+    let (width, height) = jpeg_dc::dimensions(bytes)?;
+    let pixels = width as u64 * height as u64;
+    if pixels == 0 || pixels > limits.max_pixels || width.min(height).div_ceil(8) < min_side.max(1) {
+        return None;
+    }
+    // A panic would be a bug, but it must not reach Postgres; the full decoder then decides.
+    catch_unwind(AssertUnwindSafe(|| jpeg_dc::decode_eighth(bytes))).ok()?.ok()
 }
 
 fn detect_format(bytes: &[u8], label: &str) -> Result<ImageFormat, ImageError> {

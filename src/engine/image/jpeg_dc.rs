@@ -57,7 +57,9 @@ pub fn decode_eighth(data: &[u8]) -> Result<Picture> {
             0xC4 => tables.define_huffman(body)?,
             0xDB => tables.define_quantisers(body)?,
             0xDD => tables.restart_interval = u16::from_be_bytes([at(body, 0)?, at(body, 1)?]) as usize,
-            0xEE if body.starts_with(b"Adobe") && at(body, 11)? != 1 => return Err(Unsupported("Adobe colour transform")),
+            0xEE if body.starts_with(b"Adobe") && at(body, 11)? != 1 => {
+                return Err(Unsupported("Adobe colour transform"))
+            }
             0xDA => {
                 let frame = frame.as_mut().ok_or(Unsupported("scan before frame header"))?;
                 let scan = Scan::parse(body, frame)?;
@@ -111,7 +113,7 @@ impl<'a> Markers<'a> {
     fn skip_entropy_data(&mut self) -> Result<()> {
         let d = self.data;
         loop {
-            let ff = d.get(self.pos..).and_then(|rest| rest.iter().position(|&b| b == 0xFF));
+            let ff = d.get(self.pos..).and_then(|rest| memchr::memchr(0xFF, rest));
             let ff = self.pos + ff.ok_or(Unsupported("stream ends inside a scan"))?;
             match d.get(ff + 1) {
                 Some(0x00) | Some(0xD0..=0xD7) => self.pos = ff + 2,
@@ -134,13 +136,18 @@ struct Huffman {
     max_code: [i32; 17],
     offset: [i32; 17],
     symbols: Vec<u8>,
+    /// For AC tables, per prefix: (code length + the size of the value that
+    /// follows) << 8 | how far the symbol moves along the block (0 = end of
+    /// block), so skipping a coefficient is one lookup; 0 if the code is longer.
+    skip: Vec<u16>,
 }
 
-const LOOKUP_BITS: u32 = 9;
+const LOOKUP_BITS: u32 = 11;
 
 impl Huffman {
     fn new(counts: &[u8; 16], symbols: &[u8]) -> Result<Huffman> {
         let mut lookup = vec![0u16; 1 << LOOKUP_BITS];
+        let mut skip = vec![0u16; 1 << LOOKUP_BITS];
         let (mut max_code, mut offset) = ([-1i32; 17], [0i32; 17]);
         let (mut code, mut k) = (0i32, 0usize);
         for len in 1..=16 {
@@ -154,6 +161,14 @@ impl Huffman {
                     let shift = LOOKUP_BITS - len as u32;
                     let first = (code as usize) << shift;
                     lookup[first..first + (1 << shift)].fill((len as u16) << 8 | symbols[k] as u16);
+                    let (run, size) = (symbols[k] as u16 >> 4, symbols[k] as u16 & 15);
+                    // Size 0 is sixteen zeros with run 15, else the end of the block (as libjpeg reads it).
+                    let advance = match (run, size) {
+                        (15, 0) => 16,
+                        (_, 0) => 0,
+                        _ => run + 1,
+                    };
+                    skip[first..first + (1 << shift)].fill((len as u16 + size) << 8 | advance);
                 }
                 code += 1;
                 k += 1;
@@ -161,7 +176,7 @@ impl Huffman {
             max_code[len] = if n > 0 { code - 1 } else { -1 };
             code <<= 1;
         }
-        Ok(Huffman { lookup, max_code, offset, symbols: symbols.to_vec() })
+        Ok(Huffman { lookup, max_code, offset, symbols: symbols.to_vec(), skip })
     }
 }
 
@@ -294,7 +309,11 @@ impl Frame {
             c.quantiser = c.quantiser.or(tables.dc_quantiser[c.quantiser_id]);
             let first = scan.refine_bit.is_none();
             let dc = if first { Some(tables.dc[dc_id].as_ref().ok_or(Unsupported("missing DC table"))?) } else { None };
-            let ac = if scan.has_ac { Some(tables.ac[ac_id].as_ref().ok_or(Unsupported("missing AC table"))?) } else { None };
+            let ac = if scan.has_ac {
+                Some(tables.ac[ac_id].as_ref().ok_or(Unsupported("missing AC table"))?)
+            } else {
+                None
+            };
             if !first && !c.dc_seen {
                 return Err(Unsupported("DC refinement before the first DC scan"));
             }
@@ -350,6 +369,11 @@ impl Frame {
             }
             let q = c.quantiser.or(tables.dc_quantiser[c.quantiser_id]).ok_or(Unsupported("missing DQT"))? as f32;
             let (sx, sy) = (self.max_h / c.h, self.max_v / c.v);
+            if (sx, sy) == (1, 1) {
+                let scale = |&dc: &i32| dc as f32 * q / 8.0 + 128.0;
+                planes.push((0..h).flat_map(|y| c.dc[y * c.stride..y * c.stride + w].iter().map(scale)).collect());
+                continue;
+            }
             let xs = taps(w, sx, c.blocks_w);
             let mut plane = Vec::with_capacity(w * h);
             for (y0, y1, fy) in taps(h, sy, c.blocks_h) {
@@ -420,7 +444,8 @@ impl Scan {
         if count == 0 || count > 4 || low > 13 {
             return Err(Unsupported("bad scan header"));
         }
-        let blocks_per_mcu: usize = components.iter().map(|&(i, _, _)| frame.components[i].h * frame.components[i].v).sum();
+        let blocks_per_mcu: usize =
+            components.iter().map(|&(i, _, _)| frame.components[i].h * frame.components[i].v).sum();
         if count > 1 && blocks_per_mcu > 10 {
             return Err(Unsupported("more than 10 blocks per MCU"));
         }
@@ -544,6 +569,21 @@ impl Bits<'_> {
     fn skip_ac(&mut self, table: &Huffman) -> Result<()> {
         let mut k = 1;
         while k < 64 {
+            if self.count < 32 {
+                self.refill();
+            }
+            let entry = table.skip[(self.acc >> (64 - LOOKUP_BITS)) as usize];
+            if entry != 0 {
+                // At most LOOKUP_BITS + 15 bits, and at least 32 are buffered.
+                let bits = (entry >> 8) as u32;
+                self.acc <<= bits;
+                self.count -= bits;
+                match entry & 0xFF {
+                    0 => return Ok(()),
+                    advance => k += advance as usize,
+                }
+                continue;
+            }
             let symbol = self.decode(table)?;
             let (run, size) = ((symbol >> 4) as usize, (symbol & 15) as u32);
             if size == 0 {

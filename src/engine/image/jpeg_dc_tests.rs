@@ -78,7 +78,8 @@ fn fixtures_match_the_full_decode() {
 #[test]
 fn encoder_output_of_odd_sizes_matches() {
     for (w, h) in [(1, 1), (7, 9), (8, 8), (17, 33), (203, 157)] {
-        let rgb = RgbImage::from_fn(w, h, |x, y| Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 200) as u8]));
+        let rgb =
+            RgbImage::from_fn(w, h, |x, y| Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 200) as u8]));
         let jpeg = crate::engine::image::decode::tests::encode(&DynamicImage::ImageRgb8(rgb), ImageFormat::Jpeg);
         assert_matches_full_decode(&format!("{w}x{h}"), &jpeg, 30.0);
         let gray = GrayImage::from_fn(w, h, |x, y| Luma([((x * 3 + y * 11) % 256) as u8]));
@@ -89,10 +90,8 @@ fn encoder_output_of_odd_sizes_matches() {
 
 #[test]
 fn other_formats_and_unusual_jpegs_are_left_to_the_full_decoder() {
-    let png = crate::engine::image::decode::tests::encode(
-        &DynamicImage::ImageRgb8(RgbImage::new(16, 16)),
-        ImageFormat::Png,
-    );
+    let png =
+        crate::engine::image::decode::tests::encode(&DynamicImage::ImageRgb8(RgbImage::new(16, 16)), ImageFormat::Png);
     assert!(decode_eighth(&png).is_err());
     assert_eq!(dimensions(&png), None);
     let cmyk = include_bytes!("../../../test/data/cmyk.jpg");
@@ -134,7 +133,8 @@ fn damaged_streams_are_errors_not_panics() {
 #[test]
 #[ignore]
 fn large_photos_match_the_full_decode() {
-    let list = std::fs::read_to_string("/tmp/image_search_large_photos.txt").expect("run benches/large_photos.sh first");
+    let list =
+        std::fs::read_to_string("/tmp/image_search_large_photos.txt").expect("run benches/large_photos.sh first");
     let (mut full_s, mut dc_s, mut worst) = (0.0, 0.0, f64::MAX);
     for path in list.lines().filter(|l| !l.is_empty()) {
         let bytes = std::fs::read(path).unwrap();
@@ -143,16 +143,33 @@ fn large_photos_match_the_full_decode() {
         full_s += t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
         let eighth = decode_eighth(&bytes);
-        dc_s += t.elapsed().as_secs_f64();
+        let dc_ms = t.elapsed().as_secs_f64() * 1000.0;
+        dc_s += dc_ms / 1000.0;
         match eighth {
             Ok(eighth) => {
                 let db = psnr(&eighth, &block_means(&reference));
                 worst = worst.min(db);
-                println!("{db:5.1} dB  {}x{}  {path}", reference.width, reference.height);
+                println!("{db:5.1} dB {dc_ms:6.1} ms  {}x{}  {path}", reference.width, reference.height);
             }
             Err(e) => println!("full decode ({e:?})  {path}"),
         }
     }
     println!("full decode {:.1} s, 1/8 DC decode {:.2} s, worst PSNR {worst:.1} dB", full_s, dc_s);
     assert!(worst >= 30.0);
+}
+
+/// Only the DC decodes of the large photos, 5 passes (for `perf stat`).
+#[test]
+#[ignore]
+fn large_photos_dc_only() {
+    let list =
+        std::fs::read_to_string("/tmp/image_search_large_photos.txt").expect("run benches/large_photos.sh first");
+    let files: Vec<Vec<u8>> = list.lines().filter(|l| !l.is_empty()).map(|p| std::fs::read(p).unwrap()).collect();
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        for bytes in &files {
+            decode_eighth(bytes).unwrap();
+        }
+    }
+    println!("{:.1} ms per photo", t.elapsed().as_secs_f64() * 1000.0 / (5 * files.len()) as f64);
 }
