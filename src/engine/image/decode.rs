@@ -529,6 +529,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn large_jpegs_come_at_one_eighth_when_that_is_enough() {
+        let jpeg = include_bytes!("../../../test/data/jpeg/progressive_420.jpg"); // 203x157
+        let eighth = decode_bytes_at_least(jpeg, "p.jpg", &limits(), 20).unwrap();
+        assert_eq!((eighth.width, eighth.height, eighth.channels), (26, 20, 3));
+        let full = decode_bytes_at_least(jpeg, "p.jpg", &limits(), 21).unwrap();
+        assert_eq!((full.width, full.height), (203, 157));
+        // The pixel limit still applies, with the full decoder's message.
+        let tight = DecodeLimits { max_pixels: 1000, ..limits() };
+        assert!(matches!(decode_bytes_at_least(jpeg, "p.jpg", &tight, 1), Err(ImageError::TooManyPixels { .. })));
+        // Other formats and JPEGs jpeg_dc leaves alone decode in full, as before.
+        let png = encode(&DynamicImage::ImageRgb8(gradient_rgb(64, 64)), ImageFormat::Png);
+        assert_eq!(decode_bytes_at_least(&png, "p.png", &limits(), 1).unwrap().width, 64);
+        let cyan = decode_bytes_at_least(&cmyk_jpeg([0, 255, 255, 255]), "c.jpg", &limits(), 1).unwrap();
+        assert_eq!((cyan.width, cyan.channels), (8, 3));
+        // A truncated file is the full decoder's to judge (zune-jpeg shows what it has).
+        let cut = &jpeg[..jpeg.len() / 2];
+        let (reduced, full) = (decode_bytes_at_least(cut, "c", &limits(), 1), decode_bytes(cut, "c", &limits()));
+        assert!(reduced.map_err(|e| e.to_string()) == full.map_err(|e| e.to_string()), "same result as before");
+    }
+
+    #[test]
     fn read_path_reports_file_problems() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
