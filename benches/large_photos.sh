@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Large colour photos: convert throughput and one training epoch on 40 wallpapers from
 # Debian packages (real photographs, several megapixels each), on a throwaway cluster.
-#   benches/large_photos.sh
+#   benches/large_photos.sh [BEFORE_SO]
 # Installs the wallpaper packages if they are missing. Prints the photos' sizes, then
 # build_model (1 epoch, colour) and convert of 200 rows (the 40 photos x 5), images/s.
+# With BEFORE_SO (an image_search.so built from an older commit for the same
+# extension version), the same measurements run first with that library (swapped
+# into the PostgreSQL tree for those sessions, then put back), and the cosine
+# between the two builds' embeddings of the 40 photos under one model is printed.
+# IMAGE_SEARCH_BENCH_PORT picks the cluster's port (default 54373).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 plasma-workspace-wallpapers)
@@ -31,16 +36,45 @@ def jpeg_size(path):
 mp = [jpeg_size(p.strip()) / 1e6 for p in open(sys.argv[1])]
 print(f"{len(mp)} photos: median {statistics.median(mp):.1f} MP, largest {max(mp):.1f} MP, smallest {min(mp):.1f} MP")
 PY
+before_so=${1:-}
 source scripts/pg_cluster.sh
-cluster_start /tmp/image_search_bench_photos 54373
+port=${IMAGE_SEARCH_BENCH_PORT:-54373}
+cluster_start "/tmp/image_search_bench_photos_$port" "$port"
 psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "CREATE EXTENSION image_search" \
   -c "CREATE TABLE photos (img_path text)" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy photos FROM '$list'"
-psql -X -q -v ON_ERROR_STOP=1 -c "CREATE TABLE many AS SELECT img_path FROM photos, generate_series(1, 5)" >/dev/null
-echo "== build_model on the 40 photos, 1 epoch (colour, 32 px): decode + train"
-psql -X -At -c "SELECT format('%s s, %s images/s', round(seconds::numeric, 2), round(images_per_second::numeric))
-                FROM image_search.build_model('photos', 'SELECT img_path FROM photos', image_col => 'img_path',
-                                              max_epochs => 1, batch_size => 20)" 2>/dev/null
-echo "== convert: 200 rows (the 40 photos x 5), a fresh session"
-psql -X -At -c "\\timing on" -c "SELECT image_search.convert('photos', 'many', image_col => 'img_path')" \
-  | awk '/^Time/ { ms = $2 } /^[0-9]+$/ { n = $1 } END { printf "%d rows in %.0f ms = %.0f images/s\n", n, ms, n / ms * 1000 }'
+
+# Each build/convert runs in a fresh session, which loads the library file as it is then.
+measure() { # $1: suffix of the model and tables
+  psql -X -q -v ON_ERROR_STOP=1 -c "CREATE TABLE many_$1 AS SELECT img_path FROM photos, generate_series(1, 5)" \
+    -c "CREATE TABLE photos_$1 AS SELECT img_path FROM photos" >/dev/null
+  echo "== build_model on the 40 photos, 1 epoch (colour, 32 px): decode + train"
+  psql -X -At -c "SELECT format('%s s, %s images/s', round(seconds::numeric, 2), round(images_per_second::numeric))
+                  FROM image_search.build_model('photos_$1', 'SELECT img_path FROM photos', image_col => 'img_path',
+                                                max_epochs => 1, batch_size => 20)" 2>/dev/null
+  echo "== convert: 200 rows (the 40 photos x 5), a fresh session"
+  psql -X -At -c "\\timing on" -c "SELECT image_search.convert('photos_$1', 'many_$1', image_col => 'img_path')" \
+    | awk '/^Time/ { ms = $2 } /^[0-9]+$/ { n = $1 } END { printf "%d rows in %.0f ms = %.0f images/s\n", n, ms, n / ms * 1000 }'
+}
+
+if [ -z "$before_so" ]; then
+  measure now
+  exit 0
+fi
+installed="$($PG_CONFIG_BIN --pkglibdir)/image_search.so"
+cp "$installed" /tmp/image_search_bench_after.so
+use_library() { cp "$1" "$installed.new" && mv "$installed.new" "$installed"; } # a rename: running backends keep theirs
+trap 'use_library /tmp/image_search_bench_after.so; cluster_stop' EXIT
+use_library "$before_so"
+echo "==== before: $before_so"
+measure before
+psql -X -q -v ON_ERROR_STOP=1 -c "SELECT image_search.convert('photos_before', 'photos_before', image_col => 'img_path')" >/dev/null
+use_library /tmp/image_search_bench_after.so
+echo "==== after: the installed build"
+measure after
+psql -X -q -v ON_ERROR_STOP=1 -c "SELECT image_search.convert('photos_before', 'photos_after', image_col => 'img_path')" >/dev/null
+echo "== cosine between the before and after embeddings of the 40 photos (model photos_before)"
+psql -X -At -c "SELECT format('min %s, median %s, mean %s', round(min(c)::numeric, 4),
+                         round((percentile_cont(0.5) WITHIN GROUP (ORDER BY c))::numeric, 4), round(avg(c)::numeric, 4))
+                FROM (SELECT 1 - (b.photos_before_simclr <=> a.photos_before_simclr) AS c
+                      FROM photos_before b JOIN photos_after a USING (img_path)) s"

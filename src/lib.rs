@@ -1,7 +1,8 @@
 //! image_search: train an image-embedding model and search images by image, in SQL.
 //!
 //! The plain-Rust engine (no Postgres; unit-tested with `cargo test`):
-//! - `engine::image` — `access` (which server files a role may read), `decode`,
+//! - `engine::image` — `access` (which server files a role may read), `decode` (with
+//!   `jpeg_dc`: large JPEGs at 1/8 scale from their DC coefficients),
 //!   `resize`, `preprocess` (imported models' input tensors), `augment` (SimCLR
 //!   views) with `photometric` (jitter, blur, noise), `distort` (elastic warp,
 //!   frames, stroke width), `grid` (terminal and PNG result grids)

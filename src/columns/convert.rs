@@ -58,6 +58,8 @@ pub fn embed_rows(
 ) -> Written {
     let (column, dim) = (model.embedding_column(), model.embedding_dim);
     let reader = image_reader();
+    // The encoder sees the picture at this size: no need to decode large photos in full.
+    let input_side = model.encoder.preprocessing.image_size;
     let width = identity.width();
     let (unnest, matches) = identity.unnest_and_match(true);
     let write = format!(
@@ -86,7 +88,7 @@ pub fn embed_rows(
             })
             .collect();
         let decoded: Vec<Option<Result<Picture, String>>> =
-            pending.par_iter().map(|p| p.image.as_ref().map(|i| reader.load(i))).collect();
+            pending.par_iter().map(|p| p.image.as_ref().map(|i| reader.load_at_least(i, input_side))).collect();
         let (mut embedded, mut pictures): (Vec<&Pending>, Vec<Picture>) = (Vec::new(), Vec::new());
         let mut missing: Vec<&Pending> = Vec::new();
         for (p, d) in pending.iter().zip(decoded) {

@@ -122,8 +122,15 @@ fn embed_one(model_name: &str, image: ImageRef) -> Embedding {
 }
 
 fn embed_uncached(model_name: &str, image: ImageRef) -> Embedding {
-    let picture = image_reader().load(&image).unwrap_or_else(|e| bad_data(e));
-    let mut vectors = with_model(model_name, |m| m.embed(&[&picture])).unwrap_or_else(|e| runtime(e));
+    // Decoded as convert decodes (same reduced scale), so an image stored and
+    // the same image as a query get the same embedding.
+    let mut vectors = with_model(model_name, |m| {
+        let picture = image_reader()
+            .load_at_least(&image, m.model.encoder.preprocessing.image_size)
+            .unwrap_or_else(|e| bad_data(e));
+        m.embed(&[&picture])
+    })
+    .unwrap_or_else(|e| runtime(e));
     Embedding(vectors.pop().expect("one picture gives one embedding"))
 }
 

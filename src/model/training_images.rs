@@ -34,7 +34,7 @@ fn decode_chunk(reader: &ImageReader, chunk: Vec<ImageRow>, base_side: u32) -> V
     let decoded: Vec<(usize, Result<Picture, String>)> = chunk
         .par_iter()
         .filter_map(|r| r.image.as_ref().map(|i| (r.row, i)))
-        .map(|(row, image)| (row, reader.load(image).map(|p| shrink(&p, base_side))))
+        .map(|(row, image)| (row, reader.load_at_least(image, base_side).map(|p| shrink(&p, base_side))))
         .collect();
     decoded
         .into_iter()

@@ -36,14 +36,21 @@ impl ImageReader {
         ImageReader { root, may_read_server_files, limits }
     }
 
+    /// The picture at full size.
     pub fn load(&self, image: &ImageRef) -> Result<Picture, String> {
+        self.load_at_least(image, u32::MAX)
+    }
+
+    /// The picture for a consumer that shrinks it to a shorter side of
+    /// `min_side` or less: large JPEGs come decoded at 1/8 scale when that
+    /// still leaves `min_side` (`decode::decode_bytes_at_least`).
+    pub fn load_at_least(&self, image: &ImageRef, min_side: u32) -> Result<Picture, String> {
         match image {
-            ImageRef::Bytes(bytes) => {
-                decode::decode_bytes(bytes, decode::BYTEA_LABEL, &self.limits).map_err(|e| message(&e))
-            }
+            ImageRef::Bytes(bytes) => decode::decode_bytes_at_least(bytes, decode::BYTEA_LABEL, &self.limits, min_side)
+                .map_err(|e| message(&e)),
             ImageRef::Path(raw) => {
                 let path = resolve_path(raw, self.root.as_deref(), self.may_read_server_files)?;
-                decode::load_path(&path, &self.limits).map_err(|e| message(&e))
+                decode::load_path_at_least(&path, &self.limits, min_side).map_err(|e| message(&e))
             }
         }
     }

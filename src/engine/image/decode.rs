@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat, ImageReader};
 
+use super::jpeg_dc;
+
 /// Caps that keep a hostile or mistaken input from exhausting the backend's memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeLimits {
@@ -96,6 +98,13 @@ pub fn load_path(path: &Path, limits: &DecodeLimits) -> Result<Picture, ImageErr
     decode_bytes(&bytes, &path.display().to_string(), limits)
 }
 
+/// `load_path` for a consumer that needs a shorter side of at least `min_side`
+/// pixels (see `decode_bytes_at_least`).
+pub fn load_path_at_least(path: &Path, limits: &DecodeLimits, min_side: u32) -> Result<Picture, ImageError> {
+    let bytes = read_path(path, limits)?;
+    decode_bytes_at_least(&bytes, &path.display().to_string(), limits, min_side)
+}
+
 fn read_error(path: &Path, source: std::io::Error) -> ImageError {
     ImageError::Read { path: path.to_path_buf(), source }
 }
@@ -139,6 +148,35 @@ pub fn decode_bytes(bytes: &[u8], label: &str, limits: &DecodeLimits) -> Result<
         });
     }
     Ok(to_picture(decoded))
+}
+
+/// `decode_bytes` for a consumer that resizes the picture to a shorter side of
+/// `min_side` pixels or less (a model's input, the training cache): a JPEG whose
+/// shorter side is at least 8 × `min_side` is decoded at 1/8 scale from its DC
+/// coefficients (`jpeg_dc`), many times faster for large photos, and the same
+/// as a full decode shrunk by 8×8 block means up to rounding and chroma
+/// upsampling. Everything else, and any JPEG `jpeg_dc` does not read, is
+/// decoded in full by `decode_bytes`, errors included.
+pub fn decode_bytes_at_least(
+    bytes: &[u8],
+    label: &str,
+    limits: &DecodeLimits,
+    min_side: u32,
+) -> Result<Picture, ImageError> {
+    match eighth_scale_jpeg(bytes, limits, min_side) {
+        Some(picture) => Ok(picture),
+        None => decode_bytes(bytes, label, limits),
+    }
+}
+
+fn eighth_scale_jpeg(bytes: &[u8], limits: &DecodeLimits, min_side: u32) -> Option<Picture> {
+    let (width, height) = jpeg_dc::dimensions(bytes)?;
+    let pixels = width as u64 * height as u64;
+    if pixels == 0 || pixels > limits.max_pixels || width.min(height).div_ceil(8) < min_side.max(1) {
+        return None;
+    }
+    // A panic would be a bug, but it must not reach Postgres; the full decoder then decides.
+    catch_unwind(AssertUnwindSafe(|| jpeg_dc::decode_eighth(bytes))).ok()?.ok()
 }
 
 fn detect_format(bytes: &[u8], label: &str) -> Result<ImageFormat, ImageError> {
@@ -488,6 +526,27 @@ pub(crate) mod tests {
             let noise: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             assert!(decode_bytes(&noise, "noise", &limits()).is_err());
         }
+    }
+
+    #[test]
+    fn large_jpegs_come_at_one_eighth_when_that_is_enough() {
+        let jpeg = include_bytes!("../../../test/data/jpeg/progressive_420.jpg"); // 203x157
+        let eighth = decode_bytes_at_least(jpeg, "p.jpg", &limits(), 20).unwrap();
+        assert_eq!((eighth.width, eighth.height, eighth.channels), (26, 20, 3));
+        let full = decode_bytes_at_least(jpeg, "p.jpg", &limits(), 21).unwrap();
+        assert_eq!((full.width, full.height), (203, 157));
+        // The pixel limit still applies, with the full decoder's message.
+        let tight = DecodeLimits { max_pixels: 1000, ..limits() };
+        assert!(matches!(decode_bytes_at_least(jpeg, "p.jpg", &tight, 1), Err(ImageError::TooManyPixels { .. })));
+        // Other formats and JPEGs jpeg_dc leaves alone decode in full, as before.
+        let png = encode(&DynamicImage::ImageRgb8(gradient_rgb(64, 64)), ImageFormat::Png);
+        assert_eq!(decode_bytes_at_least(&png, "p.png", &limits(), 1).unwrap().width, 64);
+        let cyan = decode_bytes_at_least(&cmyk_jpeg([0, 255, 255, 255]), "c.jpg", &limits(), 1).unwrap();
+        assert_eq!((cyan.width, cyan.channels), (8, 3));
+        // A truncated file is the full decoder's to judge (zune-jpeg shows what it has).
+        let cut = &jpeg[..jpeg.len() / 2];
+        let (reduced, full) = (decode_bytes_at_least(cut, "c", &limits(), 1), decode_bytes(cut, "c", &limits()));
+        assert!(reduced.map_err(|e| e.to_string()) == full.map_err(|e| e.to_string()), "same result as before");
     }
 
     #[test]

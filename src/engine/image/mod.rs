@@ -7,6 +7,8 @@ pub mod augment;
 pub mod decode;
 pub mod distort;
 pub mod grid;
+pub mod jpeg_bits;
+pub mod jpeg_dc;
 pub mod photometric;
 pub mod preprocess;
 pub mod resize;

@@ -1,0 +1,215 @@
+//! The entropy-coded side of `jpeg_dc`: canonical Huffman tables and a bit
+//! reader that can skip AC coefficients without computing them.
+use super::jpeg_dc::{Result, Unsupported};
+
+/// A canonical Huffman table with a lookup for codes of up to `LOOKUP_BITS`.
+pub(super) struct Huffman {
+    /// (code length << 8 | symbol) for every `LOOKUP_BITS`-bit prefix, 0 if longer.
+    lookup: Vec<u16>,
+    /// For each length: the largest code, and the offset from code to symbol index.
+    max_code: [i32; 17],
+    offset: [i32; 17],
+    symbols: Vec<u8>,
+    /// For AC tables, per prefix: (code length + the size of the value that
+    /// follows) << 8 | how far the symbol moves along the block (0 = end of
+    /// block), so skipping a coefficient is one lookup; 0 if the code is longer.
+    skip: Vec<u16>,
+}
+
+const LOOKUP_BITS: u32 = 11;
+
+impl Huffman {
+    pub(super) fn new(counts: &[u8; 16], symbols: &[u8]) -> Result<Huffman> {
+        let mut lookup = vec![0u16; 1 << LOOKUP_BITS];
+        let mut skip = vec![0u16; 1 << LOOKUP_BITS];
+        let (mut max_code, mut offset) = ([-1i32; 17], [0i32; 17]);
+        let (mut code, mut k) = (0i32, 0usize);
+        for len in 1..=16 {
+            let n = counts[len - 1] as usize;
+            offset[len] = k as i32 - code;
+            for _ in 0..n {
+                if code >= 1 << len {
+                    return Err(Unsupported("bad Huffman table"));
+                }
+                if len as u32 <= LOOKUP_BITS {
+                    let shift = LOOKUP_BITS - len as u32;
+                    let first = (code as usize) << shift;
+                    lookup[first..first + (1 << shift)].fill((len as u16) << 8 | symbols[k] as u16);
+                    let (run, size) = (symbols[k] as u16 >> 4, symbols[k] as u16 & 15);
+                    // Size 0 is sixteen zeros with run 15, else the end of the block (as libjpeg reads it).
+                    let advance = match (run, size) {
+                        (15, 0) => 16,
+                        (_, 0) => 0,
+                        _ => run + 1,
+                    };
+                    skip[first..first + (1 << shift)].fill((len as u16 + size) << 8 | advance);
+                }
+                code += 1;
+                k += 1;
+            }
+            max_code[len] = if n > 0 { code - 1 } else { -1 };
+            code <<= 1;
+        }
+        Ok(Huffman { lookup, max_code, offset, symbols: symbols.to_vec(), skip })
+    }
+}
+
+/// Entropy-coded bits, most significant first, with 0xFF00 unstuffed. At a
+/// marker (or the end) it feeds zero bytes and counts them, so reading past
+/// the real data is noticed.
+pub(super) struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+    acc: u64,
+    count: u32,
+    padding: u32,
+}
+
+impl<'a> Bits<'a> {
+    pub(super) fn new(data: &'a [u8], pos: usize) -> Bits<'a> {
+        Bits { data, pos, acc: 0, count: 0, padding: 0 }
+    }
+
+    #[inline]
+    fn refill(&mut self) {
+        // Fast path: the next 8 bytes hold no 0xFF (no stuffing, no marker).
+        if let Some(next) = self.data.get(self.pos..self.pos + 8) {
+            let word = u64::from_be_bytes(next.try_into().expect("8 bytes"));
+            let inverted = !word; // a 0xFF byte becomes a zero byte
+            let has_ff = inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080 != 0;
+            if !has_ff {
+                let take = ((64 - self.count) / 8).min(7);
+                self.acc |= (word >> (64 - 8 * take)) << (64 - self.count - 8 * take);
+                self.pos += take as usize;
+                self.count += 8 * take;
+                return;
+            }
+        }
+        while self.count <= 56 {
+            let mut byte = 0u8;
+            match self.data.get(self.pos) {
+                Some(&0xFF) if self.data.get(self.pos + 1) == Some(&0) => {
+                    byte = 0xFF;
+                    self.pos += 2;
+                }
+                Some(&0xFF) | None => self.padding += 1,
+                Some(&b) => {
+                    byte = b;
+                    self.pos += 1;
+                }
+            }
+            self.acc |= (byte as u64) << (56 - self.count);
+            self.count += 8;
+        }
+    }
+
+    #[inline]
+    pub(super) fn read(&mut self, n: u32) -> Result<u32> {
+        if n == 0 {
+            return Ok(0);
+        }
+        if self.count < n {
+            self.refill();
+        }
+        let v = (self.acc >> (64 - n)) as u32;
+        self.acc <<= n;
+        self.count -= n;
+        Ok(v)
+    }
+
+    #[inline]
+    pub(super) fn decode(&mut self, table: &Huffman) -> Result<u8> {
+        if self.count < 16 {
+            self.refill();
+        }
+        let entry = table.lookup[(self.acc >> (64 - LOOKUP_BITS)) as usize];
+        if entry != 0 {
+            let len = (entry >> 8) as u32;
+            self.acc <<= len;
+            self.count -= len;
+            return Ok(entry as u8);
+        }
+        for len in LOOKUP_BITS as usize + 1..=16 {
+            let code = (self.acc >> (64 - len)) as i32;
+            if code <= table.max_code[len] {
+                self.acc <<= len;
+                self.count -= len as u32;
+                let k = (code + table.offset[len]) as usize;
+                return table.symbols.get(k).copied().ok_or(Unsupported("bad Huffman code"));
+            }
+        }
+        Err(Unsupported("bad Huffman code"))
+    }
+
+    #[inline]
+    pub(super) fn receive_extend(&mut self, size: u8) -> Result<i32> {
+        if size > 11 {
+            return Err(Unsupported("DC difference too large"));
+        }
+        let v = self.read(size as u32)? as i32;
+        Ok(if size > 0 && v < 1 << (size - 1) { v - (1 << size) + 1 } else { v })
+    }
+
+    /// Moves past one block's AC coefficients without computing them.
+    #[inline]
+    pub(super) fn skip_ac(&mut self, table: &Huffman) -> Result<()> {
+        let mut k = 1;
+        while k < 64 {
+            if self.count < 32 {
+                self.refill();
+            }
+            let entry = table.skip[(self.acc >> (64 - LOOKUP_BITS)) as usize];
+            if entry != 0 {
+                // At most LOOKUP_BITS + 15 bits, and at least 32 are buffered.
+                let bits = (entry >> 8) as u32;
+                self.acc <<= bits;
+                self.count -= bits;
+                match entry & 0xFF {
+                    0 => return Ok(()),
+                    advance => k += advance as usize,
+                }
+                continue;
+            }
+            let symbol = self.decode(table)?;
+            let (run, size) = ((symbol >> 4) as usize, (symbol & 15) as u32);
+            if size == 0 {
+                if run != 15 {
+                    return Ok(()); // end of block
+                }
+                k += 16;
+            } else {
+                k += run + 1;
+                self.read(size)?;
+            }
+        }
+        if k > 64 {
+            return Err(Unsupported("AC coefficients past the block"));
+        }
+        Ok(())
+    }
+
+    fn overran(&self) -> bool {
+        self.padding * 8 > self.count
+    }
+
+    /// At a restart interval's end: the next bytes must be a restart marker.
+    pub(super) fn restart(&mut self) -> Result<()> {
+        if self.overran() {
+            return Err(Unsupported("restart interval runs past its data"));
+        }
+        let d = self.data;
+        match (d.get(self.pos), d.get(self.pos + 1)) {
+            (Some(0xFF), Some(0xD0..=0xD7)) => self.pos += 2,
+            _ => return Err(Unsupported("missing restart marker")),
+        }
+        (self.acc, self.count, self.padding) = (0, 0, 0);
+        Ok(())
+    }
+
+    pub(super) fn finish(self) -> Result<usize> {
+        if self.overran() {
+            return Err(Unsupported("scan runs past its data"));
+        }
+        Ok(self.pos)
+    }
+}
