@@ -280,8 +280,5 @@ pub fn check_dim(index_dim: usize, got: usize) {
 
 /// Copy of an embedding datum's values (detoasted).
 pub unsafe fn datum_values(datum: pg_sys::Datum) -> Vec<f32> {
-    use pgrx::datum::FromDatum;
-    crate::embedding::Embedding::from_polymorphic_datum(datum, false, pg_sys::InvalidOid)
-        .map(|e| e.0)
-        .unwrap_or_default()
+    crate::embedding::EmbeddingRef::from_datum(datum).into_vec()
 }
