@@ -5,7 +5,8 @@
 #   3. SQL golden tests in test/ (pg_regress against a throwaway cluster), then the
 #      same search from a client driver (psycopg, binary results), tests with several
 #      sessions at once, and pg_dump/restore and DROP EXTENSION on their own cluster;
-#      the ann index under 16 searching sessions and across kill -9 (own cluster, ~40 s)
+#      the ann index under 16 searching sessions and across kill -9 (own cluster, ~40 s), and
+#      damaged index pages (an ERROR naming the index, then REINDEX)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -42,5 +43,6 @@ fi
 test/concurrency.sh image_search_regress
 test/lifecycle.sh
 test/ann_crash.sh
+test/ann_corruption.sh
 test/readme_test.sh
 test/citus.sh

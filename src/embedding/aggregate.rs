@@ -1,6 +1,6 @@
 //! `avg(embedding)`.
 use super::text::{check_typmod, EmbeddingError};
-use super::{or_raise, Embedding};
+use super::{or_raise, Embedding, EmbeddingRef};
 use pgrx::prelude::*;
 
 // ---------------------------------------------------------------- avg aggregate
@@ -41,8 +41,8 @@ pub fn combine(a: Vec<f64>, b: Vec<f64>) -> Result<Vec<f64>, EmbeddingError> {
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_accum(state: Vec<f64>, value: Embedding) -> Vec<f64> {
-    or_raise(accumulate(state, &value.0))
+fn embedding_accum(state: Vec<f64>, value: EmbeddingRef) -> Vec<f64> {
+    or_raise(accumulate(state, &value))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]

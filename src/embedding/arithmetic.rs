@@ -3,7 +3,7 @@
 //! large for float4 is an overflow ERROR (and a product rounding to zero an underflow
 //! ERROR), as for Postgres' own `real` operators.
 use super::text::{check_dims, check_same_dims, EmbeddingError};
-use super::{or_raise, Embedding};
+use super::{or_raise, Embedding, EmbeddingRef};
 use pgrx::prelude::*;
 
 // ---------------------------------------------------------------- plain Rust
@@ -64,28 +64,28 @@ pub fn subvector(values: &[f32], start: i32, count: i32) -> Result<Vec<f32>, Emb
 // ---------------------------------------------------------------- SQL functions
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_add(a: Embedding, b: Embedding) -> Embedding {
-    Embedding(or_raise(add(&a.0, &b.0)))
+fn embedding_add(a: EmbeddingRef, b: EmbeddingRef) -> Embedding {
+    Embedding(or_raise(add(&a, &b)))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_sub(a: Embedding, b: Embedding) -> Embedding {
-    Embedding(or_raise(sub(&a.0, &b.0)))
+fn embedding_sub(a: EmbeddingRef, b: EmbeddingRef) -> Embedding {
+    Embedding(or_raise(sub(&a, &b)))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_mul(a: Embedding, b: Embedding) -> Embedding {
-    Embedding(or_raise(mul(&a.0, &b.0)))
+fn embedding_mul(a: EmbeddingRef, b: EmbeddingRef) -> Embedding {
+    Embedding(or_raise(mul(&a, &b)))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_concat(a: Embedding, b: Embedding) -> Embedding {
-    Embedding(or_raise(concat(&a.0, &b.0)))
+fn embedding_concat(a: EmbeddingRef, b: EmbeddingRef) -> Embedding {
+    Embedding(or_raise(concat(&a, &b)))
 }
 
 #[pg_extern(name = "subvector", immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_subvector(value: Embedding, start: i32, count: i32) -> Embedding {
-    Embedding(or_raise(subvector(&value.0, start, count)))
+fn embedding_subvector(value: EmbeddingRef, start: i32, count: i32) -> Embedding {
+    Embedding(or_raise(subvector(&value, start, count)))
 }
 
 // The operators live in image_search and in pg_catalog, like the distance operators

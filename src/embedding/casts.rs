@@ -1,7 +1,7 @@
 //! Casts between `embedding` and arrays: from integer[], numeric[], real[] and
 //! double precision[] (assignment casts, as in pgvector), to real[] and double precision[],
 //! and the length coercion that checks `embedding(n)`.
-use super::Embedding;
+use super::{Embedding, EmbeddingRef};
 use pgrx::datum::{AnyNumeric, Array};
 use pgrx::prelude::*;
 
@@ -91,13 +91,13 @@ fn numeric_array_to_embedding(items: Array<AnyNumeric>, typmod: i32, _explicit: 
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_to_float4_array(value: Embedding) -> Vec<f32> {
-    value.0
+fn embedding_to_float4_array(value: EmbeddingRef) -> Vec<f32> {
+    value.to_vec()
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_to_float8_array(value: Embedding) -> Vec<f64> {
-    value.0.into_iter().map(f64::from).collect()
+fn embedding_to_float8_array(value: EmbeddingRef) -> Vec<f64> {
+    value.iter().map(|&x| f64::from(x)).collect()
 }
 
 extension_sql!(

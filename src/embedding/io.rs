@@ -2,7 +2,7 @@
 //! the typmod itself, and pgvector's binary send/receive, then the type.
 use super::raise;
 use super::text::{format_text, from_wire, parse_text, to_wire, EmbeddingError, MAX_DIM};
-use super::Embedding;
+use super::{Embedding, EmbeddingRef};
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 
@@ -23,8 +23,8 @@ fn embedding_in(input: &CStr, _oid: pg_sys::Oid, typmod: i32) -> Embedding {
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_shell"])]
-fn embedding_out(value: Embedding) -> CString {
-    CString::new(format_text(&value.0)).unwrap()
+fn embedding_out(value: EmbeddingRef) -> CString {
+    CString::new(format_text(&value)).unwrap()
 }
 
 /// Why a type modifier list is not one dimension in 1..16000 (pgvector's messages).
@@ -73,8 +73,8 @@ fn embedding_recv(mut buf: pgrx::datum::Internal, _oid: pg_sys::Oid, typmod: i32
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_shell"])]
-fn embedding_send(value: Embedding) -> Vec<u8> {
-    to_wire(&value.0)
+fn embedding_send(value: EmbeddingRef) -> Vec<u8> {
+    to_wire(&value)
 }
 
 extension_sql!(

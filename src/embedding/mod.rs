@@ -4,6 +4,7 @@
 //!
 //! - `text`: values, text form and wire format (plain Rust); `shortest`: float4out's
 //!   text for one value
+//! - `in_place`: `EmbeddingRef`, an argument's floats borrowed from the tuple (no copy)
 //! - `io`: the type itself: input/output, typmod and binary send/receive functions
 //! - `casts`: casts from and to arrays (integer, numeric, real, double precision)
 //! - `operators`: distance functions and operators, norms
@@ -14,6 +15,7 @@
 mod aggregate;
 pub mod arithmetic;
 mod casts;
+mod in_place;
 mod io;
 mod operators;
 mod ordering;
@@ -21,6 +23,8 @@ pub mod quantize;
 mod shortest;
 pub mod text;
 
+pub use in_place::EmbeddingRef;
+use in_place::HEADER_BYTES;
 use pgrx::callconv::{ArgAbi, BoxRet};
 use pgrx::datum::{FromDatum, IntoDatum};
 use pgrx::pgrx_sql_entity_graph::metadata::{
@@ -28,8 +32,6 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
 };
 use pgrx::prelude::*;
 use text::{check_all, EmbeddingError};
-
-const HEADER_BYTES: usize = 8; // varlena length word + dim + unused
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding(pub Vec<f32>);
@@ -67,8 +69,8 @@ impl Embedding {
     }
 }
 
-fn same_dims(a: &Embedding, b: &Embedding) {
-    or_raise(text::check_same_dims(&a.0, &b.0));
+fn same_dims(a: &[f32], b: &[f32]) {
+    or_raise(text::check_same_dims(a, b));
 }
 
 unsafe impl SqlTranslatable for Embedding {
@@ -78,19 +80,17 @@ unsafe impl SqlTranslatable for Embedding {
     const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("embedding")));
 }
 
+// The borrowed form is the same SQL type: functions taking it are declared with `embedding`.
+unsafe impl SqlTranslatable for EmbeddingRef<'_> {
+    const TYPE_IDENT: &'static str = <Embedding as SqlTranslatable>::TYPE_IDENT;
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::ThisExtension;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = <Embedding as SqlTranslatable>::ARGUMENT_SQL;
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = <Embedding as SqlTranslatable>::RETURN_SQL;
+}
+
 impl FromDatum for Embedding {
     unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
-        if is_null {
-            return None;
-        }
-        let raw = pg_sys::pg_detoast_datum(datum.cast_mut_ptr());
-        let base = raw as *const u8;
-        let dim = std::ptr::read_unaligned(base.add(4) as *const i16) as usize;
-        let values = std::slice::from_raw_parts(base.add(HEADER_BYTES) as *const f32, dim).to_vec();
-        if raw as *mut pg_sys::varlena != datum.cast_mut_ptr() {
-            pg_sys::pfree(raw.cast());
-        }
-        Some(Embedding(values))
+        (!is_null).then(|| Embedding(EmbeddingRef::from_datum(datum).into_vec()))
     }
 }
 

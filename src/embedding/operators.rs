@@ -1,70 +1,71 @@
 //! The distance functions and the operators `<=>` (cosine distance), `<->` (L2),
 //! `<#>` (negative inner product), `<+>` (L1), `=` and `<>`; norms and normalisation.
-use super::{same_dims, Embedding};
+//! Arguments are `EmbeddingRef`s: an exact scan reads each row's floats in the page.
+use super::{same_dims, Embedding, EmbeddingRef};
 use crate::engine::distance;
 use pgrx::prelude::*;
 
 // ---------------------------------------------------------------- functions and operators
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn cosine_distance(a: Embedding, b: Embedding) -> f64 {
+fn cosine_distance(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
-    distance::cosine_distance(&a.0, &b.0)
+    distance::cosine_distance(&a, &b)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn cosine_similarity(a: Embedding, b: Embedding) -> f64 {
+fn cosine_similarity(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
-    distance::cosine_similarity(&a.0, &b.0)
+    distance::cosine_similarity(&a, &b)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn l2_distance(a: Embedding, b: Embedding) -> f64 {
+fn l2_distance(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
-    distance::l2_distance(&a.0, &b.0)
+    distance::l2_distance(&a, &b)
 }
 
 /// L1 (taxicab) distance: the sum of absolute differences.
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn l1_distance(a: Embedding, b: Embedding) -> f64 {
+fn l1_distance(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
-    distance::l1_distance(&a.0, &b.0)
+    distance::l1_distance(&a, &b)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn inner_product(a: Embedding, b: Embedding) -> f64 {
+fn inner_product(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
-    distance::inner_product(&a.0, &b.0) as f64
+    distance::inner_product(&a, &b) as f64
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn negative_inner_product(a: Embedding, b: Embedding) -> f64 {
+fn negative_inner_product(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     -inner_product(a, b)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_eq(a: Embedding, b: Embedding) -> bool {
-    a.0 == b.0
+fn embedding_eq(a: EmbeddingRef, b: EmbeddingRef) -> bool {
+    *a == *b
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_ne(a: Embedding, b: Embedding) -> bool {
-    a.0 != b.0
+fn embedding_ne(a: EmbeddingRef, b: EmbeddingRef) -> bool {
+    *a != *b
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn l2_normalize(value: Embedding) -> Embedding {
-    Embedding(distance::l2_normalize(&value.0))
+fn l2_normalize(value: EmbeddingRef) -> Embedding {
+    Embedding(distance::l2_normalize(&value))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn vector_dims(value: Embedding) -> i32 {
-    value.0.len() as i32
+fn vector_dims(value: EmbeddingRef) -> i32 {
+    value.len() as i32
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn vector_norm(value: Embedding) -> f64 {
-    distance::norm(&value.0)
+fn vector_norm(value: EmbeddingRef) -> f64 {
+    distance::norm(&value)
 }
 
 extension_sql!(

@@ -1,7 +1,7 @@
 //! btree and hash operator classes for `embedding`, so DISTINCT, GROUP BY, UNION,
 //! merge and hash joins and plain indexes work. The order is pgvector's: element by
 //! element, then the shorter vector first. Equal values (0 and -0 included) hash alike.
-use super::Embedding;
+use super::EmbeddingRef;
 use pgrx::prelude::*;
 use std::cmp::Ordering;
 
@@ -29,33 +29,33 @@ pub fn hash(values: &[f32]) -> u32 {
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_cmp(a: Embedding, b: Embedding) -> i32 {
-    compare(&a.0, &b.0) as i32
+fn embedding_cmp(a: EmbeddingRef, b: EmbeddingRef) -> i32 {
+    compare(&a, &b) as i32
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_lt(a: Embedding, b: Embedding) -> bool {
-    compare(&a.0, &b.0) == Ordering::Less
+fn embedding_lt(a: EmbeddingRef, b: EmbeddingRef) -> bool {
+    compare(&a, &b) == Ordering::Less
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_le(a: Embedding, b: Embedding) -> bool {
-    compare(&a.0, &b.0) != Ordering::Greater
+fn embedding_le(a: EmbeddingRef, b: EmbeddingRef) -> bool {
+    compare(&a, &b) != Ordering::Greater
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_gt(a: Embedding, b: Embedding) -> bool {
-    compare(&a.0, &b.0) == Ordering::Greater
+fn embedding_gt(a: EmbeddingRef, b: EmbeddingRef) -> bool {
+    compare(&a, &b) == Ordering::Greater
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_ge(a: Embedding, b: Embedding) -> bool {
-    compare(&a.0, &b.0) != Ordering::Less
+fn embedding_ge(a: EmbeddingRef, b: EmbeddingRef) -> bool {
+    compare(&a, &b) != Ordering::Less
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn embedding_hash(value: Embedding) -> i32 {
-    hash(&value.0) as i32
+fn embedding_hash(value: EmbeddingRef) -> i32 {
+    hash(&value) as i32
 }
 
 // The comparison operators live in image_search and pg_catalog like the others

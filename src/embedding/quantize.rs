@@ -1,7 +1,7 @@
 //! `binary_quantize(embedding) -> bit`: one bit per dimension, 1 where the value is
 //! positive, as pgvector's binary_quantize; the result works with Postgres' bit
 //! operators (`#` xor, `bit_count`) for Hamming-distance re-ranking.
-use super::Embedding;
+use super::EmbeddingRef;
 use pgrx::callconv::BoxRet;
 use pgrx::datum::IntoDatum;
 use pgrx::pgrx_sql_entity_graph::metadata::{
@@ -27,8 +27,8 @@ pub fn binary_quantize(values: &[f32]) -> BitString {
 }
 
 #[pg_extern(name = "binary_quantize", immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn binary_quantize_embedding(value: Embedding) -> BitString {
-    binary_quantize(&value.0)
+fn binary_quantize_embedding(value: EmbeddingRef) -> BitString {
+    binary_quantize(&value)
 }
 
 unsafe impl SqlTranslatable for BitString {

@@ -20,7 +20,11 @@ unsafe fn nearest_list(index: pg_sys::Relation, meta: &pages::Meta, metric: Metr
         let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_SHARE);
         let page = pages::page_of(buf);
         for off in 1..=pages::max_offset(page) {
-            let centroid = pages::floats(pages::item(page, off), std::mem::size_of::<pages::ListHead>());
+            let bytes = pages::item(page, off);
+            if bytes.len() != pages::directory_item_size(meta.dim()) {
+                pages::corrupted(index, format!("item {off} of directory page {block} has {} bytes", bytes.len()));
+            }
+            let centroid = pages::floats(bytes, std::mem::size_of::<pages::ListHead>());
             let d = metric.centroid_distance(v, centroid);
             if d < best.1 {
                 best = (list, d);
@@ -32,19 +36,21 @@ unsafe fn nearest_list(index: pg_sys::Relation, meta: &pages::Meta, metric: Metr
     best.0
 }
 
-unsafe fn newest_page(index: pg_sys::Relation, block: u32, off: u16) -> pg_sys::BlockNumber {
+unsafe fn newest_page(index: pg_sys::Relation, meta: &pages::Meta, list: usize) -> pg_sys::BlockNumber {
+    let (block, off) = pages::directory_slot(meta.dim(), list);
     let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_SHARE);
     let last = pages::list_head(pages::item(pages::page_of(buf), off)).last_block;
     pg_sys::UnlockReleaseBuffer(buf);
-    last
+    pages::checked_head(index, meta, list, last)
 }
 
 /// Adds `item` to `block` if it has room (one WAL record); false otherwise.
-unsafe fn try_add(index: pg_sys::Relation, block: pg_sys::BlockNumber, item: &[u8]) -> bool {
+unsafe fn try_add(index: pg_sys::Relation, meta: &pages::Meta, block: pg_sys::BlockNumber, item: &[u8]) -> bool {
     if block == pages::INVALID_BLOCK {
         return false;
     }
     let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    pages::checked_data_page(index, meta, block, pages::page_of(buf));
     let fits = pg_sys::PageGetFreeSpace(pages::page_of(buf)) >= (item.len() + 7) & !7;
     if fits {
         let mut wal = Wal::start(index);
@@ -59,17 +65,18 @@ unsafe fn try_add(index: pg_sys::Relation, block: pg_sys::BlockNumber, item: &[u
 }
 
 /// Appends one (TID, vector) item to a list.
-pub unsafe fn insert_into_list(index: pg_sys::Relation, dim: usize, list: usize, item: &[u8]) {
-    let (dir_block, dir_off) = pages::directory_slot(dim, list);
-    let seen = newest_page(index, dir_block, dir_off);
-    if try_add(index, seen, item) {
+pub unsafe fn insert_into_list(index: pg_sys::Relation, meta: &pages::Meta, list: usize, item: &[u8]) {
+    let (dir_block, dir_off) = pages::directory_slot(meta.dim(), list);
+    let seen = newest_page(index, meta, list);
+    if try_add(index, meta, seen, item) {
         return;
     }
     // Full (or the list has no page yet): under the directory page's exclusive lock, either
     // someone else already linked a new page (use it) or link one ourselves.
     let dir_buf = pages::read_buffer(index, dir_block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
     let last = pages::list_head(pages::item(pages::page_of(dir_buf), dir_off)).last_block;
-    if last != seen && try_add(index, last, item) {
+    let last = pages::checked_head(index, meta, list, last);
+    if last != seen && try_add(index, meta, last, item) {
         pg_sys::UnlockReleaseBuffer(dir_buf);
         return;
     }
@@ -107,6 +114,6 @@ pub unsafe extern "C-unwind" fn aminsert(
     let meta = pages::read_meta(index);
     pages::check_dim(meta.dim(), v.len());
     let list = nearest_list(index, &meta, meta.metric(), &v);
-    insert_into_list(index, meta.dim(), list, &pages::data_item(&*heap_tid, &v));
+    insert_into_list(index, &meta, list, &pages::data_item(&*heap_tid, &v));
     false
 }

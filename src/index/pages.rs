@@ -151,9 +151,122 @@ pub unsafe fn read_meta(index: pg_sys::Relation) -> Meta {
     let meta = std::ptr::read_unaligned(pg_sys::PageGetContents(page_of(buf)) as *const Meta);
     pg_sys::UnlockReleaseBuffer(buf);
     if meta.magic != MAGIC || meta.version != VERSION {
-        error!("index \"{}\" is not a valid ann index (REINDEX it)", relation_name(index));
+        corrupted(
+            index,
+            format!(
+                "its metapage has magic {:#x} and version {} (expected {MAGIC:#x} and {VERSION})",
+                meta.magic, meta.version
+            ),
+        );
+    }
+    let dim = meta.dim as usize;
+    let shape_ok = (1..=MAX_DIM).contains(&dim)
+        && (1..=super::options::MAX_LISTS as u32).contains(&meta.lists)
+        && meta.directory_pages as usize == (meta.lists as usize).div_ceil(lists_per_directory_page(dim));
+    if !shape_ok {
+        let (lists, pages) = (meta.lists, meta.directory_pages);
+        corrupted(index, format!("its metapage describes {dim} dimensions, {lists} lists and {pages} directory pages"));
     }
     meta
+}
+
+/// Raises "ann index ... is corrupted" (SQLSTATE XX002, index_corrupted) with a hint to
+/// REINDEX: a damaged page must be an ERROR naming the index, never a crash, a wrong
+/// answer or a scan that never ends.
+pub unsafe fn corrupted(index: pg_sys::Relation, what: String) -> ! {
+    let name = relation_name(index);
+    pgrx::pg_sys::panic::ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("ann index \"{name}\" is corrupted: {what}"),
+        "image_search::index::pages",
+    )
+    .set_hint(format!("REINDEX INDEX {} rebuilds it from the table.", quoted_name(index)))
+    .report(PgLogLevel::ERROR);
+    unreachable!("an ERROR does not return")
+}
+
+/// The index's schema-qualified, quoted name, for the hint.
+unsafe fn quoted_name(index: pg_sys::Relation) -> String {
+    let schema = pg_sys::get_namespace_name((*(*index).rd_rel).relnamespace);
+    let schema = std::ffi::CStr::from_ptr(pg_sys::quote_identifier(schema)).to_string_lossy().into_owned();
+    let name = std::ffi::CStr::from_ptr(pg_sys::quote_identifier((*(*index).rd_rel).relname.data.as_ptr()));
+    format!("{schema}.{}", name.to_string_lossy())
+}
+
+/// What is wrong with a list's data page, from its fields (plain, for unit tests): its
+/// special space must be a `DataSpecial`, its link must point to an older data page of the
+/// index (pages are only ever appended, so a list's chain goes to lower block numbers and
+/// always ends), and every item must be a data item of the index's dimension lying inside
+/// the page. `items` are the line pointers' (offset, length).
+pub fn data_page_problem(
+    block: pg_sys::BlockNumber,
+    special_size: usize,
+    prev: pg_sys::BlockNumber,
+    first_data_block: pg_sys::BlockNumber,
+    items: impl Iterator<Item = (usize, usize)>,
+    dim: usize,
+) -> Option<String> {
+    if special_size != size_of::<DataSpecial>() {
+        return Some(format!("block {block} is not a data page (special space of {special_size} bytes)"));
+    }
+    if prev != INVALID_BLOCK && (prev >= block || prev < first_data_block) {
+        return Some(format!("data page {block} links to block {prev}"));
+    }
+    for (i, (start, len)) in items.enumerate() {
+        if len != data_item_size(dim) {
+            return Some(format!(
+                "item {} of data page {block} has {len} bytes, expected {}",
+                i + 1,
+                data_item_size(dim)
+            ));
+        }
+        if start < PAGE_HEADER || start + len > BLCKSZ - special_size {
+            return Some(format!(
+                "item {} of data page {block} lies at bytes {start}..{} of the page",
+                i + 1,
+                start + len
+            ));
+        }
+    }
+    None
+}
+
+/// Checks a locked data page of `index` (see `data_page_problem`) and returns the block of
+/// the list's previous page.
+pub unsafe fn checked_data_page(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    block: pg_sys::BlockNumber,
+    page: pg_sys::Page,
+) -> pg_sys::BlockNumber {
+    let header = page as *const pg_sys::PageHeaderData;
+    let special_size = BLCKSZ.saturating_sub((*header).pd_special as usize);
+    let special_size = if (*header).pd_upper == 0 { 0 } else { special_size }; // a new (all-zero) page
+    let prev = prev_block(page);
+    let items = (1..=max_offset(page)).map(|off| {
+        let id = pg_sys::PageGetItemId(page, off);
+        ((*id).lp_off() as usize, (*id).lp_len() as usize)
+    });
+    if let Some(problem) = data_page_problem(block, special_size, prev, 1 + meta.directory_pages, items, meta.dim()) {
+        corrupted(index, problem);
+    }
+    prev
+}
+
+/// A list's newest page from the directory, checked to be a data page of the index.
+pub unsafe fn checked_head(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    list: usize,
+    head: pg_sys::BlockNumber,
+) -> pg_sys::BlockNumber {
+    if head != INVALID_BLOCK
+        && (head <= meta.directory_pages
+            || head >= pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM))
+    {
+        corrupted(index, format!("list {list} starts at block {head}, which is not a data page"));
+    }
+    head
 }
 
 pub unsafe fn relation_name(rel: pg_sys::Relation) -> String {
@@ -251,6 +364,13 @@ pub unsafe fn read_directory(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>,
         let page = page_of(buf);
         for off in 1..=max_offset(page) {
             let bytes = item(page, off);
+            if bytes.len() != directory_item_size(meta.dim()) {
+                let expected = directory_item_size(meta.dim());
+                corrupted(
+                    index,
+                    format!("item {off} of directory page {block} has {} bytes, expected {expected}", bytes.len()),
+                );
+            }
             heads.push(list_head(bytes).last_block);
             centroids.extend_from_slice(floats(bytes, size_of::<ListHead>()));
         }
@@ -280,8 +400,36 @@ pub fn check_dim(index_dim: usize, got: usize) {
 
 /// Copy of an embedding datum's values (detoasted).
 pub unsafe fn datum_values(datum: pg_sys::Datum) -> Vec<f32> {
-    use pgrx::datum::FromDatum;
-    crate::embedding::Embedding::from_polymorphic_datum(datum, false, pg_sys::InvalidOid)
-        .map(|e| e.0)
-        .unwrap_or_default()
+    crate::embedding::EmbeddingRef::from_datum(datum).into_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(special: usize, prev: u32, items: &[(usize, usize)]) -> Option<String> {
+        data_page_problem(7, special, prev, 2, items.iter().copied(), 16)
+    }
+
+    #[test]
+    fn a_sound_data_page_has_no_problem() {
+        let item = data_item_size(16);
+        assert_eq!(problem(8, INVALID_BLOCK, &[]), None);
+        assert_eq!(problem(8, 3, &[(8192 - 8 - 72, item), (8192 - 8 - 144, item)]), None);
+    }
+
+    #[test]
+    fn damaged_data_pages_are_named() {
+        let item = data_item_size(16);
+        assert_eq!(problem(0, 3, &[]).unwrap(), "block 7 is not a data page (special space of 0 bytes)");
+        // A link to itself, forward, or into the metapage/directory would loop or misread.
+        assert_eq!(problem(8, 7, &[]).unwrap(), "data page 7 links to block 7");
+        assert_eq!(problem(8, 9, &[]).unwrap(), "data page 7 links to block 9");
+        assert_eq!(problem(8, 1, &[]).unwrap(), "data page 7 links to block 1");
+        assert_eq!(problem(8, 3, &[(100, 12)]).unwrap(), "item 1 of data page 7 has 12 bytes, expected 72");
+        assert_eq!(
+            problem(8, 3, &[(8150, item)]).unwrap(),
+            "item 1 of data page 7 lies at bytes 8150..8222 of the page"
+        );
+    }
 }

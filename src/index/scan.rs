@@ -115,10 +115,12 @@ unsafe fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
 
 /// Reads one list's pages (newest first) into the candidates.
 unsafe fn read_list(index: pg_sys::Relation, st: &mut ScanState, list: usize) {
-    let mut block = st.heads[list];
+    let meta = st.meta.expect("started");
+    let mut block = pages::checked_head(index, &meta, list, st.heads[list]);
     while block != pages::INVALID_BLOCK {
         let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_SHARE);
         let page = pages::page_of(buf);
+        let prev = pages::checked_data_page(index, &meta, block, page);
         for off in 1..=pages::max_offset(page) {
             let bytes = pages::item(page, off);
             let d = match &st.query {
@@ -127,7 +129,7 @@ unsafe fn read_list(index: pg_sys::Relation, st: &mut ScanState, list: usize) {
             };
             st.candidates.push(d, pages::item_tid(bytes));
         }
-        block = pages::prev_block(page);
+        block = prev;
         pg_sys::UnlockReleaseBuffer(buf);
     }
 }

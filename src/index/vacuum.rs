@@ -17,8 +17,8 @@ unsafe fn for_each_list_page(info: *mut pg_sys::IndexVacuumInfo, mut on_page: im
     let index = (*info).index;
     let meta = pages::read_meta(index);
     let (_, heads) = pages::read_directory(index, &meta);
-    for head in heads {
-        let mut block = head;
+    for (list, head) in heads.into_iter().enumerate() {
+        let mut block = pages::checked_head(index, &meta, list, head);
         while block != pages::INVALID_BLOCK {
             pg_sys::vacuum_delay_point();
             let buf = pg_sys::ReadBufferExtended(
@@ -29,7 +29,8 @@ unsafe fn for_each_list_page(info: *mut pg_sys::IndexVacuumInfo, mut on_page: im
                 (*info).strategy,
             );
             pg_sys::LockBufferForCleanup(buf);
-            block = pages::prev_block(pages::page_of(buf));
+            let this = block;
+            block = pages::checked_data_page(index, &meta, this, pages::page_of(buf));
             on_page(buf);
             pg_sys::UnlockReleaseBuffer(buf);
         }
