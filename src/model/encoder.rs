@@ -126,7 +126,7 @@ fn embed_uncached(model_name: &str, image: ImageRef) -> Embedding {
     // the same image as a query get the same embedding.
     let mut vectors = with_model(model_name, |m| {
         let picture = image_reader()
-            .load_at_least(&image, m.model.encoder.preprocessing.image_size)
+            .load_at_least(&image, m.model.encoder.preprocessing.needed_side())
             .unwrap_or_else(|e| bad_data(e));
         m.embed(&[&picture])
     })

@@ -94,6 +94,13 @@ pub struct Preprocessing {
 }
 
 impl Preprocessing {
+    /// The shorter side a picture needs so that fitting it to the input (after the
+    /// centre crop keeps `crop_fraction` of it) never enlarges it: a decoder may
+    /// deliver a reduced picture as long as it keeps at least this much.
+    pub fn needed_side(&self) -> u32 {
+        (self.height.max(self.width) as f64 / self.crop_fraction.clamp(1e-3, 1.0)).ceil() as u32
+    }
+
     /// What `build_model`'s encoders expect.
     pub fn trained(image_size: u32, channels: u8) -> Preprocessing {
         Preprocessing {
@@ -291,6 +298,13 @@ mod tests {
         assert!(square.tensor(&framed).iter().any(|&v| v < 0.5));
         let cropped = Preprocessing { crop_fraction: 0.8, ..square }.check().unwrap();
         assert!(cropped.tensor(&framed).iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn needed_side_covers_the_larger_side_and_the_crop() {
+        assert_eq!(Preprocessing::trained(28, 1).needed_side(), 28);
+        let p = Preprocessing { height: 224, width: 320, crop_fraction: 0.875, ..Preprocessing::trained(224, 3) };
+        assert_eq!(p.needed_side(), 366);
     }
 
     #[test]
