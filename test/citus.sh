@@ -71,7 +71,8 @@ INSERT INTO shared_photos SELECT * FROM plain;
 SELECT model_name FROM build_model('cm', 'SELECT * FROM photos', image_col => 'img_path', max_epochs => 1);
 SELECT convert('cm', 'plain', image_col => 'img_path');
 SQL
-check "CREATE EXTENSION image_search reached the workers" 0.4.0 \
+check "CREATE EXTENSION image_search reached the workers" \
+  "$(coordinator -c "SELECT default_version FROM pg_available_extensions WHERE name = 'image_search'")" \
   "$(worker -c "SELECT extversion FROM pg_extension WHERE extname = 'image_search'")"
 check "a worker reads the model from its copy of the catalog" 128 \
   "$(worker -c "SELECT image_search.vector_dims(image_search.embed_image('cm', 'tutorial_data/mnist_data/test/923.jpg'))")"
