@@ -18,12 +18,7 @@ NOISE=${ANN_BENCH_NOISE:-0.25}
 PROBES=${ANN_BENCH_PROBES:-1,2,5,10,20,40}
 source scripts/pg_cluster.sh
 cluster_start "${ANN_BENCH_DIR:-/tmp/image_search_bench_ann}" "${ANN_BENCH_PORT:-54391}"
-cat >> "$CLUSTER_DIR/data/postgresql.conf" <<CONF
-shared_buffers = 1GB
-maintenance_work_mem = 1GB
-max_parallel_workers_per_gather = 0
-CONF
-as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -w restart -l "$CLUSTER_DIR/server.log" >/dev/null
+cluster_settings 'shared_buffers = 1GB' 'maintenance_work_mem = 1GB' 'max_parallel_workers_per_gather = 0'
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 q <<SQL
 SET client_min_messages = warning;

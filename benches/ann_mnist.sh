@@ -23,13 +23,7 @@ PROBES=${MNIST_PROBES:-1,2,3,5,10,20}
 EF=${MNIST_EF:-40,100}
 source scripts/pg_cluster.sh
 cluster_start "${MNIST_BENCH_DIR:-/tmp/image_search_bench_mnist}" "${MNIST_BENCH_PORT:-54393}"
-cat >> "$CLUSTER_DIR/data/postgresql.conf" <<CONF
-shared_buffers = 1GB
-maintenance_work_mem = 1GB
-max_parallel_workers_per_gather = 0
-jit = off
-CONF
-as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -w restart -l "$CLUSTER_DIR/server.log" >/dev/null
+cluster_settings 'shared_buffers = 1GB' 'maintenance_work_mem = 1GB' 'max_parallel_workers_per_gather = 0' 'jit = off'
 q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 seconds_of() { local t0; t0=$(date +%s.%N); q -c "$1" >/dev/null; printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)"; }
 row() { tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'; }

@@ -23,13 +23,7 @@ REF_RUNS=${REF_RUNS:-1}   # the plain-SQL reference is ~50x slower
 source scripts/pg_cluster.sh
 PGBIN=${IMAGE_SEARCH_PGBIN:-$PGBIN}
 cluster_start "${BENCH_DIR:-/tmp/image_search_bench}" "${BENCH_PORT:-54373}"
-cat >> "$CLUSTER_DIR/data/postgresql.conf" <<CONF
-shared_buffers = 2GB
-work_mem = 64MB
-jit = off
-max_parallel_workers_per_gather = 2
-CONF
-as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -w restart >/dev/null
+cluster_settings 'shared_buffers = 2GB' 'work_mem = 64MB' 'jit = off' 'max_parallel_workers_per_gather = 2'
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres)
 
 echo "== $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $("${PSQL[@]}" -Atc 'SHOW server_version')"

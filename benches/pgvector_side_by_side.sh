@@ -40,13 +40,7 @@ if [ ! -f "$($PG_CONFIG_BIN --sharedir)/extension/vector.control" ]; then
   exit 0
 fi
 cluster_start "${PVS_DIR:-/tmp/image_search_bench_pgvector}" "${PVS_PORT:-54392}"
-cat >> "$CLUSTER_DIR/data/postgresql.conf" <<CONF
-shared_buffers = 4GB
-maintenance_work_mem = 4GB
-max_parallel_workers_per_gather = 0
-jit = off
-CONF
-as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -w restart -l "$CLUSTER_DIR/server.log" >/dev/null
+cluster_settings 'shared_buffers = 4GB' 'maintenance_work_mem = 4GB' 'max_parallel_workers_per_gather = 0' 'jit = off'
 q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 seconds_of() { local t0; t0=$(date +%s.%N); q -c "$1" >/dev/null; printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)"; }
 

@@ -49,6 +49,13 @@ CONF
   trap cluster_stop EXIT
 }
 
+# cluster_settings 'name = value' ...: adds the settings to the running cluster's
+# postgresql.conf and restarts it (for settings such as shared_buffers that need one).
+cluster_settings() {
+  printf '%s\n' "$@" >> "$CLUSTER_DIR/data/postgresql.conf"
+  as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -w restart -l "$CLUSTER_DIR/server.log" >/dev/null
+}
+
 cluster_stop() {
   [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ] || return 0
   as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
