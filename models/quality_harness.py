@@ -316,7 +316,7 @@ class Trainer(study.Trainer):
         for ep in range(cfg["epochs"]):
             if nnp and ep >= nnp.get("start", 0.5) * cfg["epochs"] and (nn is None or ep % nnp.get("every", 1) == 0):
                 h = self.embed(p, xs)
-                h = h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
+                h = unit_rows(h)
                 sim = h @ h.T
                 np.fill_diagonal(sim, -np.inf)
                 nn = sim.argmax(1)
@@ -356,6 +356,11 @@ class Trainer(study.Trainer):
         if cfg.get("ema"):
             return p_ema, losses, tg
         return p, losses, tg
+
+
+def unit_rows(e):
+    """Each row scaled to unit length (as the mirror encoder does before adding)."""
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
 
 
 def centre_tensor(base, S):
@@ -426,10 +431,8 @@ def run(name, cfg, seed):
     dt = time.perf_counter() - t0
     emb = tr.embed(p, xpool)
     if cfg.get("tta_flip"):  # the mean of the image's and its mirror's normalised embeddings
-        unit = lambda e: e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # noqa: E731
-        emb = unit(emb) + unit(tr.embed(p, np.ascontiguousarray(xpool[:, :, :, ::-1])))
+        emb = unit_rows(emb) + unit_rows(tr.embed(p, np.ascontiguousarray(xpool[:, :, :, ::-1])))
     for f in cfg.get("tta_crops", []):  # colour only: + central crops of fraction f of the square's side
-        unit = lambda e: e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # noqa: E731
         ims = _COLOUR_CACHE["ims"][0]
         crops = []
         for im in ims:
@@ -439,9 +442,9 @@ def run(name, cfg, seed):
             crops.append(np.asarray(im.crop(tuple(int(round(b)) for b in box)).resize((S, S), Image.BILINEAR),
                                     np.float32).transpose(2, 0, 1) / 255)
         crops = np.stack(crops)
-        emb = unit(emb) + unit(tr.embed(p, crops))
+        emb = unit_rows(emb) + unit_rows(tr.embed(p, crops))
         if cfg.get("tta_flip"):
-            emb = emb + unit(tr.embed(p, np.ascontiguousarray(crops[:, :, :, ::-1])))
+            emb = emb + unit_rows(tr.embed(p, np.ascontiguousarray(crops[:, :, :, ::-1])))
     return {"p@4": precision_at_k(emb, ypool), "loss": [losses[0], losses[-1]], "seconds": dt, "graph_seconds": tg,
             "epochs": cfg["epochs"]}
 
