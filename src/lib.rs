@@ -2,7 +2,7 @@
 //!
 //! The plain-Rust engine (no Postgres; unit-tested with `cargo test`):
 //! - `engine::image` — `access` (which server files a role may read), `decode` (with
-//!   `jpeg_dc`: large JPEGs at 1/8 scale from their DC coefficients),
+//!   `jpeg_dc` and `jpeg_bits`: large JPEGs at 1/8 scale from their DC coefficients),
 //!   `resize`, `preprocess` (imported models' input tensors), `augment` (SimCLR
 //!   views) with `photometric` (jitter, blur, noise), `distort` (elastic warp,
 //!   frames, stroke width), `grid` (terminal and PNG result grids)
@@ -11,24 +11,27 @@
 //!   `wire` and `inspect` (reading and vetting an ONNX file), `imported` (running
 //!   any imported encoder)
 //! - `engine::train` — the training loop; `engine::distance` — vector kernels;
-//!   `engine::ann` — k-means and list probing for the `ann` index;
-//!   `engine::tutorial` — the tutorial dialect's parser
+//!   `engine::ann` — `kmeans` and `lists` (sampling, probe order) for the `ann` index;
+//!   `engine::tutorial` — the tutorial dialect: `lexer` (sqlparser's tokenizer) and `grammar`
+//! - unit tests of the larger engine files sit beside them in `*_tests.rs` modules
 //!
 //! The Postgres-facing layer (thin `#[pg_extern]`s over the engine):
 //! - `embedding` — the `embedding` type: `text` (with `shortest`, float4out's text
-//!   form), `io`, `operators`, `ordering` (btree, hash), `arithmetic`, `casts`,
-//!   `quantize`, `aggregate`
+//!   form), `in_place` (arguments read in the page), `io`, `operators`, `ordering`
+//!   (btree, hash), `arithmetic`, `casts`, `quantize`, `aggregate`
 //! - `model` — `catalog` (the models table, typed rows, drop/export), `build`
 //!   (`build_model`), `build_options` (its options, checked in plain Rust),
 //!   `training_images`, `import` (`import_model`), `encoder` (`embed_image`),
 //!   `runtime` (ONNX Runtime settings, `onnxruntime_info`)
 //! - `columns` — `convert`, `row_identity` (which row an embedding belongs to),
 //!   `keep_current` (its triggers) and `search` (`search_image`)
-//! - `tutorial` — `run`, `csv_load` (`load_csv`), `display` (`print_images`, `contact_sheet`)
+//! - `tutorial` — `run`, `csv_load` (`load_csv`, read with the `csv` crate), `display`
+//!   (`print_images`, `contact_sheet`)
 //! - `spi::rows` — the batch cursor and image columns of any query
 //! - `error` — one error type mapped to SQLSTATEs; `settings` — the GUCs
 //! - `backend_tests` — `#[pg_test]`s that need a running backend
-//! - `index` — the `ann` index access method (IVF; pages, WAL, build, scan, vacuum, cost)
+//! - `index` — the `ann` index access method (IVF), a file a phase: `handler`, `options`,
+//!   `pages` (layout, WAL), `build`, `insert`, `scan`, `vacuum`, `cost`
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);

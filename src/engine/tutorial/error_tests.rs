@@ -62,6 +62,30 @@ mod errors {
         ));
     }
 
+    /// sqlparser's tokenizer cuts the statement; where it stops, the error is named
+    /// in our words at the opening quote (after an E, U&, N, X or B prefix).
+    #[test]
+    fn tokenizer_failures_in_our_words() {
+        for (statement, position, message) in [
+            ("CONVERT USING m AS SELECT E'abc", 27, "unterminated quoted string"),
+            ("CONVERT USING m AS SELECT U&\"abc", 28, "unterminated quoted identifier"),
+            ("CONVERT USING m AS SELECT x'ab", 27, "unterminated quoted string"),
+            ("CONVERT USING m AS SELECT $$abc", 26, "unterminated dollar-quoted string"),
+            ("COPY t FROM 'x.csv' /* open", 20, "unterminated /* comment"),
+            ("COPY \"t FROM 'x.csv'", 5, "unterminated quoted identifier"),
+            // Inside a token sqlparser reads as one (`=>`), the grammar goes on from the `>`.
+            ("CONVERT USING m OPTIONS (a=>1) AS SELECT 1", 27, "expected option value, found \">\""),
+            // Anything else keeps sqlparser's words.
+            ("CONVERT USING m AS SELECT 0b", 26, "expected a binary digit after '0b'"),
+        ] {
+            let e = err(statement);
+            assert_eq!((e.position, e.message.as_str()), (position, message), "{statement}");
+        }
+        // Whitespace as Postgres has it (vertical tab, form feed, CR LF), nested comments.
+        let copy = Statement::Copy { table: qn(None, "t"), path: "x.csv".into(), options: vec![] };
+        assert_eq!(ok("COPY\u{b}t\u{c}FROM\r\n'x.csv' /* a /* nested */ comment */ ;"), copy);
+    }
+
     #[test]
     fn caret_display() {
         let e = err("BUILD MODEL m USIN SimCLR AS SELECT 1");

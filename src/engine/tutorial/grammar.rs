@@ -60,7 +60,7 @@ impl<'a> Parser<'a> {
     pub(super) fn read_quoted(&mut self) -> Result<String, ParseError> {
         let start = self.pos;
         let q = self.b[start];
-        let end = self.scan_quoted(start, q, false)?;
+        let end = self.scan_quoted(start)?;
         let doubled = [q as char, q as char].iter().collect::<String>();
         let text = self.src[start + 1..end - 1].replace(&doubled, &(q as char).to_string());
         if text.contains('\0') {
@@ -368,14 +368,16 @@ impl<'a> Parser<'a> {
                 k >= self.end
             };
             if rest_is_end {
-                let mut inner = Parser { src: self.src, b: self.b, pos: body_start + 1, end: close, top: false };
+                let mut inner =
+                    Parser { lexed: self.lexed, src: self.src, b: self.b, pos: body_start + 1, end: close, top: false };
                 let stmt = inner.parse_print_body()?;
                 self.pos = close + 1;
                 self.expect_end()?;
                 return Ok(Statement::PrintImage { inner: Box::new(stmt) });
             }
             // `(...) UNION (...)` etc.: a plain query, unless it is a statement.
-            let mut probe = Parser { src: self.src, b: self.b, pos: body_start + 1, end: close, top: false };
+            let mut probe =
+                Parser { lexed: self.lexed, src: self.src, b: self.b, pos: body_start + 1, end: close, top: false };
             if probe.peek_tutorial_word()?.is_some() {
                 return Err(
                     self.err_at(after, format!("unexpected {} after PRINT IMAGE AS (...)", self.describe_at(after)))

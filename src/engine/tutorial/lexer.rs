@@ -1,7 +1,90 @@
-//! Scanning the statement: whitespace and comments, tokens, quoted strings and
-//! the raw SQL query after `AS` (lexed, not parsed, to find where it ends and
-//! where its ORDER BY / LIMIT starts), and the caret-pointed errors.
+//! Scanning the statement: sqlparser's tokenizer (PostgreSQL dialect) cuts it into
+//! tokens once, with byte offsets; on those this file skips whitespace and
+//! comments, finds where quoted strings end, and lexes (not parses) the raw SQL
+//! query after `AS` to find where it ends and where its ORDER BY / LIMIT starts.
+//! The grammar keeps its own rules for words, numbers and option values, and the
+//! caret-pointed errors keep our wording: an unterminated quote, dollar quote or
+//! comment is named here from the text where sqlparser stopped.
 use super::*;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Location, Token as SqlToken, Tokenizer};
+use std::borrow::Cow;
+
+/// A text's tokens, whitespace and comments included, so that they tile it from
+/// where tokenizing began to `stop`, where it ended or failed.
+#[derive(Clone, Debug)]
+pub(super) struct Lexed {
+    tokens: Vec<Token>,
+    stop: usize,
+    /// sqlparser's message when a token starting at `stop` could not be read.
+    failure: Option<String>,
+}
+
+impl Lexed {
+    /// Tokenizes `text[from..]`; offsets are into `text`.
+    pub(super) fn new(text: &str, from: usize) -> Lexed {
+        let rest = text.get(from..).unwrap_or("");
+        let mut spans = Vec::new();
+        let result = Tokenizer::new(&PostgreSqlDialect {}, rest).tokenize_with_location_into_buf(&mut spans);
+        let mut cursor = Cursor { rest: rest.chars(), byte: from, line: 1, column: 1 };
+        let tokens: Vec<Token> = spans
+            .iter()
+            .map(|t| {
+                let start = cursor.advance_to(t.span.start);
+                let end = cursor.advance_to(t.span.end);
+                Token { start, end, kind: kind_of(&t.token, text.as_bytes().get(start).copied().unwrap_or(0)) }
+            })
+            .collect();
+        let stop = tokens.last().map_or(from, |t| t.end);
+        Lexed { tokens, stop, failure: result.err().map(|e| e.message) }
+    }
+}
+
+/// Turns sqlparser's (line, column in characters) locations into byte offsets,
+/// counting lines and columns as its tokenizer does; locations only move forward.
+struct Cursor<'t> {
+    rest: std::str::Chars<'t>,
+    byte: usize,
+    line: u64,
+    column: u64,
+}
+
+impl Cursor<'_> {
+    fn advance_to(&mut self, to: Location) -> usize {
+        while (self.line, self.column) < (to.line, to.column) {
+            let Some(c) = self.rest.next() else { break };
+            self.byte += c.len_utf8();
+            if c == '\n' {
+                (self.line, self.column) = (self.line + 1, 1);
+            } else {
+                self.column += 1;
+            }
+        }
+        self.byte
+    }
+}
+
+/// What the grammar and the query scan need to know of a sqlparser token.
+fn kind_of(token: &SqlToken, first_byte: u8) -> Kind {
+    match token {
+        SqlToken::Whitespace(_) => Kind::Space,
+        SqlToken::Word(word) if word.quote_style.is_none() => Kind::Word,
+        SqlToken::Word(_) => Kind::QuotedIdent,
+        SqlToken::Number(..) => Kind::Num,
+        SqlToken::Placeholder(_) => Kind::Param,
+        SqlToken::LParen => Kind::LParen,
+        SqlToken::RParen => Kind::RParen,
+        SqlToken::SemiColon => Kind::Semi,
+        SqlToken::SingleQuotedString(_)
+        | SqlToken::EscapedStringLiteral(_)
+        | SqlToken::UnicodeStringLiteral(_)
+        | SqlToken::NationalStringLiteral(_)
+        | SqlToken::HexStringLiteral(_)
+        | SqlToken::SingleQuotedByteStringLiteral(_)
+        | SqlToken::DollarQuotedString(_) => Kind::Str,
+        _ => Kind::Other(first_byte),
+    }
+}
 
 impl<'a> Parser<'a> {
     // ---------------------------------------------------------------- errors
@@ -53,42 +136,59 @@ impl<'a> Parser<'a> {
 
     // ---------------------------------------------------------------- lexing
 
-    /// Skip whitespace and comments starting at `i`; returns the new offset.
-    pub(super) fn skip_ws_from(&self, mut i: usize) -> Result<usize, ParseError> {
-        let b = self.b;
-        while i < self.end {
-            let c = b[i];
-            if is_ws(c) {
-                i += 1;
-            } else if c == b'-' && i + 1 < self.end && b[i + 1] == b'-' {
-                while i < self.end && b[i] != b'\n' {
-                    i += 1;
-                }
-            } else if c == b'/' && i + 1 < self.end && b[i + 1] == b'*' {
-                let start = i;
-                let mut depth = 0usize;
-                loop {
-                    if i + 1 >= self.end {
-                        return Err(self.err_at(start, "unterminated /* comment"));
-                    }
-                    if b[i] == b'/' && b[i + 1] == b'*' {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b[i + 1] == b'/' {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-            } else {
-                break;
+    /// The tokens from byte `i` on, and the index of the first: the statement's own
+    /// table when a token starts at `i`, else (the grammar stopped inside a token,
+    /// say after the `=` of `=>`) the text from `i` tokenized afresh, as a scanner
+    /// starting there would.
+    fn lexed_from(&self, i: usize) -> (Cow<'a, Lexed>, usize) {
+        let table = self.lexed;
+        let k = table.tokens.partition_point(|t| t.start < i);
+        let at_a_token = table.tokens.get(k).map_or(table.stop == i, |t| t.start == i);
+        if at_a_token {
+            (Cow::Borrowed(table), k)
+        } else {
+            (Cow::Owned(Lexed::new(self.src, i)), 0)
+        }
+    }
+
+    /// The error for a token that sqlparser could not finish at `at`, in our words
+    /// for quotes, dollar quotes and comments (pointing at the opening quote, after
+    /// any E, U&, N, X or B prefix), else in sqlparser's.
+    fn unreadable_token(&self, at: usize, lexed: &Lexed) -> ParseError {
+        let rest = &self.b[at..];
+        if rest.starts_with(b"/*") {
+            return self.err_at(at, "unterminated /* comment");
+        }
+        if rest.first() == Some(&b'$') {
+            return self.err_at(at, "unterminated dollar-quoted string");
+        }
+        match rest.iter().take(3).position(|&c| c == b'\'' || c == b'"') {
+            Some(q) if rest[q] == b'"' => self.err_at(at + q, "unterminated quoted identifier"),
+            Some(q) => self.err_at(at + q, "unterminated quoted string"),
+            None => {
+                let message = lexed.failure.as_deref().unwrap_or("unreadable token");
+                let mut chars = message.chars();
+                let lowered = chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str());
+                self.err_at(at, lowered.unwrap_or_default())
             }
         }
-        Ok(i)
+    }
+
+    /// Skip whitespace and comments starting at `i`; returns the new offset.
+    pub(super) fn skip_ws_from(&self, i: usize) -> Result<usize, ParseError> {
+        let (lexed, mut k) = self.lexed_from(i);
+        let mut at = i;
+        while at < self.end {
+            match lexed.tokens.get(k) {
+                Some(t) if t.kind == Kind::Space => (at, k) = (t.end, k + 1),
+                Some(_) => break,
+                None if lexed.failure.is_some() && self.b[at..].starts_with(b"/*") => {
+                    return Err(self.unreadable_token(at, &lexed));
+                }
+                None => break,
+            }
+        }
+        Ok(at.min(self.end))
     }
 
     pub(super) fn skip_ws(&mut self) -> Result<(), ParseError> {
@@ -96,96 +196,26 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// End offset of a quoted token starting at `i` (which holds the quote).
-    pub(super) fn scan_quoted(&self, i: usize, q: u8, backslash: bool) -> Result<usize, ParseError> {
-        let b = self.b;
-        let mut j = i + 1;
-        while j < self.end {
-            if backslash && b[j] == b'\\' {
-                j += 2;
-                continue;
-            }
-            if b[j] == q {
-                if j + 1 < self.end && b[j + 1] == q {
-                    j += 2;
-                    continue;
-                }
-                return Ok(j + 1);
-            }
-            j += 1;
+    /// End offset of the quoted string or identifier starting at `i` (which holds the quote).
+    pub(super) fn scan_quoted(&self, i: usize) -> Result<usize, ParseError> {
+        let (lexed, k) = self.lexed_from(i);
+        match lexed.tokens.get(k) {
+            Some(t) => Ok(t.end),
+            None => Err(self.unreadable_token(i, &lexed)),
         }
-        Err(self.err_at(i, if q == b'"' { "unterminated quoted identifier" } else { "unterminated quoted string" }))
     }
 
     /// Next SQL token at or after `i` (skipping whitespace/comments), or None at `end`.
     pub(super) fn next_token(&self, i: usize) -> Result<Option<Token>, ParseError> {
-        let b = self.b;
         let start = self.skip_ws_from(i)?;
         if start >= self.end {
             return Ok(None);
         }
-        let c = b[start];
-        let mut j = start + 1;
-        let kind = match c {
-            b'\'' => {
-                j = self.scan_quoted(start, b'\'', false)?;
-                Kind::Str
-            }
-            b'"' => {
-                j = self.scan_quoted(start, b'"', false)?;
-                Kind::QuotedIdent
-            }
-            b'$' => {
-                // $tag$ ... $tag$ (tag optional), or $1 parameter.
-                let mut k = start + 1;
-                if k < self.end && is_ident_start(b[k]) {
-                    while k < self.end && (is_ident_start(b[k]) || b[k].is_ascii_digit()) {
-                        k += 1;
-                    }
-                }
-                if k < self.end && b[k] == b'$' {
-                    let delim = &b[start..=k];
-                    let body = k + 1;
-                    match b[body..self.end].windows(delim.len()).position(|w| w == delim) {
-                        Some(off) => {
-                            j = body + off + delim.len();
-                            Kind::Str
-                        }
-                        None => return Err(self.err_at(start, "unterminated dollar-quoted string")),
-                    }
-                } else if k == start + 1 && k < self.end && b[k].is_ascii_digit() {
-                    while j < self.end && b[j].is_ascii_digit() {
-                        j += 1;
-                    }
-                    Kind::Param
-                } else {
-                    Kind::Other(b'$')
-                }
-            }
-            b'(' => Kind::LParen,
-            b')' => Kind::RParen,
-            b';' => Kind::Semi,
-            c if is_ident_start(c) => {
-                while j < self.end && is_ident_char(b[j]) {
-                    j += 1;
-                }
-                if j - start == 1 && (c == b'e' || c == b'E') && j < self.end && b[j] == b'\'' {
-                    // E'...' string with backslash escapes.
-                    j = self.scan_quoted(j, b'\'', true)?;
-                    Kind::Str
-                } else {
-                    Kind::Word
-                }
-            }
-            c if c.is_ascii_digit() || (c == b'.' && j < self.end && b[j].is_ascii_digit()) => {
-                while j < self.end && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.') {
-                    j += 1;
-                }
-                Kind::Num
-            }
-            c => Kind::Other(c),
-        };
-        Ok(Some(Token { start, end: j, kind }))
+        let (lexed, k) = self.lexed_from(start);
+        match lexed.tokens.get(k) {
+            Some(t) => Ok(Some(*t)),
+            None => Err(self.unreadable_token(start, &lexed)),
+        }
     }
 
     /// Lex the raw query from `self.pos` to `self.end`. Consumes everything.

@@ -1,5 +1,6 @@
 //! The image_search tutorial dialect: its statements as Rust values, and `parse`.
-//! `lexer` scans tokens, quoted strings and raw queries; `grammar` holds the
+//! `lexer` cuts the statement into tokens with sqlparser's tokenizer (PostgreSQL
+//! dialect) and scans quoted strings and raw queries on them; `grammar` holds the
 //! statement rules.
 //!
 //! Pure Rust (no pgrx, no Postgres).  `image_search.run('<statement>')` hands the
@@ -138,23 +139,22 @@ impl std::error::Error for ParseError {}
 
 /// Parse one tutorial statement.
 pub fn parse(statement: &str) -> Result<Statement, ParseError> {
-    let mut p = Parser { src: statement, b: statement.as_bytes(), pos: 0, end: statement.len(), top: true };
+    let lexed = lexer::Lexed::new(statement, 0);
+    let mut p =
+        Parser { lexed: &lexed, src: statement, b: statement.as_bytes(), pos: 0, end: statement.len(), top: true };
     p.parse_statement()
 }
 
-mod grammar;
-mod lexer;
 #[cfg(test)]
 mod error_tests;
+mod grammar;
+mod lexer;
 #[cfg(test)]
 mod tests;
 
 const MAX_IDENT_LEN: usize = 63;
 const STATEMENTS: &str = "COPY, BUILD MODEL, CONVERT USING, SEARCH IMAGE or PRINT IMAGE";
 
-fn is_ws(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
 fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
 }
@@ -164,6 +164,8 @@ fn is_ident_char(c: u8) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
+    /// Whitespace or a comment.
+    Space,
     Word,
     QuotedIdent,
     Str,
@@ -193,6 +195,8 @@ struct QueryScan {
 }
 
 struct Parser<'a> {
+    /// The statement's tokens, cut once by sqlparser.
+    lexed: &'a lexer::Lexed,
     src: &'a str,
     b: &'a [u8],
     pos: usize,
