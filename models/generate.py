@@ -651,6 +651,7 @@ EXTRA_ARCHS = {
 
 
 def generate(out_dir, name=ARCH_NAME):
+    import gradient_descriptor  # imports this module; see models/gradient_descriptor.py
     if name != ARCH_NAME:
         return generate_extra(out_dir, name)
     os.makedirs(out_dir, exist_ok=True)
@@ -658,7 +659,8 @@ def generate(out_dir, name=ARCH_NAME):
     for c in (1, 3):
         for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c)),
                              (f"encoder_c{c}.onnx", build_encoder_graph(c)),
-                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c))):
+                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c)),
+                             *gradient_descriptor.graphs(c)):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))
@@ -676,13 +678,15 @@ def generate(out_dir, name=ARCH_NAME):
 
 
 def generate_extra(out_dir, name):
+    import gradient_descriptor
     arch = EXTRA_ARCHS[name]
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for c in (1, 3):
         for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c, arch, name=name)),
                              (f"encoder_c{c}.onnx", build_encoder_graph(c, arch, name=name)),
-                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c, arch, name=name))):
+                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c, arch, name=name)),
+                             *gradient_descriptor.graphs(c, arch, name)):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))

@@ -18,7 +18,9 @@ import generate as G  # noqa: E402
 OUT = os.path.join(HERE, G.ARCH_NAME)
 FILES = ["train_step_c1.onnx", "train_step_c3.onnx", "encoder_c1.onnx", "encoder_c3.onnx",
          "init_params_c1.bin", "init_params_c3.bin", "manifest.json",
-         "mirror_encoder_c1.onnx", "mirror_encoder_c3.onnx"]
+         "mirror_encoder_c1.onnx", "mirror_encoder_c3.onnx",
+         "gradient_encoder_c1.onnx", "gradient_encoder_c3.onnx",
+         "gradient_mirror_encoder_c1.onnx", "gradient_mirror_encoder_c3.onnx"]
 
 
 def f32(x):
@@ -352,3 +354,70 @@ def test_mirror_encoder_averages_an_image_and_its_mirror(arch, c):
     np.testing.assert_allclose(mirror.run(None, {"params": p, "images": flipped})[0], m, rtol=1e-5, atol=1e-6)
     assert not np.allclose(a, b, atol=1e-3), "the plain encoder is not mirror-invariant, so the test can fail"
     np.testing.assert_allclose(mirror.run(None, {"params": p, "images": x[1:2]})[0][0], m[1], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the gradient descriptor
+import gradient_descriptor as D  # noqa: E402
+
+
+def test_descriptor_regeneration_is_byte_identical(tmp_path):
+    D.main(["--out", str(tmp_path)])
+    for c in (1, 3):
+        name = f"descriptor_c{c}.onnx"
+        with open(os.path.join(HERE, "gradient_descriptor", name), "rb") as a, open(tmp_path / name, "rb") as b:
+            assert a.read() == b.read(), f"{name} differs from a fresh regeneration"
+        m = onnx.load(os.path.join(HERE, "gradient_descriptor", name))
+        onnx.checker.check_model(m, full_check=True)
+        assert all(node.domain in ("", "ai.onnx") for node in m.graph.node)
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_descriptor_matches_the_numpy_reference(c):
+    """Oriented-gradient histograms: the graph equals the documented computation; a
+    vertical edge votes for the horizontal directions only; other sizes are resized first."""
+    s = sess(os.path.join(HERE, "gradient_descriptor", f"descriptor_c{c}.onnx"))
+    rng = np.random.RandomState(c)
+    x = rng.rand(4, c, D.SIDE, D.SIDE).astype(np.float32)
+    np.testing.assert_allclose(s.run(None, {"images": x})[0], D.reference(x), rtol=1e-4, atol=1e-4)
+    edge = np.zeros((1, c, D.SIDE, D.SIDE), np.float32)
+    edge[..., D.SIDE // 2:] = 1.0  # dark left, bright right: gradients point along +x
+    f = s.run(None, {"images": edge})[0].reshape(D.ORIENTATIONS, D.GRID, D.GRID)
+    centre = f[:, D.GRID // 2, D.GRID // 2]  # (the image's own borders add other directions)
+    assert centre[0] > 0 and np.allclose(centre[1:], 0, atol=1e-6), centre
+    assert s.run(None, {"images": rng.rand(2, c, 64, 40).astype(np.float32)})[0].shape == (2, D.FEATURES)
+
+
+@pytest.mark.parametrize("arch", ["simclr_cnn", "simclr_cnn_ms"])
+@pytest.mark.parametrize("c", [1, 3])
+def test_gradient_encoders_concatenate_h_and_the_projected_descriptor(arch, c):
+    """gradient_encoder = concat(unit(h), WEIGHT * unit((descriptor - mean) @ projection));
+    gradient_mirror_encoder averages that over an image and its mirror."""
+    d = os.path.join(HERE, arch)
+    enc = sess(os.path.join(d, f"encoder_c{c}.onnx"))
+    grad = sess(os.path.join(d, f"gradient_encoder_c{c}.onnx"))
+    mirror = sess(os.path.join(d, f"gradient_mirror_encoder_c{c}.onnx"))
+    desc = sess(os.path.join(HERE, "gradient_descriptor", f"descriptor_c{c}.onnx"))
+    pe = enc.get_inputs()[0].shape[0]
+    rng = np.random.RandomState(c)
+    p = np.fromfile(os.path.join(d, f"init_params_c{c}.bin"), np.float32)[:pe]
+    x = rng.rand(80, c, 32, 32).astype(np.float32)
+    pca = D.fit_pca(desc.run(None, {"images": x})[0])
+    assert pca.shape == (D.FEATURES * (D.DIMS + 1),)
+
+    def unit(e):
+        return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+    def expected(images):
+        h = enc.run(None, {"params": p, "images": images})[0]
+        z = (desc.run(None, {"images": images})[0] - pca[:D.FEATURES]) @ pca[D.FEATURES:].reshape(D.FEATURES, D.DIMS)
+        return np.concatenate([unit(h), D.WEIGHT * unit(z)], 1)
+    got = grad.run(None, {"params": p, "gradient_pca": pca, "images": x[:5]})[0]
+    assert got.shape[1] == G.embed_dim(c, G.EXTRA_ARCHS.get(arch, G.DEFAULT_ARCH)) + D.DIMS
+    np.testing.assert_allclose(got, expected(x[:5]), rtol=1e-4, atol=1e-5)
+    flipped = np.ascontiguousarray(x[:5, :, :, ::-1])
+    m = mirror.run(None, {"params": p, "gradient_pca": pca, "images": x[:5]})[0]
+    np.testing.assert_allclose(m, unit(expected(x[:5])) + unit(expected(flipped)), rtol=1e-4, atol=1e-5)
+    # an image embeds to the same bits alone or in a batch (convert stores what embed_image returns)
+    for session in (grad, mirror):
+        alone = session.run(None, {"params": p, "gradient_pca": pca, "images": x[2:3]})[0][0]
+        assert np.array_equal(alone, session.run(None, {"params": p, "gradient_pca": pca, "images": x[:5]})[0][2])

@@ -12,12 +12,12 @@ mod tests {
     use ort::value::TensorRef;
     use pgrx::prelude::*;
 
-    fn run_encoder(model: &[u8], images: &[f32], n: usize) -> Vec<f32> {
+    fn run_encoder(model: &[u8], images: &[f32], n: usize, dim: usize) -> Vec<f32> {
         let mut session = onnx::session(model, Threads::Sleep).expect("session");
         let input = TensorRef::from_array_view(([n, 1, 28, 28], images)).unwrap();
         let outputs = session.run(ort::inputs!["images" => input]).unwrap();
         let (shape, values) = outputs["embedding"].try_extract_tensor::<f32>().unwrap();
-        assert_eq!(&shape[..], &[n as i64, model_files::simclr_cnn(1).embedding_dim as i64]);
+        assert_eq!(&shape[..], &[n as i64, dim as i64]);
         values.to_vec()
     }
 
@@ -27,7 +27,7 @@ mod tests {
         let params = arch.initial_params();
         let model = with_initializer(arch.encoder, "params", &params[..arch.encoder_param_count]);
         let images: Vec<f32> = (0..2 * 28 * 28).map(|i| (i % 29) as f32 / 29.0).collect();
-        let out = run_encoder(&model, &images, 2);
+        let out = run_encoder(&model, &images, 2, arch.embedding_dim);
         assert!(out.iter().all(|v| v.is_finite()));
         assert_ne!(&out[..128], &out[128..], "different images give different embeddings");
         assert!(onnx::build_info().unwrap().starts_with("ORT Build Info"), "{}", onnx::build_info().unwrap());
@@ -58,8 +58,31 @@ mod tests {
         )
         .unwrap();
         let tensor = crate::engine::image::resize::to_tensor(&picture, 28, 1);
-        let standalone = run_encoder(&onnx_bytes, &tensor, 1);
+        // A grayscale model carries the gradient descriptor by default: 128 + 64 values.
+        let standalone = run_encoder(&onnx_bytes, &tensor, 1, model_files::simclr_cnn(1).embedding_dim(true));
         assert_eq!(standalone, stored, "the exported file is the model that embed_image runs");
+    }
+
+    #[pg_test]
+    fn the_gradient_descriptor_sits_beside_the_learnt_embedding() {
+        build_small_model("with_descriptor", 1);
+        let embedding = Spi::get_one::<Vec<f32>>(
+            "SELECT image_search.embed_image('with_descriptor', 'tutorial_data/mnist_data/test/923.jpg')::real[]",
+        )
+        .unwrap()
+        .unwrap();
+        let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let learnt = model_files::simclr_cnn(1).embedding_dim;
+        assert_eq!(embedding.len(), learnt + crate::engine::gradient_descriptor::DIMS);
+        assert!((norm(&embedding[..learnt]) - 1.0).abs() < 1e-4, "unit(h) first");
+        assert!((norm(&embedding[learnt..]) - 0.7).abs() < 1e-4, "then 0.7 x the unit projected descriptor");
+        Spi::run(
+            "SELECT * FROM image_search.build_model('without_descriptor', 'SELECT img_path FROM pg_test_train ORDER BY filename LIMIT 96',
+                 image_col => 'img_path', max_epochs => 1, seed => 1, gradient_descriptor => false, overwrite => true)",
+        )
+        .unwrap();
+        let dims = Spi::get_one::<i32>("SELECT embedding_dim FROM image_search.model_list WHERE name = 'without_descriptor'");
+        assert_eq!(dims.unwrap(), Some(learnt as i32));
     }
 
     #[pg_test]

@@ -10,7 +10,9 @@
 //!   (the generated graphs compiled in), `encoder_file` (standalone encoder ONNX),
 //!   `wire` and `inspect` (reading and vetting an ONNX file), `imported` (running
 //!   any imported encoder)
-//! - `engine::train` — the training loop; `engine::distance` — vector kernels;
+//! - `engine::train` — the training loop; `engine::gradient_descriptor` — the
+//!   oriented-gradient descriptor grayscale embeddings carry, and its PCA fit;
+//!   `engine::distance` — vector kernels;
 //!   `engine::ann` — `kmeans` and `lists` (sampling, probe order) for the `ann` index;
 //!   `engine::tutorial` — the tutorial dialect: `lexer` (sqlparser's tokenizer) and `grammar`
 //! - unit tests of the larger engine files sit beside them in `*_tests.rs` modules

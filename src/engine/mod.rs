@@ -3,11 +3,13 @@
 //! - `image`: reading, decoding, resampling, augmenting and showing images
 //! - `onnx`: ONNX Runtime sessions, the generated graphs, standalone encoder files
 //! - `train`: the SimCLR training loop around the ONNX train step
+//! - `gradient_descriptor`: the oriented-gradient descriptor grayscale embeddings carry, and its fit
 //! - `distance`: cosine, L2 and inner-product kernels
 //! - `tutorial`: the tutorial dialect's parser
 //! - `ann`: k-means, list assignment and probing for the `ann` index (src/index)
 pub mod ann;
 pub mod distance;
+pub mod gradient_descriptor;
 pub mod image;
 pub mod onnx;
 pub mod train;

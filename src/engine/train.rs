@@ -7,6 +7,7 @@
 use crate::engine::image::augment::{augment_pairs, AugmentOptions};
 use crate::engine::image::Picture;
 use crate::engine::onnx::architectures::Architecture;
+use crate::engine::gradient_descriptor;
 use crate::engine::onnx::encoder_file;
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -35,6 +36,10 @@ pub struct TrainConfig {
     pub channels: u8,
     pub seed: u64,
     pub augment: AugmentOptions,
+    /// Whether the embedding carries the gradient descriptor beside h
+    /// (`engine::gradient_descriptor`); models of 0.5.0 and before did not.
+    #[serde(default)]
+    pub gradient_descriptor: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -271,10 +276,15 @@ impl<'a> Trainer<'a> {
     }
 
     /// The standalone encoder ONNX with the trained weights: a model trained with
-    /// flips gets the encoder that averages an image and its mirror.
-    pub fn encoder_onnx(&self) -> Vec<u8> {
-        let graph = self.arch.encoder_graph(self.config.augment.flip);
-        encoder_file::with_initializer(graph, "params", &self.opt.params[..self.arch.encoder_param_count])
+    /// flips gets the encoder that averages an image and its mirror; with the
+    /// gradient descriptor, `gradient_pca` is its fitted mean and projection.
+    pub fn encoder_onnx(&self, gradient_pca: Option<&[f32]>) -> Vec<u8> {
+        let graph = self.arch.encoder_graph(self.config.augment.flip, gradient_pca.is_some());
+        let model = encoder_file::with_initializer(graph, "params", &self.opt.params[..self.arch.encoder_param_count]);
+        match gradient_pca {
+            Some(pca) => encoder_file::with_initializer(&model, gradient_descriptor::INITIALIZER, pca),
+            None => model,
+        }
     }
 }
 
@@ -406,6 +416,7 @@ mod tests {
             channels: 1,
             seed: 1,
             augment: AugmentOptions::for_grayscale(),
+            gradient_descriptor: false,
         }
     }
 
@@ -478,6 +489,7 @@ mod tests {
             channels: 1,
             seed: 0,
             augment: AugmentOptions::for_grayscale(),
+            gradient_descriptor: false,
         };
         let params = arch.initial_params();
         let zeros = vec![0f32; params.len()];

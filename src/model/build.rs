@@ -2,6 +2,8 @@
 //! stores it in the models catalog. The options are checked before any image is
 //! read; the training itself is `engine::train`'s loop around the generated
 //! ONNX train step.
+use crate::engine::gradient_descriptor;
+use crate::engine::image::preprocess::Preprocessing;
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::encoder_file;
 use crate::engine::onnx::imported::EncoderConfig;
@@ -17,10 +19,10 @@ use pgrx::JsonB;
 
 #[allow(clippy::too_many_arguments)]
 /// Trains a SimCLR encoder on the images of `source_query` and stores it as `model_name`.
-/// (The Rust name differs from the SQL name so that the C symbol of the 0.2.0
-/// signature, below, stays what older install scripts point at.)
+/// (The Rust name differs from the SQL name so that the C symbols of older
+/// signatures, below, stay what older install scripts point at.)
 #[pg_extern(name = "build_model", volatile, parallel_unsafe, requires = ["models_catalog"])]
-fn build_model_v3(
+fn build_model_v4(
     model_name: &str,
     source_query: &str,
     image_col: default!(&str, "'image_path'"),
@@ -41,6 +43,7 @@ fn build_model_v3(
     max_seconds: default!(Option<f64>, "NULL"),
     lr_schedule: default!(&str, "'constant'"),
     warmup: default!(f64, 0.0),
+    gradient_descriptor: default!(Option<bool>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -68,6 +71,7 @@ fn build_model_v3(
         flip,
         color_jitter,
         augment: augment.map(|j| j.0),
+        gradient_descriptor,
     };
     // A warm start defaults to the pretrained model's channels, size and architecture.
     let pretrained = pretrained.map(|name| {
@@ -139,7 +143,16 @@ fn build_model_v3(
         pgrx::check_for_interrupts!();
     };
     let epochs = train::train(&mut trainer, source, &config, interrupted, notice_epoch).unwrap_or_else(|e| runtime(e));
-    let encoder_onnx = trainer.encoder_onnx();
+    let gradient_pca = config.gradient_descriptor.then(|| {
+        let mut session = onnxruntime::session(gradient_descriptor::descriptor_graph(config.channels), Threads::Sleep)
+            .or_raise();
+        let preprocessing = Preprocessing::trained(config.image_size, config.channels);
+        gradient_descriptor::fit(&mut session, source, &preprocessing, &mut || {
+            pgrx::check_for_interrupts!();
+        })
+            .unwrap_or_else(|e| runtime(e))
+    });
+    let encoder_onnx = trainer.encoder_onnx(gradient_pca.as_deref());
     let seconds = started.elapsed().as_secs_f64();
     let last = epochs.last().cloned().expect("at least one epoch");
     catalog::store(NewModel {
@@ -148,7 +161,7 @@ fn build_model_v3(
         architecture: arch.name,
         channels: config.channels,
         image_size: config.image_size,
-        embedding_dim: arch.embedding_dim,
+        embedding_dim: arch.embedding_dim(config.gradient_descriptor),
         options: serde_json::json!({ "training": &config, "image_col": image_col, "source_query": source_query }),
         encoder_onnx: &encoder_onnx,
         epoch_log: serde_json::to_value(&epochs).expect("epoch stats serialise"),
@@ -172,12 +185,73 @@ fn warm_start_weights(pretrained: &Model, arch: &Architecture, channels: u8) -> 
         ));
     }
     let stored = pretrained.encoder_onnx();
-    [arch.encoder, arch.mirror_encoder]
+    arch.encoder_graphs()
         .into_iter()
         .find_map(|graph| encoder_file::appended_initializer(&stored, graph, "params", arch.encoder_param_count))
         .ok_or_else(|| {
             format!("the weights of pretrained model \"{name}\" cannot be read (it was not trained by build_model)")
         })
+}
+
+/// build_model as versions 0.3.0 to 0.5.0 declare it, without `gradient_descriptor`:
+/// a database whose extension is not yet updated calls this symbol.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(sql = false, volatile, parallel_unsafe)]
+fn build_model_v3(
+    model_name: &str,
+    source_query: &str,
+    image_col: &str,
+    max_epochs: Option<i32>,
+    batch_size: i32,
+    learning_rate: f64,
+    temperature: f64,
+    weight_decay: f64,
+    image_size: Option<i32>,
+    channels: Option<i32>,
+    seed: i64,
+    flip: Option<bool>,
+    color_jitter: Option<bool>,
+    augment: Option<JsonB>,
+    overwrite: bool,
+    architecture: Option<&str>,
+    pretrained: Option<&str>,
+    max_seconds: Option<f64>,
+    lr_schedule: &str,
+    warmup: f64,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_name, String),
+        name!(epochs, i32),
+        name!(final_loss, f64),
+        name!(seconds, f64),
+        name!(rows_used, i64),
+        name!(images_per_second, f64),
+    ),
+> {
+    build_model_v4(
+        model_name,
+        source_query,
+        image_col,
+        max_epochs,
+        batch_size,
+        learning_rate,
+        temperature,
+        weight_decay,
+        image_size,
+        channels,
+        seed,
+        flip,
+        color_jitter,
+        augment,
+        overwrite,
+        architecture,
+        pretrained,
+        max_seconds,
+        lr_schedule,
+        warmup,
+        None,
+    )
 }
 
 /// build_model as versions 0.1.0 and 0.2.0 declare it, without the options added
@@ -212,7 +286,7 @@ fn build_model(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v3(
+    build_model_v4(
         model_name,
         source_query,
         image_col,
@@ -233,5 +307,6 @@ fn build_model(
         None,
         "constant",
         0.0,
+        None,
     )
 }

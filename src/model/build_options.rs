@@ -63,6 +63,8 @@ pub struct BuildRequest {
     pub flip: Option<bool>,
     pub color_jitter: Option<bool>,
     pub augment: Option<serde_json::Value>,
+    /// NULL: on for grayscale images, off for colour (engine::gradient_descriptor).
+    pub gradient_descriptor: Option<bool>,
 }
 
 impl BuildRequest {
@@ -180,6 +182,7 @@ impl BuildRequest {
             channels,
             seed: self.seed as u64,
             augment: self.augment_options(channels, long_build)?,
+            gradient_descriptor: self.gradient_descriptor.unwrap_or(channels == 1),
         })
     }
 }
@@ -205,6 +208,7 @@ mod tests {
             flip: None,
             color_jitter: None,
             augment: None,
+            gradient_descriptor: None,
         }
     }
 
@@ -235,6 +239,12 @@ mod tests {
         assert_eq!(budget.config(1, 1000).unwrap().augment.morph_prob, 0.3);
         let short_budget = BuildRequest { max_seconds: Some(5.0), ..request() };
         assert_eq!(short_budget.config(1, 1000).unwrap().augment.morph_prob, 0.0);
+        // The gradient descriptor: on for grayscale, off for colour, unless asked.
+        assert!(gray.gradient_descriptor && !colour.gradient_descriptor);
+        let off = BuildRequest { gradient_descriptor: Some(false), ..request() };
+        assert!(!off.config(1, 1000).unwrap().gradient_descriptor);
+        let on = BuildRequest { gradient_descriptor: Some(true), ..request() };
+        assert!(on.config(3, 1000).unwrap().gradient_descriptor);
     }
 
     #[test]

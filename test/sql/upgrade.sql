@@ -1,4 +1,4 @@
--- SQL migrations: databases created with the first release (0.1.0), 0.2.0, 0.3.0 and 0.4.0 are
+-- SQL migrations: databases created with the first release (0.1.0), 0.2.0, 0.3.0, 0.4.0 and 0.5.0 are
 -- brought to the current version with ALTER EXTENSION ... UPDATE, keep their models
 -- and embeddings, and end up with exactly the objects of a fresh install.
 -- The fingerprint function comes from sql/include/fingerprint.psql (pg_regress tells
@@ -10,6 +10,7 @@ CREATE DATABASE image_search_upgrade_old;
 CREATE DATABASE image_search_upgrade_020;
 CREATE DATABASE image_search_upgrade_030;
 CREATE DATABASE image_search_upgrade_040;
+CREATE DATABASE image_search_upgrade_050;
 CREATE DATABASE image_search_upgrade_new;
 
 \c image_search_upgrade_old
@@ -114,6 +115,28 @@ SELECT model_name, image_size, image_width FROM image_search.import_model('up_cr
 \set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded_040 \gset
 
+\c image_search_upgrade_050
+SET client_min_messages = warning;
+CREATE EXTENSION image_search VERSION '0.5.0';
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+-- 0.5.0's build_model (its C symbol stays in the library until the update) builds a model;
+-- after the update it embeds as before, and 0.6.0's gradient_descriptor option works.
+SELECT image_search.load_csv('up_test', 'tutorial_data/mnist_data/mnist_test.csv');
+SELECT model_name, epochs FROM image_search.build_model('up_model', 'SELECT img_path FROM up_test',
+       image_col => 'img_path', max_epochs => 1);
+SELECT image_search.embed_image('up_model', 'tutorial_data/mnist_data/test/923.jpg')::text AS before_update \gset
+ALTER EXTENSION image_search UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+SELECT image_search.embed_image('up_model', 'tutorial_data/mnist_data/test/923.jpg')::text = :'before_update'
+       AS same_embedding;
+SELECT model_name FROM image_search.build_model('up_plain', 'SELECT img_path FROM up_test', image_col => 'img_path',
+       max_epochs => 1, gradient_descriptor => false);
+SELECT name, embedding_dim FROM image_search.model_list ORDER BY name;
+\set ECHO none
+\i :fingerprint
+\set ECHO all
+SELECT pg_temp.extension_fingerprint() AS upgraded_050 \gset
+
 \c image_search_upgrade_new
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;
@@ -124,6 +147,7 @@ SELECT pg_temp.extension_fingerprint() = :'upgraded' AS upgrade_matches_fresh_in
 SELECT pg_temp.extension_fingerprint() = :'upgraded_020' AS upgrade_from_020_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_030' AS upgrade_from_030_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_040' AS upgrade_from_040_matches_fresh_install;
+SELECT pg_temp.extension_fingerprint() = :'upgraded_050' AS upgrade_from_050_matches_fresh_install;
 
 \c image_search_regress
 SET client_min_messages = warning;
@@ -131,4 +155,5 @@ DROP DATABASE image_search_upgrade_old;
 DROP DATABASE image_search_upgrade_020;
 DROP DATABASE image_search_upgrade_030;
 DROP DATABASE image_search_upgrade_040;
+DROP DATABASE image_search_upgrade_050;
 DROP DATABASE image_search_upgrade_new;

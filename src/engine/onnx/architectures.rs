@@ -12,9 +12,14 @@ pub struct Architecture {
     /// unit(h(x)) + unit(h(mirrored x)), so a mirrored copy embeds identically
     /// (colour near-duplicates: 0.653 -> 0.687 at a 10k-image budget, models/STUDY.md).
     pub mirror_encoder: &'static [u8],
+    /// `encoder` and `mirror_encoder` with the gradient descriptor beside h
+    /// (`engine::gradient_descriptor`): a further input `gradient_pca`, and
+    /// `gradient_descriptor::DIMS` more values in the embedding.
+    pub gradient_encoder: &'static [u8],
+    pub gradient_mirror_encoder: &'static [u8],
     init_params: &'static [u8],
     pub encoder_param_count: usize,
-    /// Length of the embedding the encoder outputs (the typmod of convert's column).
+    /// Length of the embedding the plain encoder outputs.
     pub embedding_dim: usize,
 }
 
@@ -26,13 +31,26 @@ impl Architecture {
         self.name != "simclr_cnn_ms" || size.div_ceil(2).div_ceil(2).div_ceil(2) % 2 == 0
     }
 
-    /// The encoder graph of a model trained with (`flip`) or without horizontal flips.
-    pub fn encoder_graph(&self, flip: bool) -> &'static [u8] {
-        if flip {
-            self.mirror_encoder
-        } else {
-            self.encoder
+    /// The encoder graph of a model trained with (`flip`) or without horizontal flips,
+    /// with or without the gradient descriptor.
+    pub fn encoder_graph(&self, flip: bool, gradient: bool) -> &'static [u8] {
+        match (flip, gradient) {
+            (false, false) => self.encoder,
+            (true, false) => self.mirror_encoder,
+            (false, true) => self.gradient_encoder,
+            (true, true) => self.gradient_mirror_encoder,
         }
+    }
+
+    /// Every encoder graph a stored model of this architecture may have been made from.
+    pub fn encoder_graphs(&self) -> [&'static [u8]; 4] {
+        [self.encoder, self.mirror_encoder, self.gradient_encoder, self.gradient_mirror_encoder]
+    }
+
+    /// Length of the embedding, with or without the gradient descriptor (the typmod
+    /// of convert's column).
+    pub fn embedding_dim(&self, gradient: bool) -> usize {
+        self.embedding_dim + if gradient { crate::engine::gradient_descriptor::DIMS } else { 0 }
     }
 
     /// The flat parameter vector; the encoder's parameters are its prefix.
@@ -42,7 +60,8 @@ impl Architecture {
 }
 
 /// The generated files of architecture `$name` for `$channels`-channel images:
-/// `models/<name>/{train_step,encoder,mirror_encoder,init_params}_c<channels>.*`.
+/// `models/<name>/{train_step,encoder,mirror_encoder,gradient_encoder,
+/// gradient_mirror_encoder,init_params}_c<channels>.*`.
 macro_rules! generated {
     ($name:literal, $channels:literal, encoder_params: $encoder:expr, embedding_dim: $dim:expr) => {
         Architecture {
@@ -51,6 +70,14 @@ macro_rules! generated {
             train_step: include_bytes!(concat!("../../../models/", $name, "/train_step_c", $channels, ".onnx")),
             encoder: include_bytes!(concat!("../../../models/", $name, "/encoder_c", $channels, ".onnx")),
             mirror_encoder: include_bytes!(concat!("../../../models/", $name, "/mirror_encoder_c", $channels, ".onnx")),
+            gradient_encoder: include_bytes!(concat!("../../../models/", $name, "/gradient_encoder_c", $channels, ".onnx")),
+            gradient_mirror_encoder: include_bytes!(concat!(
+                "../../../models/",
+                $name,
+                "/gradient_mirror_encoder_c",
+                $channels,
+                ".onnx"
+            )),
             init_params: include_bytes!(concat!("../../../models/", $name, "/init_params_c", $channels, ".bin")),
             encoder_param_count: $encoder,
             embedding_dim: $dim,

@@ -50,7 +50,7 @@ pub fn with_initializer(model: &[u8], name: &str, values: &[f32]) -> Vec<u8> {
     out
 }
 
-/// The values of the initializer `with_initializer` added to `model`, which must
+/// The values of the first initializer `with_initializer` added to `model`, which must
 /// start with `base` (the architecture's encoder graph it was made from): the
 /// trained weights of a stored encoder, for warm starts. `None` when `model` was
 /// not made that way (another architecture, or not ours).
@@ -62,10 +62,8 @@ pub fn appended_initializer(model: &[u8], base: &[u8], name: &str, count: usize)
     varint(((MODEL_GRAPH_FIELD as u64) << 3) | 2, &mut header);
     varint(expected.len() as u64, &mut header);
     // Same layout as a tensor of `count` zeros: only the raw bytes may differ.
-    let graph = rest.strip_prefix(&header[..])?;
-    if graph.len() != expected.len() {
-        return None;
-    }
+    // Further appended initializers (a model's gradient_pca) may follow.
+    let graph = rest.strip_prefix(&header[..])?.get(..expected.len())?;
     let raw = &graph[graph.len() - count * 4..];
     if graph[..graph.len() - count * 4] != expected[..expected.len() - count * 4] {
         return None;
@@ -86,6 +84,8 @@ mod tests {
         assert_eq!(appended_initializer(&model, b"base graph", "params", 4), None, "another size");
         assert_eq!(appended_initializer(&model, b"base graph", "weights", 3), None, "another name");
         assert_eq!(appended_initializer(b"base graph", b"base graph", "params", 3), None, "no weights");
+        let two = with_initializer(&model, "gradient_pca", &[7.0, 8.0]);
+        assert_eq!(appended_initializer(&two, b"base graph", "params", 3), Some(values.to_vec()), "a second follows");
     }
 
     #[test]
