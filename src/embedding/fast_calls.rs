@@ -18,11 +18,14 @@
 //! inside `catch_unwind`; a panic there (a bug) retries through the pgrx-guarded function,
 //! which turns any panic into a Postgres ERROR. Nothing unwinds into Postgres.
 use super::in_place::plain_in_place;
+use super::row_prefetch::prefetch_following_rows;
+use super::HEADER_BYTES;
 use crate::engine::distance;
 use pgrx::pg_sys;
 
 /// The two arguments' floats when both are non-null plain values read in place with the
-/// same number of dimensions; None for anything the guarded path must handle.
+/// same number of dimensions; None for anything the guarded path must handle. Also starts
+/// loading the rows a scan will pass next (`row_prefetch`).
 ///
 /// # Safety
 /// `fcinfo` must be a valid call of a function taking two `embedding`s.
@@ -34,7 +37,12 @@ unsafe fn plain_pair<'a>(fcinfo: pg_sys::FunctionCallInfo) -> Option<(&'a [f32],
     }
     let a = plain_in_place(args[0].value.cast_mut_ptr())?;
     let b = plain_in_place(args[1].value.cast_mut_ptr())?;
-    (a.len() == b.len()).then_some((a, b))
+    if a.len() != b.len() {
+        return None;
+    }
+    let values = [args[0].value.cast_mut_ptr::<u8>().cast_const(), args[1].value.cast_mut_ptr::<u8>().cast_const()];
+    prefetch_following_rows(fcinfo, values, HEADER_BYTES + 4 * a.len());
+    Some((a, b))
 }
 
 /// `entry` is the SQL function's C symbol, `guarded` the pgrx wrapper of the same function

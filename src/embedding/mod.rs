@@ -9,6 +9,7 @@
 //! - `casts`: casts from and to arrays (integer, numeric, real, double precision)
 //! - `operators`: distance functions and operators, norms
 //! - `fast_calls`: hand-written fmgr entry points of the distance functions (per-row speed)
+//! - `row_prefetch`: those entry points prefetch the rows a scan reads next
 //! - `arithmetic`: `+`, `-`, `*`, `||`, `subvector` and `sum(embedding)`
 //! - `quantize`: `binary_quantize` (to `bit`)
 //! - `ordering`: btree and hash operator classes (DISTINCT, GROUP BY, plain indexes)
@@ -22,6 +23,7 @@ mod io;
 mod operators;
 mod ordering;
 pub mod quantize;
+mod row_prefetch;
 mod shortest;
 pub mod text;
 
