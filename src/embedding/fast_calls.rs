@@ -101,12 +101,9 @@ fast_distance_call!(
     l1_distance_guarded_wrapper,
     distance::l1_distance
 );
-fast_distance_call!(
-    inner_product_wrapper,
-    pg_finfo_inner_product_wrapper,
-    inner_product_guarded_wrapper,
-    |a, b| distance::inner_product(a, b) as f64
-);
+fast_distance_call!(inner_product_wrapper, pg_finfo_inner_product_wrapper, inner_product_guarded_wrapper, |a, b| {
+    distance::inner_product(a, b) as f64
+});
 fast_distance_call!(
     negative_inner_product_wrapper,
     pg_finfo_negative_inner_product_wrapper,

@@ -47,11 +47,7 @@ unsafe fn dot_and_norms_avx(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
         out.iter().sum::<f32>()
     };
     let rest = |f: fn(f32, f32) -> f32| ra.iter().zip(rb).map(|(x, y)| f(*x, *y)).sum::<f32>();
-    (
-        lanes(ab) + rest(|x, y| x * y),
-        lanes(aa) + rest(|x, _| x * x),
-        lanes(bb) + rest(|_, y| y * y),
-    )
+    (lanes(ab) + rest(|x, y| x * y), lanes(aa) + rest(|x, _| x * x), lanes(bb) + rest(|_, y| y * y))
 }
 
 #[inline]

@@ -338,7 +338,10 @@ pub fn directory_item(last_block: pg_sys::BlockNumber, centroid: &[f32]) -> Vec<
     let mut bytes = vec![0u8; directory_item_size(centroid.len())];
     // SAFETY: the buffer holds 8 + 4 * len bytes.
     unsafe {
-        std::ptr::write_unaligned(bytes.as_mut_ptr() as *mut ListHead, ListHead { last_block, free_block: INVALID_BLOCK });
+        std::ptr::write_unaligned(
+            bytes.as_mut_ptr() as *mut ListHead,
+            ListHead { last_block, free_block: INVALID_BLOCK },
+        );
         std::ptr::copy_nonoverlapping(centroid.as_ptr() as *const u8, bytes.as_mut_ptr().add(8), 4 * centroid.len());
     }
     bytes

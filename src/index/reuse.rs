@@ -15,6 +15,7 @@
 //!    moves to that page (or to where the walk stopped, or to none when it reached the
 //!    list's oldest page), so the next insert resumes there. Only if none had room does the
 //!    list grow a page, as before.
+//!
 //! Wholly empty pages are not returned to the free space map (a scan may be about to follow
 //! a link to one; giving it to another list would need an interlock with scans); they stay
 //! in their list and are refilled by it. The hint is advisory: a stale or lost value only
