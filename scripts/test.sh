@@ -43,6 +43,8 @@ fi
 test/concurrency.sh image_search_regress
 test/lifecycle.sh
 test/ann_crash.sh
+test/ann_replica.sh
+test/ann_reuse.sh
 test/ann_corruption.sh
 test/readme_test.sh
 test/citus.sh

@@ -92,6 +92,26 @@ unsafe fn read_plain<'a>(ptr: *const pg_sys::varlena) -> Option<Result<Cow<'a, [
     }))
 }
 
+/// The floats of a plain, undamaged, 4-byte aligned value, borrowed; None for every other
+/// form. The per-row case of an exact scan, with no copy and no branch to Postgres: the
+/// fast entry points in `fast_calls.rs` take it and leave everything else (and its
+/// ERRORs) to the pgrx-wrapped functions.
+///
+/// # Safety
+/// `ptr` must point to an `embedding` varlena that outlives `'a`.
+#[inline(always)]
+pub(super) unsafe fn plain_in_place<'a>(ptr: *const pg_sys::varlena) -> Option<&'a [f32]> {
+    if !pgrx::varlena::varatt_is_4b_u(ptr) {
+        return None;
+    }
+    let base = ptr as *const u8;
+    let size = pgrx::varlena::varsize_4b(ptr);
+    let dim = std::ptr::read_unaligned(base.add(4) as *const i16);
+    let first = base.add(HEADER_BYTES) as *const f32;
+    (dim >= 0 && size >= HEADER_BYTES + 4 * dim as usize && first.is_aligned())
+        .then(|| std::slice::from_raw_parts(first, dim as usize))
+}
+
 unsafe impl<'fcx> ArgAbi<'fcx> for EmbeddingRef<'fcx> {
     #[inline]
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
@@ -153,6 +173,24 @@ mod tests {
         let read = unsafe { read_plain(ptr) }.unwrap().unwrap();
         assert!(matches!(read, Cow::Owned(_)));
         assert_eq!(bits(&read), bits(&values));
+    }
+
+    #[test]
+    fn only_plain_aligned_undamaged_values_are_taken_in_place() {
+        let values: Vec<f32> = (0..128).map(|i| (i as f32).cos()).collect();
+        let buf = plain_value(&values, 0);
+        let read = unsafe { plain_in_place(buf.as_ptr() as *const pg_sys::varlena) }.unwrap();
+        assert_eq!(read.as_ptr() as usize, buf.as_ptr() as usize + HEADER_BYTES, "no copy");
+        assert_eq!(bits(read), bits(&values));
+        let odd = plain_value(&values, 1);
+        let ptr = unsafe { (odd.as_ptr() as *const u8).add(1) } as *const pg_sys::varlena;
+        assert!(unsafe { plain_in_place(ptr) }.is_none(), "misaligned: copied by the guarded path");
+        let mut short = plain_value(&[1.0, 2.0], 0);
+        short[0] = (short[0] & !0xff) | ((12u32 << 1) | 1);
+        assert!(unsafe { plain_in_place(short.as_ptr() as *const pg_sys::varlena) }.is_none());
+        let mut damaged = plain_value(&[1.0, 2.0], 0);
+        damaged[1] = 3;
+        assert!(unsafe { plain_in_place(damaged.as_ptr() as *const pg_sys::varlena) }.is_none());
     }
 
     #[test]

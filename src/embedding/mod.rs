@@ -8,6 +8,8 @@
 //! - `io`: the type itself: input/output, typmod and binary send/receive functions
 //! - `casts`: casts from and to arrays (integer, numeric, real, double precision)
 //! - `operators`: distance functions and operators, norms
+//! - `fast_calls`: hand-written fmgr entry points of the distance functions (per-row speed)
+//! - `row_prefetch`: those entry points prefetch the rows a scan reads next
 //! - `arithmetic`: `+`, `-`, `*`, `||`, `subvector` and `sum(embedding)`
 //! - `quantize`: `binary_quantize` (to `bit`)
 //! - `ordering`: btree and hash operator classes (DISTINCT, GROUP BY, plain indexes)
@@ -15,11 +17,13 @@
 mod aggregate;
 pub mod arithmetic;
 mod casts;
+mod fast_calls;
 mod in_place;
 mod io;
 mod operators;
 mod ordering;
 pub mod quantize;
+mod row_prefetch;
 mod shortest;
 pub mod text;
 

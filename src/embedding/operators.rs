@@ -6,41 +6,83 @@ use crate::engine::distance;
 use pgrx::prelude::*;
 
 // ---------------------------------------------------------------- functions and operators
+//
+// The six distance functions below are the fallback of the hand-written entry points in
+// `fast_calls.rs`, which own the SQL functions' C symbols (`cosine_distance_wrapper`, ...):
+// each is declared with explicit SQL naming that symbol, so the SQL objects are the same
+// as when pgrx generated them, and pgrx's own wrapper (`*_guarded_wrapper`) is only
+// called for values the fast path does not take (and gives the ERRORs).
 
-#[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn cosine_distance(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
+#[pg_extern(
+    immutable,
+    strict,
+    parallel_safe,
+    requires = ["embedding_type"],
+    sql = "CREATE FUNCTION \"cosine_distance\"(\"a\" embedding, \"b\" embedding) RETURNS double precision IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'cosine_distance_wrapper';"
+)]
+pub(super) fn cosine_distance_guarded(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
     distance::cosine_distance(&a, &b)
 }
 
-#[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn cosine_similarity(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
+#[pg_extern(
+    immutable,
+    strict,
+    parallel_safe,
+    requires = ["embedding_type"],
+    sql = "CREATE FUNCTION \"cosine_similarity\"(\"a\" embedding, \"b\" embedding) RETURNS double precision IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'cosine_similarity_wrapper';"
+)]
+pub(super) fn cosine_similarity_guarded(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
     distance::cosine_similarity(&a, &b)
 }
 
-#[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn l2_distance(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
+#[pg_extern(
+    immutable,
+    strict,
+    parallel_safe,
+    requires = ["embedding_type"],
+    sql = "CREATE FUNCTION \"l2_distance\"(\"a\" embedding, \"b\" embedding) RETURNS double precision IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'l2_distance_wrapper';"
+)]
+pub(super) fn l2_distance_guarded(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
     distance::l2_distance(&a, &b)
 }
 
 /// L1 (taxicab) distance: the sum of absolute differences.
-#[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn l1_distance(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
+#[pg_extern(
+    immutable,
+    strict,
+    parallel_safe,
+    requires = ["embedding_type"],
+    sql = "CREATE FUNCTION \"l1_distance\"(\"a\" embedding, \"b\" embedding) RETURNS double precision IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'l1_distance_wrapper';"
+)]
+pub(super) fn l1_distance_guarded(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
     distance::l1_distance(&a, &b)
 }
 
-#[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn inner_product(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
+#[pg_extern(
+    immutable,
+    strict,
+    parallel_safe,
+    requires = ["embedding_type"],
+    sql = "CREATE FUNCTION \"inner_product\"(\"a\" embedding, \"b\" embedding) RETURNS double precision IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'inner_product_wrapper';"
+)]
+pub(super) fn inner_product_guarded(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
     same_dims(&a, &b);
     distance::inner_product(&a, &b) as f64
 }
 
-#[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
-fn negative_inner_product(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
-    -inner_product(a, b)
+#[pg_extern(
+    immutable,
+    strict,
+    parallel_safe,
+    requires = ["embedding_type"],
+    sql = "CREATE FUNCTION \"negative_inner_product\"(\"a\" embedding, \"b\" embedding) RETURNS double precision IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'negative_inner_product_wrapper';"
+)]
+pub(super) fn negative_inner_product_guarded(a: EmbeddingRef, b: EmbeddingRef) -> f64 {
+    -inner_product_guarded(a, b)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, requires = ["embedding_type"])]
@@ -79,7 +121,14 @@ CREATE OPERATOR <> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedd
     COMMUTATOR = '<>', NEGATOR = '=', RESTRICT = neqsel, JOIN = neqjoinsel);
 "#,
     name = "embedding_operators",
-    requires = ["embedding_type", cosine_distance, l2_distance, negative_inner_product, embedding_eq, embedding_ne]
+    requires = [
+        "embedding_type",
+        cosine_distance_guarded,
+        l2_distance_guarded,
+        negative_inner_product_guarded,
+        embedding_eq,
+        embedding_ne
+    ]
 );
 
 // The same operators in pg_catalog, which is always on the search path, so that
@@ -113,5 +162,5 @@ CREATE OPERATOR pg_catalog.<+> (LEFTARG = embedding, RIGHTARG = embedding, FUNCT
     COMMUTATOR = OPERATOR(pg_catalog.<+>));
 "#,
     name = "embedding_l1_operator",
-    requires = ["embedding_operators_everywhere", l1_distance]
+    requires = ["embedding_operators_everywhere", l1_distance_guarded]
 );

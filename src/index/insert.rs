@@ -1,5 +1,6 @@
 //! INSERT / UPDATE (aminsert): the row goes to the list of its nearest centroid, on that
-//! list's newest page, or on a new page linked in front of it when that one is full.
+//! list's newest page; when that one is full, on an older page of the list where VACUUM
+//! freed room (`reuse.rs`), else on a new page linked in front of it.
 //!
 //! Locking: the common case share-locks the directory page (to read the list's newest
 //! page), releases it, then exclusively locks the data page. Only when that page is full
@@ -7,6 +8,7 @@
 //! directory before data; scans and VACUUM never hold a data page while waiting for the
 //! directory), so two backends cannot both link a new page to the same list.
 use super::pages::{self, Wal};
+use super::reuse;
 use crate::engine::ann::Metric;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -46,22 +48,7 @@ unsafe fn newest_page(index: pg_sys::Relation, meta: &pages::Meta, list: usize) 
 
 /// Adds `item` to `block` if it has room (one WAL record); false otherwise.
 unsafe fn try_add(index: pg_sys::Relation, meta: &pages::Meta, block: pg_sys::BlockNumber, item: &[u8]) -> bool {
-    if block == pages::INVALID_BLOCK {
-        return false;
-    }
-    let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    pages::checked_data_page(index, meta, block, pages::page_of(buf));
-    let fits = pg_sys::PageGetFreeSpace(pages::page_of(buf)) >= (item.len() + 7) & !7;
-    if fits {
-        let mut wal = Wal::start(index);
-        let page = wal.register(buf, false);
-        if !pages::add_item(page, item) {
-            error!("ann index page lost its free space");
-        }
-        wal.finish();
-    }
-    pg_sys::UnlockReleaseBuffer(buf);
-    fits
+    block != pages::INVALID_BLOCK && matches!(reuse::offer(index, meta, block, item), reuse::Offer::Added)
 }
 
 /// Appends one (TID, vector) item to a list.
@@ -77,6 +64,11 @@ pub unsafe fn insert_into_list(index: pg_sys::Relation, meta: &pages::Meta, list
     let last = pages::list_head(pages::item(pages::page_of(dir_buf), dir_off)).last_block;
     let last = pages::checked_head(index, meta, list, last);
     if last != seen && try_add(index, meta, last, item) {
+        pg_sys::UnlockReleaseBuffer(dir_buf);
+        return;
+    }
+    // Room that VACUUM freed in the list's older pages, before growing the list.
+    if reuse::add_to_free_pages(index, meta, list, dir_buf, dir_off, item) {
         pg_sys::UnlockReleaseBuffer(dir_buf);
         return;
     }

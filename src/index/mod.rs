@@ -16,13 +16,15 @@
 //! # Pages (all through the buffer manager, 8 kB)
 //! ```text
 //! block 0            meta: magic, version, dim, metric, lists, directory_pages (below pd_lower)
-//! blocks 1..=D       directory: one item per list = (last_block u32, reserved u32, centroid f32[dim])
+//! blocks 1..=D       directory: one item per list = (last_block u32, free_block u32, centroid f32[dim])
 //! blocks D+1..       data pages, each belonging to one list: items (heap TID 6 B, pad 2 B, f32[dim]);
 //!                    special space = previous (older) page of the same list, or InvalidBlockNumber
 //! ```
 //! A list is a chain from its newest page (`last_block` in the directory) back to its
 //! oldest. Inserts go to the newest page; when it is full a new page is linked in front
-//! and `last_block` updated. Centroids and the meta page never change after the build.
+//! and `last_block` updated. VACUUM notes a page of each list where it freed room
+//! (`free_block`), and inserts fill that page and the ones before it before the list grows
+//! (`reuse`). Centroids and the meta page never change after the build.
 //!
 //! # WAL and crash safety
 //! The build writes its pages through shared buffers and WAL-logs them all at the end with
@@ -40,7 +42,8 @@
 //!
 //! # Files (one per phase, as pgvector's ivf*.c)
 //! `handler` (IndexAmRoutine, SQL objects), `options` (reloption `lists`, GUC
-//! `image_search.ann_probes`), `build`, `insert`, `scan`, `vacuum`, `cost`, `pages`
+//! `image_search.ann_probes`), `build`, `insert`, `reuse` (VACUUM's freed space back to inserts),
+//! `scan`, `vacuum`, `cost`, `pages`
 //! (layout and page helpers). k-means, sampling and probing are plain Rust in
 //! `engine::ann`, unit-tested without a database.
 mod build;
@@ -49,6 +52,7 @@ mod handler;
 mod insert;
 mod options;
 mod pages;
+mod reuse;
 mod scan;
 mod vacuum;
 

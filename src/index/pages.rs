@@ -38,13 +38,18 @@ impl Meta {
     }
 }
 
-/// A directory item: the list's newest data page, then its centroid (dim float4).
-/// `last_block` is the only field that changes after the build (when a list grows a page).
+/// A directory item: the list's newest data page, a page of the list with room that VACUUM
+/// found, then its centroid (dim float4). The two blocks change after the build: `last_block`
+/// when a list grows a page, `free_block` when VACUUM frees room or inserts fill it (see
+/// `reuse.rs`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ListHead {
     pub last_block: u32,
-    pub reserved: u32,
+    /// An older page of this list where VACUUM left room: inserts fill it (and the pages
+    /// before it) before the list grows. INVALID_BLOCK, or 0 in indexes built before this
+    /// field existed, when there is none.
+    pub free_block: u32,
 }
 
 /// Special space of a data page: the list's previous (older) page, or INVALID_BLOCK.
@@ -312,6 +317,13 @@ pub unsafe fn set_last_block(page: pg_sys::Page, off: pg_sys::OffsetNumber, bloc
     (*at).last_block = block;
 }
 
+/// Sets `free_block` of a directory item in place.
+pub unsafe fn set_free_block(page: pg_sys::Page, off: pg_sys::OffsetNumber, block: pg_sys::BlockNumber) {
+    let id = pg_sys::PageGetItemId(page, off);
+    let at = pg_sys::PageGetItem(page, id) as *mut ListHead;
+    (*at).free_block = block;
+}
+
 pub fn data_item(tid: &pg_sys::ItemPointerData, v: &[f32]) -> Vec<u8> {
     let mut bytes = vec![0u8; data_item_size(v.len())];
     // SAFETY: the buffer holds ITEM_HEADER + 4 * len bytes.
@@ -326,7 +338,10 @@ pub fn directory_item(last_block: pg_sys::BlockNumber, centroid: &[f32]) -> Vec<
     let mut bytes = vec![0u8; directory_item_size(centroid.len())];
     // SAFETY: the buffer holds 8 + 4 * len bytes.
     unsafe {
-        std::ptr::write_unaligned(bytes.as_mut_ptr() as *mut ListHead, ListHead { last_block, reserved: 0 });
+        std::ptr::write_unaligned(
+            bytes.as_mut_ptr() as *mut ListHead,
+            ListHead { last_block, free_block: INVALID_BLOCK },
+        );
         std::ptr::copy_nonoverlapping(centroid.as_ptr() as *const u8, bytes.as_mut_ptr().add(8), 4 * centroid.len());
     }
     bytes
