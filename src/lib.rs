@@ -19,7 +19,8 @@
 //!
 //! The Postgres-facing layer (thin `#[pg_extern]`s over the engine):
 //! - `embedding` — the `embedding` type: `text` (with `shortest`, float4out's text
-//!   form), `in_place` (arguments read in the page), `io`, `operators`, `ordering`
+//!   form), `in_place` (arguments read in the page), `io`, `operators` with
+//!   `fast_calls` (their hand-written fmgr entry points) and `row_prefetch`, `ordering`
 //!   (btree, hash), `arithmetic`, `casts`, `quantize`, `aggregate`
 //! - `model` — `catalog` (the models table, typed rows, drop/export), `build`
 //!   (`build_model`), `build_options` (its options, checked in plain Rust),
@@ -33,7 +34,8 @@
 //! - `error` — one error type mapped to SQLSTATEs; `settings` — the GUCs
 //! - `backend_tests` — `#[pg_test]`s that need a running backend
 //! - `index` — the `ann` index access method (IVF), a file a phase: `handler`, `options`,
-//!   `pages` (layout, WAL), `build`, `insert`, `scan`, `vacuum`, `cost`
+//!   `pages` (layout, WAL), `build`, `insert`, `scan`, `vacuum`, `reuse` (room VACUUM
+//!   freed, found again by inserts), `cost`
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
