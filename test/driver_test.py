@@ -31,7 +31,8 @@ QUERY_IMAGE = "tutorial_data/mnist_data/test/923.jpg"
 MODEL = "driver_model"
 TRAIN, TEST = "driver_train", "driver_test"
 COLUMN = f"{MODEL}_simclr"
-DIM = 128
+# A grayscale model's embedding: 128 learnt values + 64 of the gradient descriptor (README).
+DIM = 192
 
 passed = failed = 0
 
@@ -129,7 +130,7 @@ def run_checks(conn):
     check("binary result is bytes", isinstance(binary_value, (bytes, bytearray, memoryview)), type(binary_value))
     binary_value = bytes(binary_value)
     dim, unused, from_binary = decode_binary(binary_value)
-    check("binary header: 128 dimensions, unused field 0", (dim, unused) == (DIM, 0), (dim, unused))
+    check(f"binary header: {DIM} dimensions, unused field 0", (dim, unused) == (DIM, 0), (dim, unused))
     check("binary values are finite", all(math.isfinite(x) for x in from_binary))
     with conn.cursor() as cur:
         cur.execute(query)
@@ -186,7 +187,7 @@ def check_pgvector_python(dbname):
         # pgvector-python 0.5 loads a Vector (to_numpy()); older versions a numpy array.
         as_array = lambda v: v.to_numpy() if hasattr(v, "to_numpy") else np.asarray(v)  # noqa: E731
         text_value = as_array(conn.execute(query).fetchone()[0])
-        check("pgvector-python reads embedding (text) as 128 floats",
+        check(f"pgvector-python reads embedding (text) as {DIM} floats",
               text_value.shape == (DIM,) and np.all(np.isfinite(text_value)), text_value.shape)
         binary_value = as_array(conn.cursor(binary=True).execute(query).fetchone()[0])
         check("pgvector-python reads embedding (binary) identically", np.array_equal(text_value, binary_value))
