@@ -168,6 +168,13 @@ impl<'a> Bits<'a> {
             self.count -= len;
             return Ok(entry as u8);
         }
+        self.decode_long(table)
+    }
+
+    /// A code longer than `LOOKUP_BITS` (rare), bit length by bit length.
+    #[cold]
+    #[inline(never)]
+    fn decode_long(&mut self, table: &Huffman) -> Result<u8> {
         for len in LOOKUP_BITS as usize + 1..=16 {
             let code = (self.acc >> (64 - len)) as i32;
             if code <= table.max_code[len] {

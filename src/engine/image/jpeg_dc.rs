@@ -41,6 +41,22 @@ pub fn dimensions(data: &[u8]) -> Option<(u32, u32)> {
     None
 }
 
+/// The Exif chunk of a JPEG (the TIFF structure of its APP1 "Exif" segment),
+/// if one comes before the first scan.
+pub fn exif(data: &[u8]) -> Option<&[u8]> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut markers = Markers { data, pos: 2 };
+    loop {
+        match markers.next_segment().ok()? {
+            (0xE1, body) if body.starts_with(b"Exif\0\0") => return Some(&body[6..]),
+            (0xDA | 0xD9, _) => return None,
+            _ => {}
+        }
+    }
+}
+
 /// The picture at 1/8 scale: ceil(width/8) × ceil(height/8), gray (1 channel)
 /// or RGB (3), like libjpeg-turbo's 1/8 decode.
 pub fn decode_eighth(data: &[u8]) -> Result<Picture> {
