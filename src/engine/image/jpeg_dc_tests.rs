@@ -206,7 +206,11 @@ fn large_photos_dc_only() {
         println!("{ms:6.2} ms {:6} KB {kind:11} {path}", bytes.len() / 1024);
     }
     for ((n, ms, bytes), kind) in sums.iter().zip(["baseline", "progressive"]) {
-        println!("{kind}: {n} photos, {:.1} ms per photo (least CPU), {:.0} MB/s", ms / *n as f64, *bytes as f64 / ms / 1000.0);
+        println!(
+            "{kind}: {n} photos, {:.1} ms per photo (least CPU), {:.0} MB/s",
+            ms / *n as f64,
+            *bytes as f64 / ms / 1000.0
+        );
     }
     println!("{mean:.1} ms of CPU per photo (mean of all passes)");
 }

@@ -50,11 +50,8 @@ pub(crate) mod tests {
 
     /// An Exif chunk with only IFD0's Orientation entry, in either byte order.
     pub(crate) fn exif_chunk(value: u16, big_endian: bool) -> Vec<u8> {
-        let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
-            (u16::to_be_bytes, u32::to_be_bytes)
-        } else {
-            (u16::to_le_bytes, u32::to_le_bytes)
-        };
+        let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) =
+            if big_endian { (u16::to_be_bytes, u32::to_be_bytes) } else { (u16::to_le_bytes, u32::to_le_bytes) };
         let mut chunk = if big_endian { b"MM".to_vec() } else { b"II".to_vec() };
         chunk.extend(u16b(42));
         chunk.extend(u32b(8)); // IFD0 right after the header
