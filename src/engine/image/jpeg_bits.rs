@@ -13,6 +13,10 @@ pub(super) struct Huffman {
     /// For skipping AC coefficients: per `SKIP_BITS`-bit prefix, as many whole
     /// coefficients (code and value bits) as the prefix holds (`skip_entry`).
     skip: Box<[u16; 1 << SKIP_BITS]>,
+    /// For DC tables, per `LOOKUP_BITS`-bit prefix: the difference the code
+    /// and its value bits give << 8 | the bits they take, when both fit in
+    /// the prefix (else 0), so a block's DC is one lookup.
+    dc_difference: Box<[i32; 1 << LOOKUP_BITS]>,
 }
 
 const LOOKUP_BITS: u32 = 11;
@@ -51,7 +55,25 @@ impl Huffman {
         for (prefix, entry) in skip.iter_mut().enumerate() {
             *entry = skip_entry(&lookup, prefix as u32);
         }
-        Ok(Huffman { lookup, max_code, offset, symbols: symbols.to_vec(), skip })
+        let mut dc_difference = Box::new([0i32; 1 << LOOKUP_BITS]);
+        for (prefix, entry) in dc_difference.iter_mut().enumerate() {
+            let (len, size) = ((lookup[prefix] >> 8) as u32, (lookup[prefix] & 0xFF) as u32);
+            if lookup[prefix] != 0 && len + size <= LOOKUP_BITS && size <= 11 {
+                let value = (prefix as u32 >> (LOOKUP_BITS - len - size)) & ((1 << size) - 1);
+                *entry = extend(value, size) << 8 | (len + size) as i32;
+            }
+        }
+        Ok(Huffman { lookup, max_code, offset, symbols: symbols.to_vec(), skip, dc_difference })
+    }
+}
+
+/// The signed value of `size` magnitude bits `v` (JPEG's EXTEND).
+fn extend(v: u32, size: u32) -> i32 {
+    let v = v as i32;
+    if size > 0 && v < 1 << (size - 1) {
+        v - (1 << size) + 1
+    } else {
+        v
     }
 }
 
@@ -156,6 +178,23 @@ impl<'a> Bits<'a> {
         Ok(v)
     }
 
+    /// A DC difference: its size category's code, then that many value bits.
+    #[inline(always)]
+    pub(super) fn dc_difference(&mut self, table: &Huffman) -> Result<i32> {
+        if self.count < 32 {
+            self.refill();
+        }
+        let entry = table.dc_difference[(self.acc >> (64 - LOOKUP_BITS)) as usize];
+        if entry != 0 {
+            let bits = (entry & 0xFF) as u32;
+            self.acc <<= bits;
+            self.count -= bits;
+            return Ok(entry >> 8);
+        }
+        let size = self.decode(table)?;
+        self.receive_extend(size)
+    }
+
     #[inline]
     pub(super) fn decode(&mut self, table: &Huffman) -> Result<u8> {
         if self.count < 16 {
@@ -192,8 +231,7 @@ impl<'a> Bits<'a> {
         if size > 11 {
             return Err(Unsupported("DC difference too large"));
         }
-        let v = self.read(size as u32)? as i32;
-        Ok(if size > 0 && v < 1 << (size - 1) { v - (1 << size) + 1 } else { v })
+        Ok(extend(self.read(size as u32)?, size as u32))
     }
 
     /// Moves past one block's AC coefficients without computing them.

@@ -314,8 +314,7 @@ impl Frame {
                         for block in &mut c.dc[row..row + bw] {
                             match (dc, scan.refine_bit) {
                                 (Some(table), _) => {
-                                    let size = bits.decode(table)?;
-                                    *prediction += bits.receive_extend(size)?;
+                                    *prediction += bits.dc_difference(table)?;
                                     *block = *prediction << scan.low_bit;
                                 }
                                 (None, Some(bit)) => *block |= (bits.read(1)? as i32) << bit,
