@@ -28,3 +28,8 @@ SELECT t.size, t.cosine > 0.99 AS tagged_like_upright, t.cosine - n.cosine > 0.0
 -- embed_image reads the tag too, and gives what convert stored.
 SELECT size, 1 - (embed_image('or_model', img_path) <=> or_model_simclr) > 0.9999 AS same_as_convert
   FROM or_photos WHERE kind = 'tag6' ORDER BY size;
+
+DROP VIEW or_cosines;
+DROP TABLE or_train, or_photos;
+SELECT drop_model('or_model');
+RESET search_path;
