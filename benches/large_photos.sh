@@ -8,6 +8,8 @@
 # extension version), the same measurements run first with that library (swapped
 # into the PostgreSQL tree for those sessions, then put back), and the cosine
 # between the two builds' embeddings of the 40 photos under one model is printed.
+# Last, convert again with the installed build decoding on one thread
+# (RAYON_NUM_THREADS=1 in the server's environment) beside the default (one per core).
 # IMAGE_SEARCH_BENCH_PORT picks the cluster's port (default 54373).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,12 +55,35 @@ measure() { # $1: suffix of the model and tables
                   FROM image_search.build_model('photos_$1', 'SELECT img_path FROM photos', image_col => 'img_path',
                                                 max_epochs => 1, batch_size => 20)" 2>/dev/null
   echo "== convert: 200 rows (the 40 photos x 5), a fresh session"
-  psql -X -At -c "\\timing on" -c "SELECT image_search.convert('photos_$1', 'many_$1', image_col => 'img_path')" \
-    | awk '/^Time/ { ms = $2 } /^[0-9]+$/ { n = $1 } END { printf "%d rows in %.0f ms = %.0f images/s\n", n, ms, n / ms * 1000 }'
+  convert_many "$1"
+}
+# Wall time, and the CPU time of the backend (all its threads, from /proc/self/stat),
+# which swings much less than wall time on a machine shared with other work.
+convert_many() { # $1: suffix of the model and table
+  psql -X -At -v ON_ERROR_STOP=1 <<SQL | awk '/^Time/ { ms = $2 } /^rows/ { n = $2 } /^ticks/ { cpu = $2 * 1000 / '"$(getconf CLK_TCK)"' }
+    END { printf "%d rows in %.0f ms = %.0f images/s; backend CPU %.0f ms = %.1f ms per image\n", n, ms, n / ms * 1000, cpu, cpu / n }'
+SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint AS ticks0 FROM pg_read_file('/proc/self/stat') s \gset
+\\timing on
+SELECT 'rows ' || image_search.convert('photos_$1', 'many_$1', image_col => 'img_path', replace => true);
+\\timing off
+SELECT 'ticks ' || (split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint - :ticks0) FROM pg_read_file('/proc/self/stat') s;
+SQL
+}
+decoding_threads() { # $1: 1, or "" for rayon's default (one per core); restarts the server
+  as_postgres env ${1:+RAYON_NUM_THREADS=$1} "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" \
+    -w restart >/dev/null
+}
+compare_threads() { # $1: suffix of a model and table already converted once
+  for threads in 1 ""; do
+    decoding_threads "$threads"
+    echo "== convert again, decoding on ${threads:-one thread per core (default)}${threads:+ thread}"
+    convert_many "$1"
+  done
 }
 
 if [ -z "$before_so" ]; then
   measure now
+  compare_threads now
   exit 0
 fi
 installed="$($PG_CONFIG_BIN --pkglibdir)/image_search.so"
@@ -78,3 +103,4 @@ psql -X -At -c "SELECT format('min %s, median %s, mean %s', round(min(c)::numeri
                          round((percentile_cont(0.5) WITHIN GROUP (ORDER BY c))::numeric, 4), round(avg(c)::numeric, 4))
                 FROM (SELECT 1 - (b.photos_before_simclr <=> a.photos_before_simclr) AS c
                       FROM photos_before b JOIN photos_after a USING (img_path)) s"
+compare_threads after

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat, ImageReader};
 
-use super::jpeg_dc;
+use super::{jpeg_dc, orientation};
+use image::metadata::Orientation;
+use image::ImageDecoder;
 
 /// Caps that keep a hostile or mistaken input from exhausting the backend's memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,8 +125,9 @@ fn check_file_size(path: &Path, size: u64, limits: &DecodeLimits) -> Result<(), 
 ///
 /// Grayscale sources give 1 channel, everything else 3 (RGB); alpha is
 /// composited over white, 16-bit and float samples are reduced to 8 bits,
-/// and animations yield their first frame. `label` names the image in errors
-/// (a path, or [`BYTEA_LABEL`]).
+/// and animations yield their first frame; an EXIF Orientation tag is applied
+/// (`orientation`), so the picture is the way up it is meant to be shown.
+/// `label` names the image in errors (a path, or [`BYTEA_LABEL`]).
 pub fn decode_bytes(bytes: &[u8], label: &str, limits: &DecodeLimits) -> Result<Picture, ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::EmptyData(label.to_string()));
@@ -135,7 +138,7 @@ pub fn decode_bytes(bytes: &[u8], label: &str, limits: &DecodeLimits) -> Result<
 
     // Third-party decoders are not guaranteed panic-free; a panic inside a
     // Postgres backend is far worse than an error message, so contain it.
-    let decoded = catch_unwind(AssertUnwindSafe(|| decode_full(bytes, format, width, height)))
+    let (decoded, orientation) = catch_unwind(AssertUnwindSafe(|| decode_full(bytes, format, width, height)))
         .map_err(|_| ImageError::Corrupt {
             label: label.to_string(),
             message: "the decoder crashed on this input".to_string(),
@@ -147,7 +150,7 @@ pub fn decode_bytes(bytes: &[u8], label: &str, limits: &DecodeLimits) -> Result<
             message: format!("header says {width}x{height} but decoded {}x{}", decoded.width(), decoded.height()),
         });
     }
-    Ok(to_picture(decoded))
+    Ok(orientation::apply(to_picture(decoded), orientation))
 }
 
 /// `decode_bytes` for a consumer that resizes the picture to a shorter side of
@@ -155,7 +158,7 @@ pub fn decode_bytes(bytes: &[u8], label: &str, limits: &DecodeLimits) -> Result<
 /// shorter side is at least 8 × `min_side` is decoded at 1/8 scale from its DC
 /// coefficients (`jpeg_dc`), many times faster for large photos, and the same
 /// as a full decode shrunk by 8×8 block means up to rounding and chroma
-/// upsampling. Everything else, and any JPEG `jpeg_dc` does not read, is
+/// upsampling (and turned by its EXIF orientation, as a full decode is). Everything else, and any JPEG `jpeg_dc` does not read, is
 /// decoded in full by `decode_bytes`, errors included.
 pub fn decode_bytes_at_least(
     bytes: &[u8],
@@ -176,7 +179,8 @@ fn eighth_scale_jpeg(bytes: &[u8], limits: &DecodeLimits, min_side: u32) -> Opti
         return None;
     }
     // A panic would be a bug, but it must not reach Postgres; the full decoder then decides.
-    catch_unwind(AssertUnwindSafe(|| jpeg_dc::decode_eighth(bytes))).ok()?.ok()
+    let picture = catch_unwind(AssertUnwindSafe(|| jpeg_dc::decode_eighth(bytes))).ok()?.ok()?;
+    Some(orientation::apply(picture, orientation::from_exif(jpeg_dc::exif(bytes))))
 }
 
 fn detect_format(bytes: &[u8], label: &str) -> Result<ImageFormat, ImageError> {
@@ -220,7 +224,13 @@ fn check_dimensions(width: u32, height: u32, label: &str, limits: &DecodeLimits)
     Ok(())
 }
 
-fn decode_full(bytes: &[u8], format: ImageFormat, width: u32, height: u32) -> image::ImageResult<DynamicImage> {
+/// The picture as stored, and the orientation its metadata gives for showing it.
+fn decode_full(
+    bytes: &[u8],
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+) -> image::ImageResult<(DynamicImage, Orientation)> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // Second fence behind the header check: the decoder may not produce a
     // frame larger than the header promised, nor allocate much beyond the
@@ -229,8 +239,14 @@ fn decode_full(bytes: &[u8], format: ImageFormat, width: u32, height: u32) -> im
     limits.max_image_width = Some(width);
     limits.max_image_height = Some(height);
     limits.max_alloc = Some(width as u64 * height as u64 * 16 + 64 * 1024 * 1024);
-    reader.limits(limits);
-    reader.decode()
+    reader.limits(limits.clone());
+    let mut decoder = reader.into_decoder()?;
+    // As `ImageReader::decode` does: the picture's buffer counts against the allowance.
+    limits.reserve(decoder.total_bytes())?;
+    decoder.set_limits(limits)?;
+    // Unreadable metadata is no reason to refuse the pixels: shown as stored.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    Ok((DynamicImage::from_decoder(decoder)?, orientation))
 }
 
 fn classify_decode_error(e: image::ImageError, label: &str) -> ImageError {

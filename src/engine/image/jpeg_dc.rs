@@ -41,6 +41,22 @@ pub fn dimensions(data: &[u8]) -> Option<(u32, u32)> {
     None
 }
 
+/// The Exif chunk of a JPEG (the TIFF structure of its APP1 "Exif" segment),
+/// if one comes before the first scan.
+pub fn exif(data: &[u8]) -> Option<&[u8]> {
+    if !data.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut markers = Markers { data, pos: 2 };
+    loop {
+        match markers.next_segment().ok()? {
+            (0xE1, body) if body.starts_with(b"Exif\0\0") => return Some(&body[6..]),
+            (0xDA | 0xD9, _) => return None,
+            _ => {}
+        }
+    }
+}
+
 /// The picture at 1/8 scale: ceil(width/8) × ceil(height/8), gray (1 channel)
 /// or RGB (3), like libjpeg-turbo's 1/8 decode.
 pub fn decode_eighth(data: &[u8]) -> Result<Picture> {
@@ -276,31 +292,37 @@ impl Frame {
             let c = &self.components[parts[0].0];
             (c.blocks_w, c.blocks_h)
         };
-        let mut predictions = [0i32; 3];
+        let mut predictions = [0i32; 4];
         let interval = if tables.restart_interval > 0 { tables.restart_interval } else { usize::MAX };
-        for unit in 0..units_x * units_y {
-            if unit > 0 && unit % interval == 0 {
-                bits.restart()?;
-                predictions = [0; 3];
-            }
-            let (ux, uy) = (unit % units_x, unit / units_x);
-            for (slot, &(index, dc, ac)) in parts.iter().enumerate() {
-                let c = &mut self.components[index];
-                let (bw, bh) = if interleaved { (c.h, c.v) } else { (1, 1) };
-                for by in 0..bh {
-                    for bx in 0..bw {
-                        let block = (uy * bh + by) * c.stride + ux * bw + bx;
-                        match (dc, scan.refine_bit) {
-                            (Some(table), _) => {
-                                let size = bits.decode(table)?;
-                                predictions[slot] += bits.receive_extend(size)?;
-                                c.dc[block] = predictions[slot] << scan.low_bit;
+        let mut until_restart = interval;
+        // Nested loops and a countdown rather than divisions per unit: in a
+        // progressive file's DC scans the per-block work is a few bit reads,
+        // so three divisions a unit were most of the time.
+        for uy in 0..units_y {
+            for ux in 0..units_x {
+                if until_restart == 0 {
+                    bits.restart()?;
+                    predictions = [0; 4];
+                    until_restart = interval;
+                }
+                until_restart -= 1;
+                for (&(index, dc, ac), prediction) in parts.iter().zip(&mut predictions) {
+                    let c = &mut self.components[index];
+                    let (bw, bh) = if interleaved { (c.h, c.v) } else { (1, 1) };
+                    for by in 0..bh {
+                        let row = (uy * bh + by) * c.stride + ux * bw;
+                        for block in &mut c.dc[row..row + bw] {
+                            match (dc, scan.refine_bit) {
+                                (Some(table), _) => {
+                                    *prediction += bits.dc_difference(table)?;
+                                    *block = *prediction << scan.low_bit;
+                                }
+                                (None, Some(bit)) => *block |= (bits.read(1)? as i32) << bit,
+                                (None, None) => unreachable!("a scan has a DC table or refines"),
                             }
-                            (None, Some(bit)) => c.dc[block] |= (bits.read(1)? as i32) << bit,
-                            (None, None) => unreachable!("a scan has a DC table or refines"),
-                        }
-                        if let Some(table) = ac {
-                            bits.skip_ac(table)?;
+                            if let Some(table) = ac {
+                                bits.skip_ac(table)?;
+                            }
                         }
                     }
                 }

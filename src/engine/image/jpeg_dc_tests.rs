@@ -128,13 +128,19 @@ fn damaged_streams_are_errors_not_panics() {
     }
 }
 
+/// The list of photos benches/large_photos.sh writes, or the file that
+/// IMAGE_SEARCH_PHOTO_LIST names.
+fn large_photo_list() -> String {
+    let path = std::env::var("IMAGE_SEARCH_PHOTO_LIST").unwrap_or("/tmp/image_search_large_photos.txt".into());
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (run benches/large_photos.sh first)"))
+}
+
 /// The large photos of benches/large_photos.sh against the full decode, with
 /// times: `cargo test --release --lib jpeg_dc -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn large_photos_match_the_full_decode() {
-    let list =
-        std::fs::read_to_string("/tmp/image_search_large_photos.txt").expect("run benches/large_photos.sh first");
+    let list = large_photo_list();
     let (mut full_s, mut dc_s, mut worst) = (0.0, 0.0, f64::MAX);
     for path in list.lines().filter(|l| !l.is_empty()) {
         let bytes = std::fs::read(path).unwrap();
@@ -158,18 +164,53 @@ fn large_photos_match_the_full_decode() {
     assert!(worst >= 30.0);
 }
 
-/// Only the DC decodes of the large photos, 5 passes (for `perf stat`).
+/// CPU time this thread has run, in ms (Linux): on a machine shared with other
+/// work, wall-clock times of one thread swing with the load, CPU time much less.
+fn thread_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("Linux schedstat");
+    stat.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()).expect("run time in ns") / 1e6
+}
+
+/// Only the DC decodes of the large photos, 5 passes (for `perf stat`), with
+/// each photo's least CPU time and the sums for baseline and progressive files:
+/// `cargo test --release --lib large_photos_dc_only -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn large_photos_dc_only() {
-    let list =
-        std::fs::read_to_string("/tmp/image_search_large_photos.txt").expect("run benches/large_photos.sh first");
-    let files: Vec<Vec<u8>> = list.lines().filter(|l| !l.is_empty()).map(|p| std::fs::read(p).unwrap()).collect();
-    let t = std::time::Instant::now();
+    let list = large_photo_list();
+    let files: Vec<(&str, Vec<u8>)> =
+        list.lines().filter(|l| !l.is_empty()).map(|p| (p, std::fs::read(p).unwrap())).collect();
+    let mut best = vec![f64::MAX; files.len()];
+    let t = thread_cpu_ms();
     for _ in 0..5 {
-        for bytes in &files {
+        for ((_, bytes), best) in files.iter().zip(&mut best) {
+            let start = thread_cpu_ms();
             decode_eighth(bytes).unwrap();
+            *best = best.min(thread_cpu_ms() - start);
         }
     }
-    println!("{:.1} ms per photo", t.elapsed().as_secs_f64() * 1000.0 / (5 * files.len()) as f64);
+    let mean = (thread_cpu_ms() - t) / (5 * files.len()) as f64;
+    let mut sums = [(0, 0.0, 0usize); 2]; // baseline, progressive: photos, ms, bytes
+    for ((path, bytes), ms) in files.iter().zip(&best) {
+        let mut markers = Markers { data: bytes, pos: 2 };
+        let progressive = loop {
+            match markers.next_segment() {
+                Ok((0xC2, _)) => break true,
+                Ok((0xC0 | 0xC1, _)) | Err(_) => break false,
+                Ok(_) => {}
+            }
+        };
+        let sum = &mut sums[progressive as usize];
+        *sum = (sum.0 + 1, sum.1 + ms, sum.2 + bytes.len());
+        let kind = if progressive { "progressive" } else { "baseline" };
+        println!("{ms:6.2} ms {:6} KB {kind:11} {path}", bytes.len() / 1024);
+    }
+    for ((n, ms, bytes), kind) in sums.iter().zip(["baseline", "progressive"]) {
+        println!(
+            "{kind}: {n} photos, {:.1} ms per photo (least CPU), {:.0} MB/s",
+            ms / *n as f64,
+            *bytes as f64 / ms / 1000.0
+        );
+    }
+    println!("{mean:.1} ms of CPU per photo (mean of all passes)");
 }

@@ -1,7 +1,8 @@
 //! Images: where they come from (`access`: the server-file policy), decoding
-//! (`decode`), resampling (`resize`), model input tensors (`preprocess`), SimCLR
-//! augmentation (`augment`, `photometric`) and the captioned grids that show results
-//! (`grid`).
+//! (`decode`, large JPEGs at 1/8 scale in `jpeg_dc`, EXIF `orientation`),
+//! resampling (`resize`), model input tensors (`preprocess`), SimCLR
+//! augmentation (`augment`, `photometric`) and the captioned grids that show
+//! results (`grid`).
 pub mod access;
 pub mod augment;
 pub mod decode;
@@ -9,6 +10,7 @@ pub mod distort;
 pub mod grid;
 pub mod jpeg_bits;
 pub mod jpeg_dc;
+pub mod orientation;
 pub mod photometric;
 pub mod preprocess;
 pub mod resize;
