@@ -74,7 +74,8 @@ SQL
 check "CREATE EXTENSION image_search reached the workers" \
   "$(coordinator -c "SELECT default_version FROM pg_available_extensions WHERE name = 'image_search'")" \
   "$(worker -c "SELECT extversion FROM pg_extension WHERE extname = 'image_search'")"
-check "a worker reads the model from its copy of the catalog" 128 \
+check "a worker reads the model from its copy of the catalog" \
+  "$(coordinator -c "SELECT embedding_dim FROM image_search.model_list WHERE name = 'cm'")" \
   "$(worker -c "SELECT image_search.vector_dims(image_search.embed_image('cm', 'tutorial_data/mnist_data/test/923.jpg'))")"
 
 WRONG="SELECT count(t.cm_simclr) || ' ' || count(*) FILTER (WHERE t.cm_simclr IS NULL OR (t.cm_simclr <=> p.cm_simclr) > 1e-6)

@@ -291,6 +291,10 @@ pub(crate) mod tests {
     use crate::engine::image::resize::to_tensor;
     use image::{GrayImage, ImageBuffer, Luma, LumaA, Rgb, RgbImage, Rgba};
 
+    /// The formats Cargo.toml enables in the `image` crate.
+    const ENABLED_FORMATS: [ImageFormat; 6] =
+        [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP, ImageFormat::Tiff];
+
     pub(crate) fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());
         img.write_to(&mut buf, format).expect("encode test image");
@@ -361,14 +365,7 @@ pub(crate) mod tests {
     #[test]
     fn every_enabled_format_decodes() {
         let img = DynamicImage::ImageRgb8(gradient_rgb(16, 8));
-        for format in [
-            ImageFormat::Png,
-            ImageFormat::Jpeg,
-            ImageFormat::Gif,
-            ImageFormat::Bmp,
-            ImageFormat::WebP,
-            ImageFormat::Tiff,
-        ] {
+        for format in ENABLED_FORMATS {
             let pic = decode_bytes(&encode(&img, format), "t", &limits()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
             assert_eq!((pic.width, pic.height, pic.channels), (16, 8, 3), "{format:?}");
             let blue_avg = pic.pixels.chunks(3).map(|p| p[2] as u32).sum::<u32>() / 128;
@@ -516,14 +513,7 @@ pub(crate) mod tests {
             rng_state ^= rng_state << 17;
             rng_state
         };
-        for format in [
-            ImageFormat::Png,
-            ImageFormat::Jpeg,
-            ImageFormat::Gif,
-            ImageFormat::Bmp,
-            ImageFormat::WebP,
-            ImageFormat::Tiff,
-        ] {
+        for format in ENABLED_FORMATS {
             let good = encode(&img, format);
             let step = (good.len() / 60).max(1);
             for cut in (0..good.len()).step_by(step) {
