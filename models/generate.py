@@ -531,20 +531,28 @@ def build_mirror_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
     _, P_enc = counts(layout)
     g = Builder()
     t = unpack_params(g, "params", layout, only_part="encoder")
-    mirrored = g.op("Slice", ["images", g.i64([-1]), g.i64([np.iinfo(np.int64).min]), g.i64([3]), g.i64([-1])])
-    both = g.op("Concat", ["images", mirrored], axis=0)
-    h, _ = encoder_forward(g, both, t, arch)
-    norm = g.op("Max", [g.reduce("ReduceL2", h, [1]), g.f32(1e-12)])
-    unit = g.op("Div", [h, norm])
-    n = g.shape_slice("images", 0, 1)
-    first = g.op("Slice", [unit, g.i64([0]), n, g.i64([0])])
-    second = g.op("Slice", [unit, n, g.i64([np.iinfo(np.int64).max]), g.i64([0])])
-    g.named("Add", [first, second], "embedding")
+    mirror_average(g, lambda both: encoder_forward(g, both, t, arch)[0])
     f = TensorProto.FLOAT
     inputs = [helper.make_tensor_value_info("params", f, [P_enc]),
               helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
     outputs = [helper.make_tensor_value_info("embedding", f, ["N", embed_dim(in_ch, arch)])]
     return finish(g, inputs, outputs, f"{name}_mirror_encoder_c{in_ch}")
+
+
+def unit_rows(g, x):
+    """x [N, D] with each row scaled to unit length."""
+    return g.op("Div", [x, g.op("Max", [g.reduce("ReduceL2", x, [1]), g.f32(1e-12)])])
+
+
+def mirror_average(g, embed):
+    """Output "embedding" = unit(embed(x)) + unit(embed(mirror x)) for the graph input
+    "images"; `embed` maps a batch node to its embeddings and runs once on both halves (2N)."""
+    mirrored = g.op("Slice", ["images", g.i64([-1]), g.i64([np.iinfo(np.int64).min]), g.i64([3]), g.i64([-1])])
+    unit = unit_rows(g, embed(g.op("Concat", ["images", mirrored], axis=0)))
+    n = g.shape_slice("images", 0, 1)
+    first = g.op("Slice", [unit, g.i64([0]), n, g.i64([0])])
+    second = g.op("Slice", [unit, n, g.i64([np.iinfo(np.int64).max]), g.i64([0])])
+    g.named("Add", [first, second], "embedding")
 
 
 def finish(g, inputs, outputs, name):

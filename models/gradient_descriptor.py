@@ -65,10 +65,6 @@ def build_descriptor_graph(in_ch):
                     f"gradient_descriptor_c{in_ch}")
 
 
-def _unit(g, x):
-    return g.op("Div", [x, g.op("Max", [g.reduce("ReduceL2", x, [1]), g.f32(1e-12)])])
-
-
 def _embedding(g, images, t, arch, in_ch):
     """concat(unit(h), WEIGHT * unit((descriptor - mean) @ projection))."""
     h, _ = G.encoder_forward(g, images, t, arch)
@@ -81,7 +77,7 @@ def _embedding(g, images, t, arch, in_ch):
                               g.i64([DIMS, FEATURES, 1, 1])])
     centred = g.op("Reshape", [g.op("Sub", [descriptor(g, images, in_ch), mean]), g.i64([-1, FEATURES, 1, 1])])
     z = g.op("Flatten", [g.op("Conv", [centred, weight])], axis=1)
-    return g.op("Concat", [_unit(g, h), g.op("Mul", [_unit(g, z), g.f32(WEIGHT)])], axis=1)
+    return g.op("Concat", [G.unit_rows(g, h), g.op("Mul", [G.unit_rows(g, z), g.f32(WEIGHT)])], axis=1)
 
 
 def build_gradient_encoder_graph(in_ch, arch=G.DEFAULT_ARCH, name=G.ARCH_NAME, mirror=False):
@@ -92,12 +88,7 @@ def build_gradient_encoder_graph(in_ch, arch=G.DEFAULT_ARCH, name=G.ARCH_NAME, m
     g = G.Builder()
     t = G.unpack_params(g, "params", layout, only_part="encoder")
     if mirror:
-        mirrored = g.op("Slice", ["images", g.i64([-1]), g.i64([np.iinfo(np.int64).min]), g.i64([3]), g.i64([-1])])
-        unit = _unit(g, _embedding(g, g.op("Concat", ["images", mirrored], axis=0), t, arch, in_ch))
-        n = g.shape_slice("images", 0, 1)
-        first = g.op("Slice", [unit, g.i64([0]), n, g.i64([0])])
-        second = g.op("Slice", [unit, n, g.i64([np.iinfo(np.int64).max]), g.i64([0])])
-        g.named("Add", [first, second], "embedding")
+        G.mirror_average(g, lambda both: _embedding(g, both, t, arch, in_ch))
     else:
         g.named("Identity", [_embedding(g, "images", t, arch, in_ch)], "embedding")
     f = TensorProto.FLOAT
