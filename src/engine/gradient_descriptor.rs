@@ -15,6 +15,7 @@
 //! mean) · projection)). This module fits `mean` and `projection` (one flat
 //! initializer, `gradient_pca`) from the descriptors of the training images.
 use crate::engine::image::preprocess::Preprocessing;
+use crate::engine::image::Picture;
 use crate::engine::train::EpochImages;
 use nalgebra::{DMatrix, SymmetricEigen};
 use ort::session::Session;
@@ -51,16 +52,47 @@ pub fn fit(
     images.for_each_window(0, &mut |pictures| {
         for batch in pictures.chunks(BATCH) {
             interrupted();
-            let tensor: Vec<f32> = batch.iter().flat_map(|p| preprocessing.tensor(p)).collect();
-            let err = |e: ort::Error| format!("the gradient descriptor could not run: {e}");
-            let input = TensorRef::from_array_view((preprocessing.shape(batch.len()), &tensor[..])).map_err(err)?;
-            let outputs = session.run(ort::inputs!["images" => input]).map_err(err)?;
-            let (_, values) = outputs["features"].try_extract_tensor::<f32>().map_err(err)?;
-            statistics.add(values);
+            statistics.add(&descriptors(session, batch, preprocessing)?);
         }
         Ok(())
     })?;
     Ok(statistics.fit())
+}
+
+/// The projected descriptors (DIMS values per picture) of `pictures` under a
+/// fitted `gradient_pca`: what the embedding's descriptor part is, before its
+/// scaling to length 0.7.
+pub fn project(
+    session: &mut Session,
+    pictures: &[Picture],
+    preprocessing: &Preprocessing,
+    gradient_pca: &[f32],
+    interrupted: &mut dyn FnMut(),
+) -> Result<Vec<f32>, String> {
+    let (mean, projection) = gradient_pca.split_at(FEATURES);
+    let mut out = Vec::with_capacity(pictures.len() * DIMS);
+    for batch in pictures.chunks(BATCH) {
+        interrupted();
+        for descriptor in descriptors(session, batch, preprocessing)?.chunks_exact(FEATURES) {
+            let mut row = [0f32; DIMS];
+            for ((value, mean), weights) in descriptor.iter().zip(mean).zip(projection.chunks_exact(DIMS)) {
+                let centred = value - mean;
+                row.iter_mut().zip(weights).for_each(|(r, w)| *r += centred * w);
+            }
+            out.extend_from_slice(&row);
+        }
+    }
+    Ok(out)
+}
+
+/// The descriptor graph's output for one batch: FEATURES values per picture.
+fn descriptors(session: &mut Session, batch: &[Picture], preprocessing: &Preprocessing) -> Result<Vec<f32>, String> {
+    let tensor: Vec<f32> = batch.iter().flat_map(|p| preprocessing.tensor(p)).collect();
+    let err = |e: ort::Error| format!("the gradient descriptor could not run: {e}");
+    let input = TensorRef::from_array_view((preprocessing.shape(batch.len()), &tensor[..])).map_err(err)?;
+    let outputs = session.run(ort::inputs!["images" => input]).map_err(err)?;
+    let (_, values) = outputs["features"].try_extract_tensor::<f32>().map_err(err)?;
+    Ok(values.to_vec())
 }
 
 /// Running sums of the training images' descriptors, for their mean and covariance.

@@ -8,6 +8,7 @@ use crate::engine::image::augment::{augment_pairs, AugmentOptions};
 use crate::engine::image::Picture;
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::gradient_descriptor;
+use crate::engine::neighbour_positives::NeighbourTable;
 use crate::engine::onnx::encoder_file;
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -194,6 +195,8 @@ pub struct Trainer<'a> {
     started: Instant,
     /// Steps the learning-rate schedule spans (set by `train`).
     planned_steps: u64,
+    /// The training images' neighbours, when pairs may be made of two images.
+    neighbours: Option<NeighbourTable>,
 }
 
 impl<'a> Trainer<'a> {
@@ -207,7 +210,16 @@ impl<'a> Trainer<'a> {
             config,
             started: Instant::now(),
             planned_steps: 1,
+            neighbours: None,
         }
+    }
+
+    /// Pairs a view of an image with a view of one of its `neighbours` (with the
+    /// probability `config.augment.neighbour_positives`). The table indexes the
+    /// images `run_batches` gets, so it is for training sets trained in one
+    /// window (all images in memory).
+    pub fn pair_with_neighbours(&mut self, neighbours: NeighbourTable) {
+        self.neighbours = Some(neighbours);
     }
 
     /// Starts from trained encoder weights (a warm start); the projection head
@@ -237,9 +249,12 @@ impl<'a> Trainer<'a> {
         interrupted: &mut impl FnMut(),
     ) -> Result<Progress, String> {
         let config = self.config;
+        let neighbours = self.neighbours.as_ref().filter(|t| t.len() == pictures.len());
         let prepare = |batch: &[usize], step: u32| {
-            let bases: Vec<&Picture> = batch.iter().map(|&i| &pictures[i]).collect();
-            augment_pairs(&bases, config.image_size, config.channels, &config.augment, config.seed, epoch, step)
+            let partners = partners(batch, neighbours, config, epoch, step);
+            let pairs: Vec<(&Picture, &Picture)> =
+                batch.iter().zip(&partners).map(|(&i, &j)| (&pictures[i], &pictures[j])).collect();
+            augment_pairs(&pairs, config.image_size, config.channels, &config.augment, config.seed, epoch, step)
         };
         let mut progress = Progress::default();
         let mut ready = batches.first().map(|b| prepare(b, first_step));
@@ -288,6 +303,27 @@ impl<'a> Trainer<'a> {
     }
 }
 
+/// The image each of `batch`'s images is paired with: itself, or with neighbour
+/// positives one of its neighbours, drawn from a generator seeded by (seed, epoch, step).
+fn partners(
+    batch: &[usize],
+    neighbours: Option<&NeighbourTable>,
+    config: &TrainConfig,
+    epoch: u32,
+    step: u32,
+) -> Vec<usize> {
+    let probability = config.augment.neighbour_positives;
+    match neighbours {
+        Some(table) if probability > 0.0 => {
+            let stream = ((epoch as u64) << 32) | step as u64;
+            let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x7061_6972_7320_2020);
+            rng.set_stream(stream);
+            batch.iter().map(|&i| table.partner(i, probability, &mut rng)).collect()
+        }
+        _ => batch.to_vec(),
+    }
+}
+
 /// Puts the training images in an order that depends only on their content, so the
 /// same rows and seed give the same model whatever order the source query returned
 /// them in (a parallel or distributed scan changes it from run to run). Equal keys
@@ -314,7 +350,7 @@ pub trait EpochImages {
 }
 
 /// Images already decoded and shrunk, all in memory: one window per epoch.
-impl EpochImages for &[Picture] {
+impl EpochImages for Vec<Picture> {
     fn image_count(&self) -> usize {
         self.len()
     }

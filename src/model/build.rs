@@ -8,7 +8,8 @@ use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::encoder_file;
 use crate::engine::onnx::imported::EncoderConfig;
 use crate::engine::onnx::runtime::Threads;
-use crate::engine::train::{self, EpochImages, EpochStats, Trainer};
+use crate::engine::neighbour_positives::NeighbourTable;
+use crate::engine::train::{self, EpochStats, TrainConfig, Trainer};
 use crate::error::{invalid, runtime, Error, OrRaise};
 use crate::model::build_options::{BuildRequest, BATCH_MIN};
 use crate::model::catalog::{self, Model, NewModel};
@@ -131,27 +132,25 @@ fn build_model_v4(
         let weights = warm_start_weights(p, arch, config.channels).unwrap_or_else(|e| invalid(e));
         trainer.start_from(&weights).unwrap_or_else(|e| invalid(e));
     }
-    let mut cached;
-    let source: &mut dyn EpochImages = match &mut images {
-        TrainingImages::Cached(pictures) => {
-            cached = &pictures[..];
-            &mut cached
+    // The descriptor is fitted first: its neighbours can make training pairs.
+    let mut gradient_pca = None;
+    if config.gradient_descriptor || config.augment.neighbour_positives > 0.0 {
+        let (pca, neighbours) = fit_gradient_descriptor(&mut images, &config);
+        match neighbours {
+            Some(table) => trainer.pair_with_neighbours(table),
+            None if config.augment.neighbour_positives > 0.0 => notice!(
+                "neighbour positives need the training images in memory (image_search.train_cache_mb); \
+                 this build pairs each image with itself"
+            ),
+            None => {}
         }
-        TrainingImages::Streamed(streamed) => streamed,
-    };
+        gradient_pca = config.gradient_descriptor.then_some(pca);
+    }
     let interrupted = || {
         pgrx::check_for_interrupts!();
     };
-    let epochs = train::train(&mut trainer, source, &config, interrupted, notice_epoch).unwrap_or_else(|e| runtime(e));
-    let gradient_pca = config.gradient_descriptor.then(|| {
-        let mut session = onnxruntime::session(gradient_descriptor::descriptor_graph(config.channels), Threads::Sleep)
-            .or_raise();
-        let preprocessing = Preprocessing::trained(config.image_size, config.channels);
-        gradient_descriptor::fit(&mut session, source, &preprocessing, &mut || {
-            pgrx::check_for_interrupts!();
-        })
-            .unwrap_or_else(|e| runtime(e))
-    });
+    let epochs = train::train(&mut trainer, images.epoch_images(), &config, interrupted, notice_epoch)
+        .unwrap_or_else(|e| runtime(e));
     let encoder_onnx = trainer.encoder_onnx(gradient_pca.as_deref());
     let seconds = started.elapsed().as_secs_f64();
     let last = epochs.last().cloned().expect("at least one epoch");
@@ -171,6 +170,26 @@ fn build_model_v4(
     });
     let ips = (usable * epochs.len()) as f64 / last.seconds.max(1e-9);
     TableIterator::once((model_name.to_string(), epochs.len() as i32, last.loss as f64, seconds, usable as i64, ips))
+}
+
+/// The gradient descriptor's `gradient_pca`, fitted on the training images, and,
+/// when pairs may be made of neighbours and the images are all in memory, each
+/// image's nearest neighbours by its projected descriptor.
+fn fit_gradient_descriptor(images: &mut TrainingImages, config: &TrainConfig) -> (Vec<f32>, Option<NeighbourTable>) {
+    let mut session =
+        onnxruntime::session(gradient_descriptor::descriptor_graph(config.channels), Threads::Sleep).or_raise();
+    let preprocessing = Preprocessing::trained(config.image_size, config.channels);
+    let mut interrupted = || {
+        pgrx::check_for_interrupts!();
+    };
+    let pca = gradient_descriptor::fit(&mut session, images.epoch_images(), &preprocessing, &mut interrupted)
+        .unwrap_or_else(|e| runtime(e));
+    let neighbours = images.cached().filter(|_| config.augment.neighbour_positives > 0.0).map(|pictures| {
+        let points = gradient_descriptor::project(&mut session, pictures, &preprocessing, &pca, &mut interrupted)
+            .unwrap_or_else(|e| runtime(e));
+        NeighbourTable::nearest(&points, gradient_descriptor::DIMS, config.seed, &mut interrupted)
+    });
+    (pca, neighbours)
 }
 
 /// The trained encoder weights of `pretrained`, if it can seed a build of `arch` on

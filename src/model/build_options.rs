@@ -26,6 +26,11 @@ pub const BUDGET_MAX_EPOCHS: u32 = 1000;
 pub const LONG_BUILD_IMAGES: usize = 50_000;
 pub const LONG_BUILD_SECONDS: f64 = 30.0;
 
+/// With the gradient descriptor, the probability that a training pair is an image
+/// and one of its descriptor neighbours (engine::neighbour_positives) unless
+/// `augment` says otherwise. Measured in models/STUDY.md (session 6).
+pub const NEIGHBOUR_POSITIVES: f32 = 0.9;
+
 /// The default number of epochs for `rows` usable images.
 pub fn default_epochs(rows: usize, time_budget: bool) -> u32 {
     if time_budget {
@@ -159,6 +164,17 @@ impl BuildRequest {
             }
             opts = serde_json::from_value(merged).map_err(|e| format!("invalid augment options: {e}"))?;
         }
+        let probabilities = [
+            ("color_jitter_prob", opts.color_jitter_prob),
+            ("grayscale_prob", opts.grayscale_prob),
+            ("blur_prob", opts.blur_prob),
+            ("border_prob", opts.border_prob),
+            ("morph_prob", opts.morph_prob),
+            ("neighbour_positives", opts.neighbour_positives),
+        ];
+        if let Some((name, value)) = probabilities.iter().find(|(_, p)| !(0.0..=1.0).contains(p)) {
+            return Err(format!("augment option {name} is a probability in [0, 1], not {value}"));
+        }
         Ok(opts)
     }
 
@@ -169,6 +185,12 @@ impl BuildRequest {
         let long_build =
             max_epochs as usize * rows >= LONG_BUILD_IMAGES && self.max_seconds.is_none_or(|s| s >= LONG_BUILD_SECONDS);
         check_image_size(self.architecture(channels)?, image_size)?;
+        let gradient_descriptor = self.gradient_descriptor.unwrap_or(channels == 1);
+        let mut augment = self.augment_options(channels, long_build)?;
+        let chosen = |key: &str| self.augment.as_ref().is_some_and(|a| a.get(key).is_some());
+        if gradient_descriptor && !chosen("neighbour_positives") {
+            augment.neighbour_positives = NEIGHBOUR_POSITIVES;
+        }
         Ok(TrainConfig {
             max_epochs,
             max_seconds: self.max_seconds,
@@ -181,8 +203,8 @@ impl BuildRequest {
             image_size,
             channels,
             seed: self.seed as u64,
-            augment: self.augment_options(channels, long_build)?,
-            gradient_descriptor: self.gradient_descriptor.unwrap_or(channels == 1),
+            augment,
+            gradient_descriptor,
         })
     }
 }
@@ -245,6 +267,13 @@ mod tests {
         assert!(!off.config(1, 1000).unwrap().gradient_descriptor);
         let on = BuildRequest { gradient_descriptor: Some(true), ..request() };
         assert!(on.config(3, 1000).unwrap().gradient_descriptor);
+        // Neighbour positives come with the descriptor, unless augment sets them.
+        assert_eq!((gray.augment.neighbour_positives, colour.augment.neighbour_positives), (NEIGHBOUR_POSITIVES, 0.0));
+        assert_eq!(off.config(1, 1000).unwrap().augment.neighbour_positives, 0.0);
+        let none = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0})), ..request() };
+        assert_eq!(none.config(1, 1000).unwrap().augment.neighbour_positives, 0.0);
+        let colour_too = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0.5})), ..request() };
+        assert_eq!(colour_too.config(3, 1000).unwrap().augment.neighbour_positives, 0.5);
     }
 
     #[test]
@@ -274,6 +303,14 @@ mod tests {
             (
                 BuildRequest { augment: Some(serde_json::json!({"spin": 1})), ..request() },
                 "unknown augment option \"spin\"",
+            ),
+            (
+                BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 1.5})), ..request() },
+                "augment option neighbour_positives is a probability in [0, 1], not 1.5",
+            ),
+            (
+                BuildRequest { augment: Some(serde_json::json!({"blur_prob": -0.1})), ..request() },
+                "augment option blur_prob is a probability in [0, 1], not -0.1",
             ),
         ];
         for (r, expected) in cases {

@@ -43,6 +43,22 @@ fn decode_chunk(reader: &ImageReader, chunk: Vec<ImageRow>, base_side: u32) -> V
 }
 
 impl<'a> TrainingImages<'a> {
+    /// The images as the training loop reads them, epoch by epoch.
+    pub fn epoch_images(&mut self) -> &mut dyn EpochImages {
+        match self {
+            TrainingImages::Cached(pictures) => pictures,
+            TrainingImages::Streamed(streamed) => streamed,
+        }
+    }
+
+    /// The images, when they are all in memory.
+    pub fn cached(&self) -> Option<&[Picture]> {
+        match self {
+            TrainingImages::Cached(pictures) => Some(pictures),
+            TrainingImages::Streamed(_) => None,
+        }
+    }
+
     /// Reads and checks every image of the source query once, keeping them while
     /// they fit in image_search.train_cache_mb. Cached images are put in an order
     /// of their own (`train::sort_by_content`), so the query's row order does not

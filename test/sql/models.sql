@@ -26,8 +26,19 @@ FROM models WHERE name = 'models_test';
 -- The options are recorded: the source query, the image column and every training setting.
 SELECT options->>'source_query' AS source_query, options->>'image_col' AS image_col,
        options->'training'->'max_epochs' AS max_epochs, options->'training'->'batch_size' AS batch_size,
-       options->'training'->'augment'->'flip' AS flip
+       options->'training'->'augment'->'flip' AS flip,
+       (options->'training'->'augment'->>'neighbour_positives')::real AS neighbour_positives
 FROM models WHERE name = 'models_test';
+-- With the gradient descriptor (a grayscale default), 9 training pairs in 10 are an
+-- image and one of its 3 nearest images by descriptor; without them the same build
+-- trains on other pairs and ends at another loss.
+SELECT b.final_loss::real <> (m.epoch_log->-1->>'loss')::real AS other_pairs
+FROM models m, build_model('models_self_pairs', 'SELECT * FROM models_train LIMIT 200', image_col => 'img_path',
+                           max_epochs => 2, augment => '{"neighbour_positives": 0}') b
+WHERE m.name = 'models_test';
+SELECT (options->'training'->'augment'->>'neighbour_positives')::real AS neighbour_positives
+FROM models WHERE name = 'models_self_pairs';
+SELECT drop_model('models_self_pairs');
 
 -- Training is deterministic for a given seed: the same build gives the same loss.
 CREATE TEMP TABLE first_build AS SELECT build_id, epoch_log->-1->'loss' AS loss FROM models WHERE name = 'models_test';
@@ -61,6 +72,7 @@ SELECT * FROM build_model(' leading space', 'SELECT * FROM models_train LIMIT 2'
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '{"bogus": 1}');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '[1]');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '{"flip": "yes"}');
+SELECT * FROM build_model('bad', 'SELECT * FROM models_train LIMIT 2', image_col => 'img_path', augment => '{"neighbour_positives": 1.5}');
 -- architecture, lr_schedule, warmup and the time budget max_seconds.
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', architecture => 'resnet999');
 SELECT * FROM build_model('bad', 'SELECT * FROM models_train', image_col => 'img_path', lr_schedule => 'linear');

@@ -61,6 +61,11 @@ pub struct AugmentOptions {
     /// Probability of a stroke-width change (3×3 dilation or erosion).
     #[serde(default)]
     pub morph_prob: f32,
+    /// Probability that a pair's second view is made from one of the image's
+    /// nearest training images by gradient descriptor instead of the image itself
+    /// (`engine::neighbour_positives`; needs the gradient descriptor).
+    #[serde(default)]
+    pub neighbour_positives: f32,
 }
 
 impl AugmentOptions {
@@ -89,6 +94,7 @@ impl AugmentOptions {
             border_prob: 0.0,
             border_max: 0.0,
             morph_prob: 0.0,
+            neighbour_positives: 0.0,
         }
     }
 
@@ -115,6 +121,7 @@ impl AugmentOptions {
             border_prob: 0.2,
             border_max: 0.1,
             morph_prob: 0.0,
+            neighbour_positives: 0.0,
         }
     }
 
@@ -154,6 +161,7 @@ impl AugmentOptions {
             border_prob: 0.0,
             border_max: 0.0,
             morph_prob: 0.0,
+            neighbour_positives: 0.0,
         }
     }
 }
@@ -166,11 +174,13 @@ pub fn augment(base: &Picture, size: u32, channels: u8, opts: &AugmentOptions, r
     out
 }
 
-/// Two views per picture, N×C×size×size each, built in parallel. Picture i
-/// gets its own RNG seeded from (seed, epoch, step, i), so the batch is the
-/// same whatever the thread count or scheduling.
+/// Two views per pair, N×C×size×size each, built in parallel: the first view
+/// from the pair's first picture, the second from its second (the same picture,
+/// or a neighbour: `engine::neighbour_positives`). Pair i gets its own RNG
+/// seeded from (seed, epoch, step, i), so the batch is the same whatever the
+/// thread count or scheduling.
 pub fn augment_pairs(
-    bases: &[&Picture],
+    pairs: &[(&Picture, &Picture)],
     size: u32,
     channels: u8,
     opts: &AugmentOptions,
@@ -179,8 +189,8 @@ pub fn augment_pairs(
     step: u32,
 ) -> (Vec<f32>, Vec<f32>) {
     let len = view_len(size, channels);
-    let mut first = vec![0.0f32; bases.len() * len];
-    let mut second = vec![0.0f32; bases.len() * len];
+    let mut first = vec![0.0f32; pairs.len() * len];
+    let mut second = vec![0.0f32; pairs.len() * len];
     if len == 0 {
         return (first, second);
     }
@@ -191,8 +201,8 @@ pub fn augment_pairs(
         .with_min_len(8) // a view costs microseconds; don't pay a task per view
         .for_each(|(i, (a, b))| {
             let mut rng = ChaCha8Rng::seed_from_u64(view_seed(seed, epoch, step, i as u64));
-            augment_into(bases[i], size, channels, opts, &mut rng, a);
-            augment_into(bases[i], size, channels, opts, &mut rng, b);
+            augment_into(pairs[i].0, size, channels, opts, &mut rng, a);
+            augment_into(pairs[i].1, size, channels, opts, &mut rng, b);
         });
     (first, second)
 }

@@ -34,13 +34,28 @@ fn halves(view: &[f32], size: usize) -> (f32, f32) {
     (left, right)
 }
 
+/// Each picture paired with itself: SimCLR's two views of one image.
+fn pairs_of<'a>(bases: &[&'a Picture]) -> Vec<(&'a Picture, &'a Picture)> {
+    bases.iter().map(|&b| (b, b)).collect()
+}
+
+#[test]
+fn a_pairs_second_view_comes_from_its_second_picture() {
+    let (a, b) = (gradient_gray(28, 28), left_bright(28));
+    let opts = AugmentOptions::identity();
+    let (first, second) = augment_pairs(&[(&a, &b), (&b, &b)], 28, 1, &opts, 7, 0, 0);
+    assert_eq!(first[..784], augment(&a, 28, 1, &opts, &mut ChaCha8Rng::seed_from_u64(0))[..]);
+    assert_eq!(second[..784], augment(&b, 28, 1, &opts, &mut ChaCha8Rng::seed_from_u64(0))[..]);
+    assert_eq!(first[784..], second[784..]);
+}
+
 #[test]
 fn same_seed_gives_identical_batch_and_shapes() {
     let (a, b) = (gradient_gray(28, 28), colour_picture(40, 30));
     let bases = [&a, &b, &a];
     let opts = AugmentOptions::for_color();
-    let one = augment_pairs(&bases, 32, 3, &opts, 7, 1, 2);
-    let two = augment_pairs(&bases, 32, 3, &opts, 7, 1, 2);
+    let one = augment_pairs(&pairs_of(&bases), 32, 3, &opts, 7, 1, 2);
+    let two = augment_pairs(&pairs_of(&bases), 32, 3, &opts, 7, 1, 2);
     assert_eq!(one, two);
     assert_eq!(one.0.len(), 3 * 3 * 32 * 32);
     assert_eq!(one.1.len(), 3 * 3 * 32 * 32);
@@ -53,12 +68,12 @@ fn result_does_not_depend_on_thread_count() {
     let a = colour_picture(36, 36);
     let bases: Vec<&Picture> = vec![&a; 40];
     let opts = AugmentOptions::for_color();
-    let parallel = augment_pairs(&bases, 16, 3, &opts, 3, 0, 5);
+    let parallel = augment_pairs(&pairs_of(&bases), 16, 3, &opts, 3, 0, 5);
     let single = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap()
-        .install(|| augment_pairs(&bases, 16, 3, &opts, 3, 0, 5));
+        .install(|| augment_pairs(&pairs_of(&bases), 16, 3, &opts, 3, 0, 5));
     assert_eq!(parallel, single);
 }
 
@@ -66,10 +81,10 @@ fn result_does_not_depend_on_thread_count() {
 fn different_step_epoch_or_seed_changes_views() {
     let a = gradient_gray(28, 28);
     let opts = AugmentOptions::for_grayscale();
-    let base = augment_pairs(&[&a], 28, 1, &opts, 1, 0, 0);
-    assert_ne!(base, augment_pairs(&[&a], 28, 1, &opts, 1, 0, 1));
-    assert_ne!(base, augment_pairs(&[&a], 28, 1, &opts, 1, 1, 0));
-    assert_ne!(base, augment_pairs(&[&a], 28, 1, &opts, 2, 0, 0));
+    let base = augment_pairs(&[(&a, &a)], 28, 1, &opts, 1, 0, 0);
+    assert_ne!(base, augment_pairs(&[(&a, &a)], 28, 1, &opts, 1, 0, 1));
+    assert_ne!(base, augment_pairs(&[(&a, &a)], 28, 1, &opts, 1, 1, 0));
+    assert_ne!(base, augment_pairs(&[(&a, &a)], 28, 1, &opts, 2, 0, 0));
 }
 
 #[test]
@@ -126,7 +141,7 @@ fn flip_turns_left_bright_into_right_bright() {
 fn grayscale_defaults_never_flip() {
     let base = left_bright(28);
     let opts = AugmentOptions::for_grayscale();
-    let (one, two) = augment_pairs(&vec![&base; 64], 28, 1, &opts, 11, 0, 0);
+    let (one, two) = augment_pairs(&vec![(&base, &base); 64], 28, 1, &opts, 11, 0, 0);
     for view in one.chunks(784).chain(two.chunks(784)) {
         let (left, right) = halves(view, 28);
         assert!(left > right, "left {left} right {right}");
@@ -226,7 +241,7 @@ fn bench_views() {
             std::hint::black_box(augment(base, *size, *channels, opts, &mut rng));
         }
         let single = start.elapsed().as_nanos() as f64 / n as f64;
-        let bases = vec![base; 256];
+        let bases = vec![(base, base); 256];
         let rounds = 50u32;
         let start = Instant::now();
         for step in 0..rounds {

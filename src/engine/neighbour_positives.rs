@@ -1,0 +1,185 @@
+//! Positive pairs made of two similar images instead of one image twice.
+//!
+//! SimCLR's positive pair is two augmented views of the same image, so the network
+//! learns what survives cropping and jitter, and little about what two different
+//! shirts or two different 7s share. Here each training image's few nearest
+//! neighbours by the gradient descriptor (`engine::gradient_descriptor`, fitted
+//! before training) are found once, and with probability `p` a pair's second view
+//! is made from one of them, drawn afresh each time. The descriptor is right about
+//! the class of its nearest neighbour most of the time (clothes 77 %, digits 89 %
+//! in models/STUDY.md), and unlike NNCLR's neighbours from the network being
+//! trained, these are good from the first step.
+//!
+//! Measured (models/STUDY.md, session 6): p 0.9 among the 3 nearest lifts the default
+//! grayscale embedding on clothes and digits alike.
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// Neighbours kept per image; a pair's second view comes from one of them.
+pub const NEIGHBOURS: usize = 3;
+/// Largest set of images searched for one image's neighbours. Larger training sets
+/// are cut into seeded random groups of at most this many, so finding neighbours
+/// costs O(n · GROUP) rather than O(n²): about a second per 30,000 images.
+const GROUP: usize = 4096;
+
+/// Each image's `NEIGHBOURS` nearest other images (indices into the training set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeighbourTable {
+    neighbours: Vec<u32>,
+}
+
+impl NeighbourTable {
+    /// Nearest neighbours by cosine of `points` (`dims` values per image); ties go
+    /// to the lower index, so the same points and seed give the same table.
+    /// `interrupted` is called between groups.
+    pub fn nearest(points: &[f32], dims: usize, seed: u64, interrupted: &mut dyn FnMut()) -> NeighbourTable {
+        let count = points.len() / dims;
+        let unit: Vec<f32> = points
+            .chunks_exact(dims)
+            .flat_map(|p| {
+                let norm = p.iter().map(|v| v * v).sum::<f32>().sqrt();
+                p.iter().map(move |v| if norm > 0.0 { v / norm } else { 0.0 })
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..count).collect();
+        if count > GROUP {
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6967_6862_6f75));
+        }
+        let mut neighbours = vec![0u32; count * NEIGHBOURS];
+        for group in order.chunks(GROUP) {
+            interrupted();
+            let found: Vec<(usize, [u32; NEIGHBOURS])> = group
+                .par_iter()
+                .map(|&i| (i, nearest_in_group(&unit, dims, i, group)))
+                .collect();
+            for (i, row) in found {
+                neighbours[i * NEIGHBOURS..(i + 1) * NEIGHBOURS].copy_from_slice(&row);
+            }
+        }
+        NeighbourTable { neighbours }
+    }
+
+    /// How many images the table covers.
+    pub fn len(&self) -> usize {
+        self.neighbours.len() / NEIGHBOURS
+    }
+
+    /// The image whose view is paired with a view of `image`: with probability
+    /// `probability` one of its neighbours, else the image itself.
+    pub fn partner(&self, image: usize, probability: f32, rng: &mut impl Rng) -> usize {
+        if rng.random::<f32>() < probability {
+            self.neighbours[image * NEIGHBOURS + rng.random_range(0..NEIGHBOURS)] as usize
+        } else {
+            image
+        }
+    }
+}
+
+/// The `NEIGHBOURS` members of `group` most similar to `image` (not itself). A
+/// group smaller than that repeats the nearest ones; a group of one pairs the
+/// image with itself.
+fn nearest_in_group(unit: &[f32], dims: usize, image: usize, group: &[usize]) -> [u32; NEIGHBOURS] {
+    let query = &unit[image * dims..(image + 1) * dims];
+    let mut best: [(f32, usize); NEIGHBOURS] = [(f32::NEG_INFINITY, usize::MAX); NEIGHBOURS];
+    for &other in group {
+        if other == image {
+            continue;
+        }
+        let row = &unit[other * dims..(other + 1) * dims];
+        let similarity: f32 = query.iter().zip(row).map(|(a, b)| a * b).sum();
+        let candidate = (similarity, other);
+        if better(candidate, best[NEIGHBOURS - 1]) {
+            let mut at = NEIGHBOURS - 1;
+            while at > 0 && better(candidate, best[at - 1]) {
+                best[at] = best[at - 1];
+                at -= 1;
+            }
+            best[at] = candidate;
+        }
+    }
+    let found = best.iter().filter(|b| b.1 != usize::MAX).count();
+    let mut out = [image as u32; NEIGHBOURS];
+    for (k, slot) in out.iter_mut().enumerate() {
+        if found > 0 {
+            *slot = best[k % found].1 as u32;
+        }
+    }
+    out
+}
+
+/// Higher similarity first; equal similarity: lower index first.
+fn better(a: (f32, usize), b: (f32, usize)) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Points on a circle at the given angles (degrees), 2-d.
+    fn on_circle(degrees: &[f32]) -> Vec<f32> {
+        degrees.iter().flat_map(|d| [d.to_radians().cos(), d.to_radians().sin()]).collect()
+    }
+
+    #[test]
+    fn neighbours_are_the_nearest_by_angle_and_never_the_image_itself() {
+        let points = on_circle(&[0.0, 10.0, 25.0, 45.0, 180.0, 190.0]);
+        let table = NeighbourTable::nearest(&points, 2, 7, &mut || {});
+        assert_eq!(table.len(), 6);
+        assert_eq!(&table.neighbours[0..3], &[1, 2, 3]);
+        assert_eq!(&table.neighbours[4 * 3..5 * 3], &[5, 3, 2]);
+        for i in 0..6 {
+            assert!(!table.neighbours[i * 3..(i + 1) * 3].contains(&(i as u32)));
+        }
+    }
+
+    #[test]
+    fn length_does_not_matter_only_direction() {
+        // Image 2 is far longer: by dot product it would be image 0's nearest.
+        let mut points = on_circle(&[0.0, 30.0, 50.0, 200.0]);
+        points[4] *= 100.0;
+        points[5] *= 100.0;
+        let table = NeighbourTable::nearest(&points, 2, 7, &mut || {});
+        assert_eq!(table.neighbours[0], 1);
+    }
+
+    #[test]
+    fn tiny_sets_repeat_neighbours_and_a_single_image_pairs_with_itself() {
+        let two = NeighbourTable::nearest(&on_circle(&[0.0, 90.0]), 2, 7, &mut || {});
+        assert_eq!(two.neighbours, vec![1, 1, 1, 0, 0, 0]);
+        let one = NeighbourTable::nearest(&on_circle(&[0.0]), 2, 7, &mut || {});
+        assert_eq!(one.neighbours, vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn large_sets_are_searched_in_seeded_groups() {
+        // 3 * GROUP random 16-d points in identical pairs (2k, 2k + 1): each finds
+        // its twin when both land in the same group (a third of the time), and the
+        // table depends only on the seed.
+        let count = 3 * GROUP;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let pairs: Vec<f32> = (0..count / 2 * 16).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let points: Vec<f32> = (0..count).flat_map(|i| pairs[i / 2 * 16..(i / 2 + 1) * 16].to_vec()).collect();
+        let mut calls = 0;
+        let a = NeighbourTable::nearest(&points, 16, 1, &mut || calls += 1);
+        assert_eq!(calls, 3);
+        assert_eq!(a, NeighbourTable::nearest(&points, 16, 1, &mut || {}));
+        assert_ne!(a, NeighbourTable::nearest(&points, 16, 2, &mut || {}));
+        let twins = (0..count).filter(|&i| a.neighbours[i * 3] as usize == i ^ 1).count();
+        assert!(twins > count / 4 && twins < count / 2, "{twins}");
+    }
+
+    #[test]
+    fn partners_follow_the_probability() {
+        let table = NeighbourTable::nearest(&on_circle(&[0.0, 10.0, 20.0, 30.0, 100.0]), 2, 7, &mut || {});
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        assert!((0..100).all(|_| table.partner(4, 0.0, &mut rng) == 4));
+        let partners: Vec<usize> = (0..1000).map(|_| table.partner(0, 1.0, &mut rng)).collect();
+        assert!(partners.iter().all(|&p| [1, 2, 3].contains(&p)));
+        assert!([1, 2, 3].iter().all(|n| partners.iter().filter(|&&p| p == *n).count() > 250));
+        let kept = (0..1000).filter(|_| table.partner(0, 0.9, &mut rng) == 0).count();
+        assert!((60..140).contains(&kept), "{kept}");
+    }
+}
