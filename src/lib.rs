@@ -12,6 +12,7 @@
 //!   any imported encoder)
 //! - `engine::train` — the training loop; `engine::gradient_descriptor` — the
 //!   oriented-gradient descriptor grayscale embeddings carry, and its PCA fit;
+//!   `engine::neighbour_positives` — training pairs of an image and a descriptor neighbour;
 //!   `engine::distance` — vector kernels;
 //!   `engine::ann` — `kmeans` and `lists` (sampling, probe order) for the `ann` index;
 //!   `engine::tutorial` — the tutorial dialect: `lexer` (sqlparser's tokenizer) and `grammar`
