@@ -113,7 +113,15 @@ fn build_model_v4(
         ));
     }
     let channels = channels.map(|c| c as u8).unwrap_or(if census.any_colour { 3 } else { 1 });
-    let config = request.config(channels, usable).unwrap_or_else(|e| invalid(e));
+    let mut config = request.config(channels, usable).unwrap_or_else(|e| invalid(e));
+    if images.cached().is_none() && config.augment.neighbour_positives > 0.0 {
+        // The neighbour table indexes the training set, which a streamed build never holds.
+        notice!(
+            "neighbour positives need the training images in memory (image_search.train_cache_mb); \
+             this build pairs each image with itself"
+        );
+        config.augment.neighbour_positives = 0.0;
+    }
     let arch = request.architecture(channels).unwrap_or_else(|e| invalid(e));
     let session = onnxruntime::session(arch.train_step, Threads::Spin).or_raise();
     let notice_epoch = |s: &EpochStats| {
@@ -136,13 +144,8 @@ fn build_model_v4(
     let mut gradient_pca = None;
     if config.gradient_descriptor || config.augment.neighbour_positives > 0.0 {
         let (pca, neighbours) = fit_gradient_descriptor(&mut images, &config);
-        match neighbours {
-            Some(table) => trainer.pair_with_neighbours(table),
-            None if config.augment.neighbour_positives > 0.0 => notice!(
-                "neighbour positives need the training images in memory (image_search.train_cache_mb); \
-                 this build pairs each image with itself"
-            ),
-            None => {}
+        if let Some(table) = neighbours {
+            trainer.pair_with_neighbours(table);
         }
         gradient_pca = config.gradient_descriptor.then_some(pca);
     }

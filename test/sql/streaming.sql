@@ -12,6 +12,11 @@ SELECT model_name, epochs, rows_used FROM image_search.build_model('st_model',
 SELECT jsonb_array_length(epoch_log) AS epochs_logged,
        (epoch_log -> 1 ->> 'loss')::float < (epoch_log -> 0 ->> 'loss')::float AS loss_fell
 FROM image_search.models WHERE name = 'st_model';
+-- Pairs of neighbours need every image in memory: a streamed build (it says so in a
+-- NOTICE) pairs each image with itself, and its options record that.
+SELECT options->'training'->'gradient_descriptor' AS gradient_descriptor,
+       (options->'training'->'augment'->>'neighbour_positives')::real AS neighbour_positives
+FROM image_search.models WHERE name = 'st_model';
 
 -- Same data in the same order and the same seed: the same model.
 SELECT model_name FROM image_search.build_model('st_model_again',
