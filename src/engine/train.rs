@@ -249,6 +249,7 @@ impl<'a> Trainer<'a> {
         interrupted: &mut impl FnMut(),
     ) -> Result<Progress, String> {
         let config = self.config;
+        // A window of another size (a streamed build) is not what the table indexes.
         let neighbours = self.neighbours.as_ref().filter(|t| t.len() == pictures.len());
         let prepare = |batch: &[usize], step: u32| {
             let partners = partners(batch, neighbours, config, epoch, step);
@@ -454,6 +455,24 @@ mod tests {
             augment: AugmentOptions::for_grayscale(),
             gradient_descriptor: false,
         }
+    }
+
+    #[test]
+    fn partners_are_seeded_by_step_and_respect_the_probability() {
+        // 8 points on a circle, 45 degrees apart: neighbours are the adjacent ones.
+        let points: Vec<f32> =
+            (0..8).flat_map(|i| [(i as f32 * 0.785).cos(), (i as f32 * 0.785).sin()]).collect();
+        let table = NeighbourTable::nearest(&points, 2, 1, &mut || {});
+        let batch: Vec<usize> = (0..8).collect();
+        let mut cfg = config(LrSchedule::Constant, 0.0);
+        assert_eq!(partners(&batch, Some(&table), &cfg, 1, 0), batch, "probability 0: SimCLR pairs");
+        cfg.augment.neighbour_positives = 1.0;
+        let first = partners(&batch, Some(&table), &cfg, 1, 0);
+        assert!(first.iter().enumerate().all(|(i, &j)| j != i), "{first:?}");
+        assert_eq!(first, partners(&batch, Some(&table), &cfg, 1, 0), "same seed, epoch and step");
+        let others: Vec<Vec<usize>> = (1..6).map(|step| partners(&batch, Some(&table), &cfg, 1, step)).collect();
+        assert!(others.iter().any(|o| o != &first), "another step draws other partners");
+        assert_eq!(partners(&batch, None, &cfg, 1, 0), batch, "no table: SimCLR pairs");
     }
 
     #[test]
