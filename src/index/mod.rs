@@ -52,6 +52,7 @@ mod handler;
 mod insert;
 mod options;
 mod pages;
+mod recent_buffers;
 mod reuse;
 mod scan;
 mod vacuum;

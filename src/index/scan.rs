@@ -14,11 +14,21 @@
 //! executor checks every TID against the snapshot.
 use super::options;
 use super::pages;
-use crate::engine::ann::lists::{Candidates, ProbeOrder};
+use super::recent_buffers;
+use crate::engine::ann::lists::{Candidates, ProbeOrder, Spare};
 use crate::engine::ann::Metric;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
+
+thread_local! {
+    /// The last scan's candidate vectors, empty, for the next scan of this backend
+    /// (`Candidates::with_spare`). A scan that ends in an ERROR frees its own instead.
+    static SPARE: std::cell::Cell<Option<Spare<pg_sys::ItemPointerData>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Larger candidate vectors (a scan that widened to many lists) are freed, not kept.
+const MAX_SPARE_BYTES: usize = 64 << 20;
 
 struct ScanState {
     started: bool,
@@ -56,7 +66,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         metric: Metric::L2,
         query: None,
         order: None,
-        candidates: Candidates::new(),
+        candidates: Candidates::with_spare(SPARE.take().unwrap_or_default()),
     };
     // Dropped with the scan's memory context, also when the query ends in an ERROR.
     (*scan).opaque = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st) as *mut std::ffi::c_void;
@@ -146,13 +156,13 @@ unsafe fn read_batch(index: pg_sys::Relation, st: &mut ScanState, batch: &[usize
         pages::INVALID_BLOCK
     };
     let mut block = next_list_head(&st.heads, st.blocks);
-    let mut buf = if block == pages::INVALID_BLOCK { return } else { pages::pin_buffer(index, block) };
+    let mut buf = if block == pages::INVALID_BLOCK { return } else { recent_buffers::pin(index, block) };
     loop {
         pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_SHARE as i32);
         let page = pages::page_of(buf);
         let prev = pages::checked_data_page(index, &meta, block, page);
         let next = if prev != pages::INVALID_BLOCK { prev } else { next_list_head(&st.heads, st.blocks) };
-        let next_buf = if next == pages::INVALID_BLOCK { None } else { Some(pages::pin_buffer(index, next)) };
+        let next_buf = if next == pages::INVALID_BLOCK { None } else { Some(recent_buffers::pin(index, next)) };
         let next_page = next_buf.map(|b| pages::page_of(b));
         let rows = pages::max_offset(page) as usize;
         let mut prefetched = 0;
@@ -211,7 +221,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             return true;
         }
         let probes = options::probes();
-        let batch = st.order.as_mut().expect("started").next_batch(probes).to_vec();
+        let batch = st.order.as_mut().expect("started").next_batch(probes);
         if batch.is_empty() {
             return false;
         }
@@ -225,7 +235,10 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     // The state goes with the memory context; free the big vectors now.
     let st = state(scan);
-    st.candidates.clear();
+    let candidates = std::mem::take(&mut st.candidates);
+    if candidates.capacity_bytes() <= MAX_SPARE_BYTES {
+        SPARE.set(Some(candidates.into_spare()));
+    }
     st.centroids = Vec::new();
     st.heads = Vec::new();
 }
