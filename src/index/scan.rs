@@ -2,7 +2,9 @@
 //!
 //! The first amgettuple ranks the lists by their centroid's distance to q, reads the
 //! `image_search.ann_probes` nearest lists (each item's distance computed in place on the
-//! locked page, no copy), sorts those candidates and returns them nearest first. When the
+//! locked page, no copy; the next page pinned and prefetched meanwhile, see `read_batch`)
+//! and returns those candidates nearest first (`Candidates`: only the nearest few are kept
+//! in order, the rest selected when the caller wants more). When the
 //! caller asks for more (a WHERE filter rejected rows, or LIMIT exceeds what the probed
 //! lists hold), the scan reads the next `ann_probes` lists, and so on until every list has
 //! been read: a filtered query gets k rows whenever k rows match. Each heap TID is in
