@@ -9,7 +9,8 @@ generator, so the same distribution, not the same rows), 100 rows of the table a
 cosine, recall@10 against the exact top 10.
 
 Lists: 1,000, centroid = the normalised mean of each centre's rows (what a good k-means finds
-here), rows assigned to the nearest centroid, as ann's build does. For each probes, the rows of
+here), or (KMEANS_SAMPLE=n) spherical k-means on n sampled rows per list as ann's build runs
+it; rows assigned to the nearest centroid, as ann's build does. For each probes, the rows of
 the `probes` nearest lists are ranked by
   - exact:  the float vectors (what ann does today; 520 bytes read per 128-d row)
   - sq8:    8-bit scalar codes (per-dimension min/max over the table; asymmetric: float query
@@ -22,6 +23,7 @@ the `probes` nearest lists are ranked by
             estimator of RaBitQ; the best RERANK re-ranked exactly
 and the best 10 after re-ranking are compared with the truth.
 """
+import os
 import sys
 import time
 
@@ -40,16 +42,36 @@ which = np.arange(ROWS) % CENTRES
 x = centres[which] + rng.normal(0, SIGMA, (ROWS, DIM)).astype(np.float32)
 x /= np.linalg.norm(x, axis=1, keepdims=True)  # cosine = dot of unit vectors
 
-# Lists: centroid = normalised mean of each centre's rows; rows to the nearest centroid.
-cent = np.zeros((LISTS, DIM), np.float32)
-np.add.at(cent, which, x)
-cent /= np.linalg.norm(cent, axis=1, keepdims=True)
+# Lists: centroid = normalised mean of each centre's rows (ideal), or with KMEANS_SAMPLE=n
+# spherical k-means as ann's build runs it (k-means++ seeding, 15 Lloyd iterations) on a
+# random sample of n rows per list (ann samples 50); rows to the nearest centroid.
+sample_per_list = int(os.environ.get("KMEANS_SAMPLE", "0"))
+if sample_per_list:
+    sample = x[rng.choice(ROWS, min(ROWS, sample_per_list * LISTS), replace=False)]
+    cent = np.empty((LISTS, DIM), np.float32)
+    cent[0] = sample[rng.integers(len(sample))]
+    best = 1 - sample @ cent[0]
+    for k in range(1, LISTS):  # k-means++: the next seed with probability ~ distance^2
+        p = np.maximum(best, 0) ** 2
+        cent[k] = sample[rng.choice(len(sample), p=p / p.sum())]
+        best = np.minimum(best, 1 - sample @ cent[k])
+    for _ in range(15):
+        near = np.argmax(sample @ cent.T, axis=1)
+        sums = np.zeros_like(cent)
+        np.add.at(sums, near, sample)
+        empty = np.linalg.norm(sums, axis=1) == 0
+        sums[empty] = cent[empty]
+        cent = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+else:
+    cent = np.zeros((LISTS, DIM), np.float32)
+    np.add.at(cent, which, x)
+    cent /= np.linalg.norm(cent, axis=1, keepdims=True)
 assign = np.empty(ROWS, np.int64)
 for s in range(0, ROWS, 50_000):
     assign[s:s + 50_000] = np.argmax(x[s:s + 50_000] @ cent.T, axis=1)
 order = np.argsort(assign, kind="stable")
 starts = np.searchsorted(assign[order], np.arange(LISTS + 1))
-print(f"{ROWS} rows, sigma {SIGMA}: data and lists in {time.time() - t0:.0f} s; "
+print(f"{ROWS} rows, sigma {SIGMA}, lists {'k-means on %d rows per list' % sample_per_list if sample_per_list else 'ideal'}: data and lists in {time.time() - t0:.0f} s; "
       f"rows per list {np.diff(starts).min()}-{np.diff(starts).max()}")
 
 # sq8: per-dimension min/max over the table.
