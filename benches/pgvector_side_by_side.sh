@@ -16,7 +16,10 @@
 #     hnsw.ef_search in PVS_EF (default 40,100)
 #   - image_search ann (lists = ROWS / 1000): build time, size, recall@10 and ms/query at
 #     image_search.ann_probes in PVS_PROBES (default 1,2,5,10,20,40)
-# Queries: 100 fresh draws from the data set's distribution, not rows of the table.
+# Queries (PVS_QUERIES, default fresh): `fresh` = 100 fresh draws from the data set's
+# distribution, not rows of the table; `rows` = 100 rows of the table (issue 9's protocol:
+# each query's own row is then one of its true top 10, at distance 0); `fresh,rows` measures
+# both sets against the same index builds (each line of the output names its set).
 # Data sets (PVS_SETS, default "uniform:0.25 gauss:0.8 gauss:1.0"): 1,000 centres uniform in
 # [-1, 1]^128 (setseed 0.1, as benches/ann_index.sh); each row is centre number id % 1000
 # plus, per component, uniform noise in [-w, w] (uniform:w; w = 0.25 is issue 9's set)
@@ -34,6 +37,10 @@ SETS=${PVS_SETS:-uniform:0.25 gauss:0.8 gauss:1.0}
 PROBES=${PVS_PROBES:-1,2,5,10,20,40}
 EF=${PVS_EF:-40,100}
 EXACT_QUERIES=${PVS_EXACT_QUERIES:-20}
+QUERY_SETS=${PVS_QUERIES:-fresh}
+# Each query set's qids start at its own base in the one queries table.
+first_qid() { case $1 in fresh) echo 1 ;; rows) echo 1001 ;; *) echo "unknown PVS_QUERIES set $1 (fresh, rows)" >&2; exit 2 ;; esac; }
+for qs in ${QUERY_SETS//,/ }; do first_qid "$qs" >/dev/null; done
 source scripts/pg_cluster.sh
 if [ ! -f "$($PG_CONFIG_BIN --sharedir)/extension/vector.control" ]; then
   echo "SKIPPED: pgvector is not installed in $($PG_CONFIG_BIN --sharedir)/extension (build it against $PG_CONFIG_BIN)"
@@ -76,31 +83,40 @@ INSERT INTO items_e SELECT i, ARRAY(SELECT (v[d] + $noise)::real FROM generate_s
   FROM generate_series(1, $ROWS) i JOIN centres ON c = i % 1000;
 -- The same rows, bit for bit, as pgvector's type (same binary layout, converted through real[]).
 CREATE TABLE items_v AS SELECT id, e::real[]::vector(128) AS v FROM items_e;
--- 100 queries: fresh draws (centre chosen at random), not rows of the table.
+-- 100 fresh queries (qid 1..100): fresh draws (centre chosen at random), not rows of the table.
 CREATE TABLE queries AS SELECT k AS qid, qe, qe::real[]::vector(128) AS qv FROM (
   SELECT k, ARRAY(SELECT (v[d] + $noise)::real FROM generate_series(1, 128) d)::image_search.embedding(128) AS qe
   FROM (SELECT k, floor(random() * 1000)::int AS c FROM generate_series(1, 100) k) pick JOIN centres USING (c)) s;
+-- 100 rows of the table as queries (qid 1001..1100), drawn at random (seeded above).
+INSERT INTO queries SELECT 1000 + row_number() OVER (), e, e::real[]::vector(128)
+  FROM (SELECT e FROM items_e ORDER BY random() LIMIT 100) r;
 CREATE TABLE truth (qid int PRIMARY KEY, ids int[]);
 VACUUM ANALYZE items_e, items_v, queries;
 SELECT pg_prewarm('items_e') + pg_prewarm('items_v') < 0 AS prewarm \gset
 SQL
   echo "tables: embedding $(q -c "SELECT pg_size_pretty(pg_relation_size('items_e'))"), vector $(q -c "SELECT pg_size_pretty(pg_relation_size('items_v'))") ($(date +%T))"
   echo "setting | recall@10 | ms/query"
-  q <<SQL | tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
-SELECT * FROM measure('exact scan, embedding, all 100 queries (the truth)', '$E_TOP10', false, 100, true);
-SELECT * FROM measure('exact scan, embedding, first $EXACT_QUERIES queries', '$E_TOP10', false, $EXACT_QUERIES);
-SELECT * FROM measure('exact scan, pgvector, first $EXACT_QUERIES queries', '$V_TOP10', true, $EXACT_QUERIES);
+  for qs in ${QUERY_SETS//,/ }; do
+    f=$(first_qid "$qs")
+    q <<SQL | tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
+SELECT * FROM measure('$qs queries: exact scan, embedding, all 100 queries (the truth)', '$E_TOP10', false, 100, true, $f);
+SELECT * FROM measure('$qs queries: exact scan, embedding, first $EXACT_QUERIES queries', '$E_TOP10', false, $EXACT_QUERIES, false, $f);
+SELECT * FROM measure('$qs queries: exact scan, pgvector, first $EXACT_QUERIES queries', '$V_TOP10', true, $EXACT_QUERIES, false, $f);
 SQL
+  done
 
   echo "-- pgvector hnsw (m 16, ef_construction 64), building ($(date +%T))"
   secs=$(seconds_of "CREATE INDEX items_v_hnsw ON items_v USING hnsw (v vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
   echo "hnsw build ${secs} s, size $(q -c "SELECT pg_size_pretty(pg_relation_size('items_v_hnsw'))")"
   q -c "SELECT pg_prewarm('items_v_hnsw') < 0" >/dev/null
-  for ef in ${EF//,/ }; do
-    q -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" \
-      -c "SELECT * FROM measure('warm-up', '$V_TOP10', true, 10)" \
-      -c "SELECT * FROM measure('hnsw ef_search $ef', '$V_TOP10', true, 100)" | tail -1 |
-      tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
+  for qs in ${QUERY_SETS//,/ }; do
+    f=$(first_qid "$qs")
+    for ef in ${EF//,/ }; do
+      q -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" \
+        -c "SELECT * FROM measure('warm-up', '$V_TOP10', true, 10, false, $f)" \
+        -c "SELECT * FROM measure('$qs queries: hnsw ef_search $ef', '$V_TOP10', true, 100, false, $f)" | tail -1 |
+        tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
+    done
   done
   q -c "DROP INDEX items_v_hnsw"
 
@@ -108,11 +124,14 @@ SQL
   secs=$(seconds_of "CREATE INDEX items_e_ann ON items_e USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS)")
   echo "ann build ${secs} s, size $(q -c "SELECT pg_size_pretty(pg_relation_size('items_e_ann'))")"
   q -c "SELECT pg_prewarm('items_e_ann') < 0" >/dev/null
-  for p in ${PROBES//,/ }; do
-    q -c "SET enable_seqscan = off" -c "SET image_search.ann_probes = $p" \
-      -c "SELECT * FROM measure('warm-up', '$E_TOP10', false, 10)" \
-      -c "SELECT * FROM measure('ann probes $p', '$E_TOP10', false, 100)" | tail -1 |
-      tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
+  for qs in ${QUERY_SETS//,/ }; do
+    f=$(first_qid "$qs")
+    for p in ${PROBES//,/ }; do
+      q -c "SET enable_seqscan = off" -c "SET image_search.ann_probes = $p" \
+        -c "SELECT * FROM measure('warm-up', '$E_TOP10', false, 10, false, $f)" \
+        -c "SELECT * FROM measure('$qs queries: ann probes $p', '$E_TOP10', false, 100, false, $f)" | tail -1 |
+        tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
+    done
   done
   q -c "DROP INDEX items_e_ann"
   echo "(done $(date +%T), load average $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -43,8 +43,8 @@
 //! # Files (one per phase, as pgvector's ivf*.c)
 //! `handler` (IndexAmRoutine, SQL objects), `options` (reloption `lists`, GUC
 //! `image_search.ann_probes`), `build`, `insert`, `reuse` (VACUUM's freed space back to inserts),
-//! `scan`, `vacuum`, `cost`, `pages`
-//! (layout and page helpers). k-means, sampling and probing are plain Rust in
+//! `scan`, `vacuum`, `cost`, `pages` (layout and page helpers), `recent_buffers` (the scan
+//! pins a page through the buffer it was in last time, without the buffer-mapping lookup). k-means, sampling and probing are plain Rust in
 //! `engine::ann`, unit-tested without a database.
 mod build;
 mod cost;
@@ -52,6 +52,7 @@ mod handler;
 mod insert;
 mod options;
 mod pages;
+mod recent_buffers;
 mod reuse;
 mod scan;
 mod vacuum;

@@ -89,15 +89,36 @@ pub fn directory_slot(dim: usize, list: usize) -> (pg_sys::BlockNumber, pg_sys::
 // ---------------------------------------------------------------- buffers
 
 pub unsafe fn read_buffer(index: pg_sys::Relation, block: pg_sys::BlockNumber, lock: u32) -> pg_sys::Buffer {
-    let buf = pg_sys::ReadBufferExtended(
+    let buf = pin_buffer(index, block);
+    pg_sys::LockBuffer(buf, lock as i32);
+    buf
+}
+
+/// A block of the main fork, pinned (read into shared buffers if needed) but not locked.
+pub unsafe fn pin_buffer(index: pg_sys::Relation, block: pg_sys::BlockNumber) -> pg_sys::Buffer {
+    pg_sys::ReadBufferExtended(
         index,
         pg_sys::ForkNumber::MAIN_FORKNUM,
         block,
         pg_sys::ReadBufferMode::RBM_NORMAL,
         std::ptr::null_mut(),
-    );
-    pg_sys::LockBuffer(buf, lock as i32);
-    buf
+    )
+}
+
+/// Cache lines per page.
+pub const PAGE_LINES: usize = BLCKSZ / 64;
+
+/// Hints the CPU to load cache line `line` (0 .. PAGE_LINES) of a pinned buffer's page into
+/// L1. Reads nothing: a prefetch never faults and needs no lock (the page may be changing).
+#[inline(always)]
+pub unsafe fn prefetch_line(page: pg_sys::Page, line: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((page as *const i8).wrapping_add(64 * line));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (page, line);
 }
 
 /// A new block at the end of `fork`, pinned and exclusively locked.
@@ -265,10 +286,24 @@ pub unsafe fn checked_head(
     list: usize,
     head: pg_sys::BlockNumber,
 ) -> pg_sys::BlockNumber {
-    if head != INVALID_BLOCK
-        && (head <= meta.directory_pages
-            || head >= pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM))
-    {
+    checked_head_below(index, meta, list, head, number_of_blocks(index))
+}
+
+/// The index's length in blocks (a system call: the scan asks once, not once per list).
+pub unsafe fn number_of_blocks(index: pg_sys::Relation) -> pg_sys::BlockNumber {
+    pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM)
+}
+
+/// `checked_head` against a length `blocks` taken after the directory was read (the index
+/// only grows, so every head read before was below it).
+pub unsafe fn checked_head_below(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    list: usize,
+    head: pg_sys::BlockNumber,
+    blocks: pg_sys::BlockNumber,
+) -> pg_sys::BlockNumber {
+    if head != INVALID_BLOCK && (head <= meta.directory_pages || head >= blocks) {
         corrupted(index, format!("list {list} starts at block {head}, which is not a data page"));
     }
     head
