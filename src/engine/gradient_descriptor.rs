@@ -7,11 +7,15 @@
 //! (precision@4 0.70) while this descriptor reaches 0.75–0.77; the two together
 //! give 0.74–0.75 for clothes at a cost of about 0.015 on digits (models/STUDY.md,
 //! session 5). Colour near-duplicates get worse with it, so `build_model` turns it
-//! on by default for 1-channel models only.
+//! on by default for 1-channel models only. Its neighbours also make training
+//! pairs (`engine::neighbour_positives`), which strengthens the learnt part; the
+//! descriptor's weight then went from 0.7 (0.6.0) to 0.5: digits 0.941 → 0.950,
+//! clothes 0.762 → 0.760 (two data draws; models/STUDY.md, session 6). Models
+//! built before keep their weight: it is in their stored encoder graph.
 //!
 //! The graphs come from `models/gradient_descriptor.py`: `descriptor_c<C>.onnx`
 //! maps images to the 588 histogram values, and each architecture's
-//! `gradient_encoder_c<C>.onnx` outputs concat(unit(h), 0.7 · unit((descriptor −
+//! `gradient_encoder_c<C>.onnx` outputs concat(unit(h), 0.5 · unit((descriptor −
 //! mean) · projection)). This module fits `mean` and `projection` (one flat
 //! initializer, `gradient_pca`) from the descriptors of the training images.
 use crate::engine::image::preprocess::Preprocessing;
@@ -61,7 +65,7 @@ pub fn fit(
 
 /// The projected descriptors (DIMS values per picture) of `pictures` under a
 /// fitted `gradient_pca`: what the embedding's descriptor part is, before its
-/// scaling to length 0.7.
+/// scaling to length 0.5.
 pub fn project(
     session: &mut Session,
     pictures: &[Picture],
