@@ -59,6 +59,21 @@ CREATE EXTENSION pg_prewarm;
 \i benches/recall_measure.sql
 SQL
 
+# Recall@10 and ms/query of the index being measured, at each value of its search setting
+# (GUC), for every query set: measure_index LABEL TOP10_SQL IS_PGVECTOR GUC VALUES
+measure_index() {
+  local label=$1 top10=$2 pgvector=$3 guc=$4 values=$5 qs f v
+  for qs in ${QUERY_SETS//,/ }; do
+    f=$(first_qid "$qs")
+    for v in ${values//,/ }; do
+      q -c "SET enable_seqscan = off" -c "SET $guc = $v" \
+        -c "SELECT * FROM measure('warm-up', '$top10', $pgvector, 10, false, $f)" \
+        -c "SELECT * FROM measure('$qs queries: $label $v', '$top10', $pgvector, 100, false, $f)" | tail -1 |
+        tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
+    done
+  done
+}
+
 E_TOP10='SELECT array_agg(id) FROM (SELECT id FROM items_e ORDER BY e <=> $1 LIMIT 10) t'
 V_TOP10='SELECT array_agg(id) FROM (SELECT id FROM items_v ORDER BY v <=> $1 LIMIT 10) t'
 echo "== $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), PostgreSQL $(q -c 'SHOW server_version'), pgvector $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'"), image_search $(q -c "SELECT extversion FROM pg_extension WHERE extname = 'image_search'")"
@@ -109,30 +124,14 @@ SQL
   secs=$(seconds_of "CREATE INDEX items_v_hnsw ON items_v USING hnsw (v vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
   echo "hnsw build ${secs} s, size $(q -c "SELECT pg_size_pretty(pg_relation_size('items_v_hnsw'))")"
   q -c "SELECT pg_prewarm('items_v_hnsw') < 0" >/dev/null
-  for qs in ${QUERY_SETS//,/ }; do
-    f=$(first_qid "$qs")
-    for ef in ${EF//,/ }; do
-      q -c "SET enable_seqscan = off" -c "SET hnsw.ef_search = $ef" \
-        -c "SELECT * FROM measure('warm-up', '$V_TOP10', true, 10, false, $f)" \
-        -c "SELECT * FROM measure('$qs queries: hnsw ef_search $ef', '$V_TOP10', true, 100, false, $f)" | tail -1 |
-        tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
-    done
-  done
+  measure_index "hnsw ef_search" "$V_TOP10" true hnsw.ef_search "$EF"
   q -c "DROP INDEX items_v_hnsw"
 
   echo "-- image_search ann (lists $LISTS), building ($(date +%T))"
   secs=$(seconds_of "CREATE INDEX items_e_ann ON items_e USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS)")
   echo "ann build ${secs} s, size $(q -c "SELECT pg_size_pretty(pg_relation_size('items_e_ann'))")"
   q -c "SELECT pg_prewarm('items_e_ann') < 0" >/dev/null
-  for qs in ${QUERY_SETS//,/ }; do
-    f=$(first_qid "$qs")
-    for p in ${PROBES//,/ }; do
-      q -c "SET enable_seqscan = off" -c "SET image_search.ann_probes = $p" \
-        -c "SELECT * FROM measure('warm-up', '$E_TOP10', false, 10, false, $f)" \
-        -c "SELECT * FROM measure('$qs queries: ann probes $p', '$E_TOP10', false, 100, false, $f)" | tail -1 |
-        tr '|' '\t' | awk -F'\t' '{ printf "%s | %s | %s\n", $1, $2, $3 }'
-    done
-  done
+  measure_index "ann probes" "$E_TOP10" false image_search.ann_probes "$PROBES"
   q -c "DROP INDEX items_e_ann"
   echo "(done $(date +%T), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 done
