@@ -16,11 +16,7 @@ cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
 cluster_start "${ANN_CORRUPTION_DIR:-/tmp/image_search_ann_corruption}" "${ANN_CORRUPTION_PORT:-54385}"
 DATA=$CLUSTER_DIR/data
-failures=0; passes=0
-check() {  # check NAME COMMAND...: PASS if the command succeeds
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; passes=$((passes + 1)); else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
+source test/checks.sh
 q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 q <<'SQL'
 SET client_min_messages = warning;

@@ -33,11 +33,7 @@ max_connections = 40
 max_parallel_workers_per_gather = 0
 CONF
 as_postgres "$PGBIN/pg_ctl" -D "$DATA" -l "$CLUSTER_DIR/server.log" -w restart >/dev/null
-failures=0; passes=0
-check() {  # check NAME COMMAND...: PASS if the command succeeds
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; passes=$((passes + 1)); else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
+source test/checks.sh
 q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 N0=20000
 LISTS=20

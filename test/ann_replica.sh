@@ -34,11 +34,7 @@ cluster_start "$ROOT/primary" "$PRIMARY_PORT"
 trap 'stop_standby; cluster_stop' EXIT
 cluster_settings 'wal_level = replica' 'max_wal_senders = 4' 'hot_standby = on' \
   'max_parallel_workers_per_gather = 0'
-failures=0; passes=0
-check() {  # check NAME COMMAND...: PASS if the command succeeds
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; passes=$((passes + 1)); else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
+source test/checks.sh
 qp() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$ROOT/primary" -p "$PRIMARY_PORT" -d postgres "$@"; }
 qs() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$STANDBY" -p "$STANDBY_PORT" -d postgres "$@"; }
 N0=20000

@@ -19,11 +19,7 @@ cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
 ROOT=${ANN_REUSE_DIR:-/tmp/image_search_ann_reuse}
 cluster_start "$ROOT" "${ANN_REUSE_PORT:-54388}"
-failures=0; passes=0
-check() {  # check NAME COMMAND...: PASS if the command succeeds
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; passes=$((passes + 1)); else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
+source test/checks.sh
 q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 N=20000
 LISTS=10

@@ -21,11 +21,7 @@ cluster_start "${LIFECYCLE_DIR:-/tmp/image_search_lifecycle}" "${LIFECYCLE_PORT:
 WORK=$CLUSTER_DIR/work
 mkdir -p "$WORK"
 psql_db() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$@"; }
-failures=0; passes=0
-check() {  # check NAME COMMAND...: PASS if the command succeeds
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; passes=$((passes + 1)); else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
+source test/checks.sh
 SEARCH="SET search_path = public, image_search;
 SELECT filename || ' ' || label || ' ' || round(cosine_similarity(my_model_simclr,
          (SELECT embed_image('my_model', 'tutorial_data/mnist_data/test/923.jpg')))::numeric, 5)
