@@ -42,11 +42,7 @@ def main():
             Q.load_table("q_pool", pool, labels)
             scores = {}
             for seed in args.seeds:
-                Q.psql("SET client_min_messages = warning; SELECT image_search.build_model('q_model', "
-                       f"'SELECT img_path FROM q_train', image_col => 'img_path', overwrite => true, seed => {seed})")
-                Q.psql("SELECT image_search.convert('q_model', 'q_pool', image_col => 'img_path', replace => true)")
-                e = Q.embeddings("q_pool", "q_model_simclr")
-                Q.psql("ALTER TABLE q_pool DROP COLUMN q_model_simclr")
+                e, _, _ = Q.build_and_embed(f", seed => {seed}")
                 h, d = unit(e[:, :LEARNT]), unit(e[:, LEARNT:])
                 for w in WEIGHTS:
                     scores.setdefault(f"w {w}", []).append(H.precision_at_k(np.concatenate([h, w * d], 1), labels))

@@ -88,16 +88,23 @@ def embeddings(table, column):
     return np.array([[float(v) for v in r.strip("[]").split(",")] for r in rows])
 
 
-def build_and_score(name, opts, labels):
+def build_and_embed(opts):
+    """Builds q_model on q_train with extra build_model options `opts` (", name => value")
+    and embeds q_pool with it -> (pool embeddings in id order, build seconds, epochs)."""
     started = time.time()
     psql("SET client_min_messages = warning; SELECT image_search.build_model('q_model', "
          f"'SELECT img_path FROM q_train', image_col => 'img_path', overwrite => true{opts})")
     seconds = time.time() - started
     epochs = psql("SELECT epochs FROM image_search.model_list WHERE name = 'q_model'").strip()
     psql("SELECT image_search.convert('q_model', 'q_pool', image_col => 'img_path', replace => true)")
-    p4 = H.precision_at_k(embeddings("q_pool", "q_model_simclr"), labels)
+    pool = embeddings("q_pool", "q_model_simclr")
     psql("ALTER TABLE q_pool DROP COLUMN q_model_simclr")
-    return p4, seconds, epochs
+    return pool, seconds, epochs
+
+
+def build_and_score(name, opts, labels):
+    pool, seconds, epochs = build_and_embed(opts)
+    return H.precision_at_k(pool, labels), seconds, epochs
 
 
 def import_and_score(label, spec, labels):
