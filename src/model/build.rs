@@ -187,6 +187,9 @@ fn fit_gradient_descriptor(images: &mut TrainingImages, config: &TrainConfig) ->
     };
     let pca = gradient_descriptor::fit(&mut session, images.epoch_images(), &preprocessing, &mut interrupted)
         .unwrap_or_else(|e| runtime(e));
+    // The descriptors are computed again rather than kept from the fit: 588 floats per
+    // image would be most of a cached picture's memory again, for a pass that costs
+    // milliseconds per thousand images.
     let neighbours = images.cached().filter(|_| config.augment.neighbour_positives > 0.0).map(|pictures| {
         let points = gradient_descriptor::project(&mut session, pictures, &preprocessing, &pca, &mut interrupted)
             .unwrap_or_else(|e| runtime(e));
