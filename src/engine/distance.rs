@@ -163,15 +163,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn fused_sums_are_bit_identical_to_three_inner_products() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
+    /// A seeded xorshift64 generator's top 24 bits: reproducible test data without a crate.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 20) as f32 - 8.0
-        };
+            state >> 40
+        }
+    }
+
+    #[test]
+    fn fused_sums_are_bit_identical_to_three_inner_products() {
+        let mut bits = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || bits() as f32 / (1u64 << 20) as f32 - 8.0;
         for n in [0usize, 1, 5, 8, 13, 64, 128, 131, 512] {
             for _ in 0..50 {
                 let a: Vec<f32> = (0..n).map(|_| next()).collect();
@@ -215,13 +220,8 @@ mod tests {
         use std::time::Instant;
         const DIM: usize = 128;
         const N: usize = 1_000_000;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut bits = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move || bits() as f32 / (1u64 << 24) as f32 - 0.5;
         let rows: Vec<f32> = (0..N * DIM).map(|_| next()).collect();
         let query: Vec<f32> = (0..DIM).map(|_| next()).collect();
         let report = |label: &str, count: usize, secs: f64, checksum: f64| {
