@@ -91,6 +91,8 @@ COMMENT ON FUNCTION import_model(text, bytea, integer, text, integer, text, text
   IS 'stores an ONNX image encoder (bytes) as a model, with its preprocessing (image_size is the height; image_width for a non-square input; crop_fraction 0.875 for ImageNet''s resize 256, crop 224); validated and test-run before it is stored';
 COMMENT ON FUNCTION import_model(text, text, integer, text, integer, text, text, double precision[], double precision[], text, text, text, integer, double precision, boolean)
   IS 'stores an ONNX image encoder read from a server file (same file rules as images) as a model, with its preprocessing (image_size is the height; image_width for a non-square input; crop_fraction 0.875 for ImageNet''s resize 256, crop 224)';
+COMMENT ON FUNCTION combine_models(text, text[], double precision[], boolean)
+  IS 'stores a model whose embedding concatenates other models'' embeddings, each unit length times its weight (for example a model trained here and an imported pretrained encoder)';
 COMMENT ON FUNCTION encoder_runs() IS 'how many encoder batches this session has run (shows that searches embed their query once)';
 COMMENT ON FUNCTION onnxruntime_info() IS 'the ONNX Runtime library in use: path, version, execution providers';
 

@@ -59,7 +59,7 @@ pub fn embed_rows(
     let (column, dim) = (model.embedding_column(), model.embedding_dim);
     let reader = image_reader();
     // The encoder sees the picture at this size: no need to decode large photos in full.
-    let input_side = model.encoder.preprocessing.needed_side();
+    let input_side = model.needed_side();
     let width = identity.width();
     let (unnest, matches) = identity.unnest_and_match(true);
     let write = format!(

@@ -9,6 +9,7 @@
 //! restricts models like any table.
 use crate::engine::onnx::imported::{Encoder, EncoderConfig};
 use crate::error::{Error, OrRaise};
+use crate::model::combine::Part;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -70,8 +71,10 @@ pub struct Model {
     pub build_id: i64,
     /// The image column of the query the model was trained on.
     pub image_col: String,
-    /// How to feed and read the encoder.
+    /// How to feed and read the encoder (of a combined model: unused).
     pub encoder: Encoder,
+    /// The models a combined model (`combine_models`) concatenates; empty for others.
+    pub parts: Vec<Part>,
 }
 
 /// The column `convert` adds for a model, and the prefix of search results'
@@ -112,7 +115,7 @@ impl Model {
         let config = if has_encoder_config() { "encoder_config" } else { TRAINED_CONFIG_SQL };
         let query = format!(
             "SELECT algorithm, architecture, channels, image_size, embedding_dim, build_id,
-                    options->>'image_col', {config}
+                    options->>'image_col', {config}, options->'parts'
              FROM {} WHERE name = $1",
             models_relation()
         );
@@ -129,6 +132,12 @@ impl Model {
                         Error::BadData(format!("the catalog row of model \"{name}\" is damaged: encoder_config: {e}"))
                             .raise()
                     });
+                let parts = match row.get::<JsonB>(9).ok().flatten() {
+                    Some(JsonB(parts)) => serde_json::from_value::<Vec<Part>>(parts).unwrap_or_else(|e| {
+                        Error::BadData(format!("the catalog row of model \"{name}\" is damaged: parts: {e}")).raise()
+                    }),
+                    None => Vec::new(),
+                };
                 Model {
                     name: name.to_string(),
                     algorithm: row.get::<String>(1).ok().flatten().unwrap_or_default(),
@@ -139,6 +148,7 @@ impl Model {
                     build_id: row.get::<i64>(6).ok().flatten().unwrap_or(0),
                     image_col: row.get::<String>(7).ok().flatten().unwrap_or_else(|| "image_path".to_string()),
                     encoder,
+                    parts,
                 }
             })
         })
@@ -151,6 +161,15 @@ impl Model {
     /// The column of the `n`th query image's similarity in a search result.
     pub fn similarity_column(&self, n: usize) -> String {
         format!("{}_similarity{n}", self.embedding_column())
+    }
+
+    /// The shorter side a decoded picture needs for this model's encoder (for a
+    /// combined model, its parts' encoders): larger photos may be decoded reduced.
+    pub fn needed_side(&self) -> u32 {
+        match self.parts.iter().map(|p| p.needed_side).max() {
+            Some(side) => side,
+            None => self.encoder.preprocessing.needed_side(),
+        }
     }
 
     /// The standalone ONNX encoder with its trained weights.
@@ -302,6 +321,13 @@ pub fn store(model: NewModel<'_>) {
 /// Removes a model; `if_exists` makes a missing one a no-op instead of an ERROR.
 #[pg_extern(volatile, requires = ["models_catalog"])]
 fn drop_model(model_name: &str, if_exists: default!(bool, false)) -> bool {
+    if let Some(user) = combined_user_of(model_name) {
+        Error::Other(
+            PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("model \"{model_name}\" is part of combined model \"{user}\"; drop model \"{user}\" first"),
+        )
+        .raise();
+    }
     Spi::connect_mut(|client| crate::columns::keep_current::drop_model_triggers(client, model_name));
     let deleted = Spi::get_one_with_args::<String>(
         "DELETE FROM image_search.models WHERE name = $1 RETURNING name",
@@ -316,10 +342,30 @@ fn drop_model(model_name: &str, if_exists: default!(bool, false)) -> bool {
     deleted
 }
 
+/// A combined model that has `name` among its parts, if any.
+fn combined_user_of(name: &str) -> Option<String> {
+    Spi::get_one_with_args::<String>(
+        "SELECT name FROM image_search.models WHERE options->'parts' @> jsonb_build_array(jsonb_build_object('name', $1::text))
+          ORDER BY name LIMIT 1",
+        &[name.into()],
+    )
+    .ok()
+    .flatten()
+}
+
 /// The encoder as standalone ONNX bytes: for a trained model, input `images`
 /// [N,C,H,W] in [0,1] and output `embedding` [N,dim]; for an imported one, the
 /// file as it was imported.
 #[pg_extern(stable, requires = ["models_catalog"])]
 fn export_model(model_name: &str) -> Vec<u8> {
+    let model = Model::get(model_name);
+    if !model.parts.is_empty() {
+        let names: Vec<&str> = model.parts.iter().map(|p| p.name.as_str()).collect();
+        Error::NotSupported(format!(
+            "model \"{model_name}\" combines models {} and has no encoder of its own; export those models",
+            names.join(", ")
+        ))
+        .raise();
+    }
     encoder_onnx(model_name)
 }

@@ -1,12 +1,14 @@
 //! Running a stored model's encoder. The ONNX Runtime session for a model is
 //! created once per backend and reused until the model is rebuilt (its
-//! `build_id` changes) or dropped.
+//! `build_id` changes) or dropped. A combined model (`combine_models`) runs its
+//! parts' encoders on the same pictures and concatenates what they give.
 use crate::embedding::Embedding;
 use crate::engine::image::access::ImageRef;
 use crate::engine::image::Picture;
 use crate::engine::onnx::runtime::Threads;
-use crate::error::{bad_data, runtime, OrRaise};
+use crate::error::{bad_data, runtime, Error, OrRaise};
 use crate::model::catalog::Model;
+use crate::model::combine;
 use crate::model::runtime as onnxruntime;
 use crate::spi::rows::image_reader;
 use ort::session::Session;
@@ -20,7 +22,9 @@ pub const BATCH: usize = 256;
 
 pub struct LoadedModel {
     pub model: Model,
-    session: Session,
+    /// None for a combined model, which runs its parts instead.
+    session: Option<Session>,
+    parts: Vec<LoadedModel>,
 }
 
 thread_local! {
@@ -33,26 +37,56 @@ thread_local! {
 /// privileges, so revoking SELECT on image_search.models restricts models.
 pub fn with_model<R>(name: &str, f: impl FnOnce(&mut LoadedModel) -> R) -> R {
     let model = Model::get(name);
+    // A combined model is valid only for the builds of its parts it was made from;
+    // checked on every use, so a cached combination never outlives a rebuilt part.
+    let parts: Vec<Model> = model
+        .parts
+        .iter()
+        .map(|part| {
+            let current = Model::find(&part.name);
+            combine::check_part(name, part, current.as_ref())
+                .map_err(|e| Error::Other(PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, e))
+                .or_raise();
+            current.expect("checked above")
+        })
+        .collect();
     SESSIONS.with_borrow_mut(|sessions| {
         if sessions.get(name).is_none_or(|m| m.model.build_id != model.build_id) {
-            let session = onnxruntime::session(&model.encoder_onnx(), Threads::Sleep).or_raise();
-            sessions.insert(name.to_string(), LoadedModel { model, session });
+            sessions.insert(name.to_string(), LoadedModel::load(model, parts));
         }
         f(sessions.get_mut(name).expect("inserted above"))
     })
 }
 
 impl LoadedModel {
+    fn load(model: Model, parts: Vec<Model>) -> LoadedModel {
+        if !parts.is_empty() {
+            let parts = parts.into_iter().map(|p| LoadedModel::load(p, Vec::new())).collect();
+            return LoadedModel { model, session: None, parts };
+        }
+        let session = onnxruntime::session(&model.encoder_onnx(), Threads::Sleep).or_raise();
+        LoadedModel { model, session: Some(session), parts: Vec::new() }
+    }
+
     /// Embeddings of `pictures`, in order, in the encoder's batches (one image
     /// at a time for a model with a fixed batch of 1); checks for a cancel
     /// between runs.
     pub fn embed(&mut self, pictures: &[&Picture]) -> Result<Vec<Vec<f32>>, String> {
-        let encoder = &self.model.encoder;
-        let vectors = encoder.embed(&mut self.session, pictures, &mut || {
-            pgrx::check_for_interrupts!();
-        })?;
-        let runs = pictures.len().div_ceil(encoder.batch_size()) as i64;
-        ENCODER_RUNS.set(ENCODER_RUNS.get() + runs);
+        let vectors = match &mut self.session {
+            None => {
+                let per_part = self.parts.iter_mut().map(|p| p.embed(pictures)).collect::<Result<Vec<_>, _>>()?;
+                combine::concatenate(&self.model.parts, &per_part)
+            }
+            Some(session) => {
+                let encoder = &self.model.encoder;
+                let vectors = encoder.embed(session, pictures, &mut || {
+                    pgrx::check_for_interrupts!();
+                })?;
+                let runs = pictures.len().div_ceil(encoder.batch_size()) as i64;
+                ENCODER_RUNS.set(ENCODER_RUNS.get() + runs);
+                vectors
+            }
+        };
         if let Some(v) = vectors.iter().find(|v| v.len() != self.model.embedding_dim) {
             return Err(format!(
                 "the encoder of model \"{}\" gave {} values for an image, and the model's embedding_dim is {}",
@@ -126,7 +160,7 @@ fn embed_uncached(model_name: &str, image: ImageRef) -> Embedding {
     // the same image as a query get the same embedding.
     let mut vectors = with_model(model_name, |m| {
         let picture = image_reader()
-            .load_at_least(&image, m.model.encoder.preprocessing.needed_side())
+            .load_at_least(&image, m.model.needed_side())
             .unwrap_or_else(|e| bad_data(e));
         m.embed(&[&picture])
     })
