@@ -10,7 +10,7 @@ use crate::engine::onnx::imported::EncoderConfig;
 use crate::engine::onnx::runtime::Threads;
 use crate::engine::neighbour_positives::NeighbourTable;
 use crate::engine::train::{self, EpochStats, TrainConfig, Trainer};
-use crate::error::{invalid, runtime, Error, OrRaise};
+use crate::error::{invalid, runtime, OrRaise};
 use crate::model::build_options::{BuildRequest, BATCH_MIN};
 use crate::model::catalog::{self, Model, NewModel};
 use crate::model::runtime as onnxruntime;
@@ -85,16 +85,10 @@ fn build_model_v4(
     }
     request.check().unwrap_or_else(|e| invalid(e));
     let (image_size, channels) = (request.image_size, request.channels);
-    catalog::check_name(model_name);
     if source_query.trim().is_empty() {
         invalid("source_query is empty; give a SELECT that returns the training images");
     }
-    catalog::lock_name(model_name);
-    catalog::check_may_store_models();
-    if catalog::exists(model_name) && !overwrite {
-        Error::DuplicateObject(format!("model \"{model_name}\" already exists; pass overwrite => true to replace it"))
-            .raise();
-    }
+    catalog::claim_name(model_name, overwrite);
     let started = std::time::Instant::now();
     // Cached pictures keep twice the training size, so crops keep detail.
     let base_side = image_size.map_or(64, |s| s as u32 * 2);

@@ -90,7 +90,7 @@ pub fn embedding_column(model_name: &str, algorithm: &str) -> String {
 pub const MAX_NAME_BYTES: usize = 43;
 
 /// Refuses names the catalog's CHECK would, with a clearer message.
-pub fn check_name(model_name: &str) {
+fn check_name(model_name: &str) {
     if model_name.trim().is_empty() || model_name.len() > MAX_NAME_BYTES || model_name.starts_with(char::is_whitespace)
     {
         crate::error::invalid(format!(
@@ -234,15 +234,27 @@ pub fn exists(name: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Before a model is made under `name`: the name is valid, builds of the same name
+/// queue (`lock_name`), the caller may store models, and an existing model is only
+/// replaced with `overwrite`. Checked before any work, not after.
+pub fn claim_name(name: &str, overwrite: bool) {
+    check_name(name);
+    lock_name(name);
+    check_may_store_models();
+    if exists(name) && !overwrite {
+        Error::DuplicateObject(format!("model \"{name}\" already exists; pass overwrite => true to replace it")).raise();
+    }
+}
+
 /// Builds of the same name queue here instead of racing to the INSERT: the
 /// second sees the first's model once it commits.
-pub fn lock_name(name: &str) {
+fn lock_name(name: &str) {
     Spi::run_with_args("SELECT pg_advisory_xact_lock(hashtext('image_search.model:' || $1))", &[name.into()])
         .or_raise();
 }
 
 /// Fails before training, not after, when the caller could not store the model.
-pub fn check_may_store_models() {
+fn check_may_store_models() {
     let allowed = Spi::get_one::<bool>(
         "SELECT has_table_privilege('image_search.models', 'INSERT, DELETE')
             AND has_sequence_privilege('image_search.models_build_id_seq', 'USAGE')",

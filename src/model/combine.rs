@@ -13,7 +13,7 @@
 //! then is an ERROR; a part cannot be dropped while a combined model uses it.
 use crate::embedding::text::MAX_DIM;
 use crate::engine::onnx::imported::EncoderConfig;
-use crate::error::{invalid, Error};
+use crate::error::invalid;
 use crate::model::catalog::{self, Model, NewModel};
 use pgrx::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -109,16 +109,10 @@ fn combine_models(
         invalid(format!("model \"{dup}\" appears twice in models"));
     }
     let weights = self::weights(names.len(), weights).unwrap_or_else(|e| invalid(e));
-    catalog::check_name(model_name);
     if names.iter().any(|n| n == model_name) {
         invalid(format!("model \"{model_name}\" cannot be one of its own parts"));
     }
-    catalog::lock_name(model_name);
-    catalog::check_may_store_models();
-    if catalog::exists(model_name) && !overwrite {
-        Error::DuplicateObject(format!("model \"{model_name}\" already exists; pass overwrite => true to replace it"))
-            .raise();
-    }
+    catalog::claim_name(model_name, overwrite);
     let found: Vec<Model> = names.iter().map(|n| Model::get(n)).collect();
     if let Some(nested) = found.iter().find(|m| m.algorithm == ALGORITHM) {
         invalid(format!("model \"{}\" is itself combined; combine its parts instead", nested.name));

@@ -300,13 +300,7 @@ type ImportRow = (String, i32, i32, i32, i32, Option<i32>, String);
 
 fn import(model_name: &str, onnx: &[u8], path: Option<&str>, options: &ImportOptions, overwrite: bool) -> ImportRow {
     let started = std::time::Instant::now();
-    catalog::check_name(model_name);
-    catalog::lock_name(model_name);
-    catalog::check_may_store_models();
-    if catalog::exists(model_name) && !overwrite {
-        Error::DuplicateObject(format!("model \"{model_name}\" already exists; pass overwrite => true to replace it"))
-            .raise();
-    }
+    catalog::claim_name(model_name, overwrite);
     let signature = inspect::inspect(onnx).unwrap_or_else(|refusal| match refusal {
         Refusal::NotOnnx(m) => Error::BadData(m).raise(),
         Refusal::ExternalData(m) => Error::PermissionDenied(m).raise(),
