@@ -15,7 +15,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 /// Sample rows per list for k-means (bounded by maintenance_work_mem, see `plan_memory`).
-const SAMPLE_PER_LIST: usize = 50;
+const SAMPLE_PER_LIST: usize = 200;
 /// Rows assigned to lists per parallel batch in pass 2.
 const BATCH: usize = 4096;
 const SEED: u64 = 0x1A2B_3C4D;
