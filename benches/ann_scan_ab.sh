@@ -18,6 +18,9 @@
 # installed; ANN_AB_REUSE=1 reuses the cluster and tables of an earlier run.
 # Cluster: ANN_AB_DIR (default /tmp/image_search_ann_ab), ANN_AB_PORT (default 54377);
 # shared_buffers 4GB, max_parallel_workers_per_gather 0, jit off.
+# ANN_AB_REBUILD=1: each build also builds the index (REINDEX, timed, before its probes in
+# every round), so builds that make different lists (k-means, sample size) are compared
+# on build seconds, index size and recall; the index left at the end is B's.
 # Builds: copies of image_search.so, e.g.
 #   cp "$(pg_config --pkglibdir)/image_search.so" /somewhere/A.so
 # The script installs each in turn into IMAGE_SEARCH_PG_CONFIG's tree and leaves B there.
@@ -73,11 +76,20 @@ SQL
 fi
 
 TOP10='SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY e <=> $1 LIMIT 10) t'
+rebuild() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  q -c "REINDEX INDEX items_ann"
+  t1=$(date +%s.%N)
+  q -c "SELECT pg_prewarm('items_ann') < 0" >/dev/null
+  echo "$1 | $2 | REINDEX $(echo "$t1 - $t0" | bc | xargs printf '%.1f') s, $(q -c "SELECT pg_size_pretty(pg_relation_size('items_ann'))"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}
 echo "== $ROUNDS rounds; A = $A, B = $B; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "round | build | probes | recall@10 | ms/query"
 for r in $(seq 1 "$ROUNDS"); do
   for build in A B; do
     [ $build = A ] && restart "$A" || restart "$B"
+    [ "${ANN_AB_REBUILD:-0}" = 1 ] && rebuild "$r" "$build"
     for p in ${PROBES//,/ }; do
       q -c "SET enable_seqscan = off" -c "SET image_search.ann_probes = $p" \
         -c "SELECT * FROM measure('warm-up', '$TOP10', false, 10)" \

@@ -7,15 +7,15 @@
 //! every page is WAL-logged at once (log_newpage_range).
 use super::options;
 use super::pages::{self, Meta};
-use crate::engine::ann::kmeans::{self, nearest};
+use crate::engine::ann::kmeans;
 use crate::engine::ann::lists::Reservoir;
+use crate::engine::ann::nearest::CentroidSet;
 use crate::engine::ann::Metric;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use rayon::prelude::*;
 
 /// Sample rows per list for k-means (bounded by maintenance_work_mem, see `plan_memory`).
-const SAMPLE_PER_LIST: usize = 50;
+const SAMPLE_PER_LIST: usize = 200;
 /// Rows assigned to lists per parallel batch in pass 2.
 const BATCH: usize = 4096;
 const SEED: u64 = 0x1A2B_3C4D;
@@ -130,9 +130,8 @@ struct BuildState {
     index: pg_sys::Relation,
     fork: pg_sys::ForkNumber::Type,
     dim: usize,
-    metric: Metric,
     reservoir: Reservoir,
-    centroids: Vec<f32>,
+    centroids: CentroidSet,
     writers: Vec<ListWriter>,
     batch: Vec<f32>,
     batch_tids: Vec<pg_sys::ItemPointerData>,
@@ -142,10 +141,8 @@ struct BuildState {
 impl BuildState {
     /// Assigns the batched rows to lists (in parallel) and appends them.
     unsafe fn flush_batch(&mut self) {
-        let (metric, dim, centroids) = (self.metric, self.dim, &self.centroids);
-        let lists: Vec<usize> =
-            self.batch.par_chunks_exact(dim).map(|v| nearest(metric, centroids, dim, v).0).collect();
-        for ((v, tid), list) in self.batch.chunks_exact(dim).zip(&self.batch_tids).zip(lists) {
+        let lists = self.centroids.assign(&self.batch);
+        for ((v, tid), list) in self.batch.chunks_exact(self.dim).zip(&self.batch_tids).zip(lists) {
             let item = pages::data_item(tid, v);
             self.writers[list].add(self.index, self.fork, &item);
         }
@@ -216,9 +213,8 @@ pub unsafe extern "C-unwind" fn ambuild(
         index,
         fork: pg_sys::ForkNumber::MAIN_FORKNUM,
         dim,
-        metric,
         reservoir: Reservoir::new(dim, sample_rows, SEED),
-        centroids: Vec::new(),
+        centroids: CentroidSet::new(metric, Vec::new(), dim),
         writers: Vec::new(),
         batch: Vec::new(),
         batch_tids: Vec::new(),
@@ -244,11 +240,12 @@ pub unsafe extern "C-unwind" fn ambuild(
     // k-means.
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_KMEANS);
     let sample = std::mem::replace(&mut state.reservoir, Reservoir::new(dim, 0, 0));
-    state.centroids = kmeans::kmeans(sample.rows(), dim, lists, metric, SEED, &mut || {
+    let centroids = kmeans::kmeans(sample.rows(), dim, lists, metric, SEED, &mut || {
         pgrx::check_for_interrupts!();
     });
+    state.centroids = CentroidSet::new(metric, centroids, dim);
     drop(sample);
-    let built_lists = state.centroids.len() / dim;
+    let built_lists = state.centroids.len();
     if (rows as usize) < lists * 10 {
         ereport!(
             NOTICE,
@@ -285,7 +282,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     let heads: Vec<u32> = state.writers.iter().map(|w| w.last_block).collect();
     state.writers.clear();
-    finish_layout(index, state.fork, dim, metric, &state.centroids, &heads, directory_pages);
+    finish_layout(index, state.fork, dim, metric, state.centroids.centroids(), &heads, directory_pages);
 
     let result = PgBox::<pg_sys::IndexBuildResult>::alloc0();
     let result = result.into_pg();

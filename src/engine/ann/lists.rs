@@ -276,7 +276,8 @@ impl<T: Copy> Default for Candidates<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::kmeans::{kmeans, nearest};
+    use super::super::kmeans::kmeans;
+    use super::super::nearest::nearest;
     use super::*;
 
     #[test]

@@ -6,6 +6,7 @@
 //! index scan orders rows exactly as the exact scan `ORDER BY col <=> q` does.
 pub mod kmeans;
 pub mod lists;
+pub mod nearest;
 
 use crate::engine::distance;
 
