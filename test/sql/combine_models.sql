@@ -49,6 +49,13 @@ SELECT run('SEARCH IMAGE images=''tutorial_data/mnist_data/test/923.jpg'' USING 
 SELECT cm_both_concat = embed_image('cm_both', img_path) AS same_as_query
 FROM combine_test WHERE filename = '923.jpg';
 
+-- keep_current embeds rows inserted later with the combined model too.
+SELECT keep_current('cm_both', 'combine_test', image_col => 'img_path');
+INSERT INTO combine_test (filename, img_path) VALUES ('again.jpg', 'tutorial_data/mnist_data/test/923.jpg');
+SELECT cm_both_concat = embed_image('cm_both', 'tutorial_data/mnist_data/test/923.jpg') AS kept_current
+FROM combine_test WHERE filename = 'again.jpg';
+SELECT stop_keeping_current('cm_both', 'combine_test');
+
 -- Weights scale each part: with weights 1 and 0.5 the second half has length 0.5.
 SELECT embedding_dim FROM combine_models('cm_weighted', ARRAY['cm_trained', 'cm_imported'], weights => '{1, 0.5}');
 SELECT round(pg_temp.norm((embed_image('cm_weighted', 'tutorial_data/mnist_data/test/923.jpg')::real[])[193:208])::numeric, 4)
