@@ -12,6 +12,7 @@
 //! embeddings that no longer match the ones already stored, so using the combined model
 //! then is an ERROR; a part cannot be dropped while a combined model uses it.
 use crate::embedding::text::MAX_DIM;
+use crate::engine::distance;
 use crate::engine::onnx::imported::EncoderConfig;
 use crate::error::invalid;
 use crate::model::catalog::{self, Model, NewModel};
@@ -62,7 +63,7 @@ pub fn concatenate(parts: &[Part], per_part: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> 
             let mut out = Vec::with_capacity(dim);
             for (part, vectors) in parts.iter().zip(per_part) {
                 let v = &vectors[i];
-                let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+                let norm = distance::norm(v);
                 let scale = if norm > 0.0 { part.weight as f64 / norm } else { 0.0 };
                 out.extend(v.iter().map(|x| (*x as f64 * scale) as f32));
             }
@@ -125,7 +126,7 @@ fn combine_models(
             build_id: m.build_id,
             embedding_dim: m.embedding_dim,
             weight,
-            needed_side: m.encoder.preprocessing.needed_side(),
+            needed_side: m.needed_side(),
         })
         .collect();
     let dim: usize = parts.iter().map(|p| p.embedding_dim).sum();
