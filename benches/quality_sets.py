@@ -89,17 +89,41 @@ def embeddings(table, column):
     return np.array([[float(v) for v in r.strip("[]").split(",")] for r in rows])
 
 
-def build_and_embed(opts):
+def build(opts):
     """Builds q_model on q_train with extra build_model options `opts` (", name => value")
-    and embeds q_pool with it -> (pool embeddings in id order, build seconds, epochs)."""
+    -> build seconds."""
     started = time.time()
     psql("SET client_min_messages = warning; SELECT image_search.build_model('q_model', "
          f"'SELECT img_path FROM q_train', image_col => 'img_path', overwrite => true{opts})")
+    return time.time() - started
+
+
+def import_encoder(model, spec):
+    """Imports an ONNX encoder as `model`, replacing one of that name: spec is 'FILE' or
+    'FILE, import_model options'."""
+    path, _, opts = spec.partition(",")
+    opts = f", {opts.strip()}" if opts.strip() else ""
+    psql(f"SET client_min_messages = warning; SELECT image_search.drop_model('{model}', if_exists => true)")
+    psql(f"SELECT image_search.import_model('{model}', '{os.path.abspath(path.strip())}'{opts})")
+
+
+def embed_pool(model, column):
+    """Converts q_pool with `model` into `column`, reads it and drops it -> (embeddings in id
+    order, rows embedded, convert seconds)."""
+    started = time.time()
+    rows = int(psql(f"SELECT image_search.convert('{model}', 'q_pool', image_col => 'img_path', replace => true)"))
     seconds = time.time() - started
+    pool = embeddings("q_pool", column)
+    psql(f"ALTER TABLE q_pool DROP COLUMN {column}")
+    return pool, rows, seconds
+
+
+def build_and_embed(opts):
+    """Builds q_model (see `build`) and embeds q_pool with it -> (pool embeddings in id
+    order, build seconds, epochs)."""
+    seconds = build(opts)
     epochs = psql("SELECT epochs FROM image_search.model_list WHERE name = 'q_model'").strip()
-    psql("SELECT image_search.convert('q_model', 'q_pool', image_col => 'img_path', replace => true)")
-    pool = embeddings("q_pool", "q_model_simclr")
-    psql("ALTER TABLE q_pool DROP COLUMN q_model_simclr")
+    pool, _, _ = embed_pool("q_model", "q_model_simclr")
     return pool, seconds, epochs
 
 
@@ -109,39 +133,24 @@ def build_and_score(name, opts, labels):
 
 
 def import_and_score(label, spec, labels):
-    """An imported ONNX encoder's row: spec is 'FILE' or 'FILE, import_model options'."""
-    path, _, opts = spec.partition(",")
-    opts = f", {opts.strip()}" if opts.strip() else ""
-    psql("SET client_min_messages = warning; SELECT image_search.drop_model('q_model', if_exists => true)")
-    psql(f"SELECT image_search.import_model('q_model', '{os.path.abspath(path.strip())}'{opts})")
-    started = time.time()
-    rows = int(psql("SELECT image_search.convert('q_model', 'q_pool', image_col => 'img_path', replace => true)"))
-    seconds = time.time() - started
-    p4 = H.precision_at_k(embeddings("q_pool", "q_model_onnx"), labels)
-    psql("ALTER TABLE q_pool DROP COLUMN q_model_onnx")
-    return p4, rows, seconds
+    """An imported ONNX encoder's row (spec as for `import_encoder`) -> (p@4, rows, convert seconds)."""
+    import_encoder("q_model", spec)
+    pool, rows, seconds = embed_pool("q_model", "q_model_onnx")
+    return H.precision_at_k(pool, labels), rows, seconds
 
 
 def combined_and_score(spec, seed, labels, build_opts=""):
     """A build (seed `seed`, default options plus `build_opts`) combined with an imported
     encoder: spec as for --imported. -> (p@4, build + combine seconds, convert seconds for the pool)."""
-    path, _, opts = spec.partition(",")
-    opts = f", {opts.strip()}" if opts.strip() else ""
-    psql("SET client_min_messages = warning; SELECT image_search.drop_model('q_both', if_exists => true);"
-         "SELECT image_search.drop_model('q_imported', if_exists => true)")
-    psql(f"SELECT image_search.import_model('q_imported', '{os.path.abspath(path.strip())}'{opts})")
+    psql("SET client_min_messages = warning; SELECT image_search.drop_model('q_both', if_exists => true)")
+    import_encoder("q_imported", spec)
     started = time.time()
-    psql("SET client_min_messages = warning; SELECT image_search.build_model('q_model', "
-         f"'SELECT img_path FROM q_train', image_col => 'img_path', overwrite => true, seed => {seed}{build_opts})")
+    build(f", seed => {seed}{build_opts}")
     psql("SELECT image_search.combine_models('q_both', ARRAY['q_model', 'q_imported'])")
     seconds = time.time() - started
-    started = time.time()
-    psql("SELECT image_search.convert('q_both', 'q_pool', image_col => 'img_path', replace => true)")
-    convert_seconds = time.time() - started
-    p4 = H.precision_at_k(embeddings("q_pool", "q_both_concat"), labels)
-    psql("ALTER TABLE q_pool DROP COLUMN q_both_concat; SELECT image_search.drop_model('q_both');"
-         "SELECT image_search.drop_model('q_imported')")
-    return p4, seconds, convert_seconds
+    pool, _, convert_seconds = embed_pool("q_both", "q_both_concat")
+    psql("SELECT image_search.drop_model('q_both'); SELECT image_search.drop_model('q_imported')")
+    return H.precision_at_k(pool, labels), seconds, convert_seconds
 
 
 def main():
