@@ -37,7 +37,7 @@ def main():
     Q.psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
     for data_seed in args.data_seeds:
         for name in args.sets:
-            train, pool, labels, _ = Q.prepare(name, data_seed)
+            train, pool, labels, _, _ = Q.prepare(name, data_seed)
             Q.load_table("q_train", train)
             Q.load_table("q_pool", pool, labels)
             scores = {}

@@ -52,11 +52,13 @@ def write_gray(images, folder):
 
 
 def prepare(name, data_seed):
-    """-> (train paths, pool paths, pool labels, raw-pixel vectors of the pool)."""
+    """-> (train paths, pool paths, pool labels, raw-pixel vectors of the pool, training labels
+    or None when the set has none apart from the pool's)."""
     folder = os.path.join(OUT, name)
     shutil.rmtree(folder, ignore_errors=True)
     if name in ("digits", "clothes"):
-        train, pool, labels = (H.load_digits if name == "digits" else H.load_clothes)(seed=data_seed)
+        train, pool, labels, train_labels = (H.load_digits if name == "digits" else H.load_clothes)(
+            seed=data_seed, train_labels=True)
         train_paths = write_gray(train, os.path.join(folder, "train"))
         pool_paths = write_gray(pool, os.path.join(folder, "pool"))
         raw = pool.reshape(len(pool), -1)
@@ -72,10 +74,11 @@ def prepare(name, data_seed):
             pool_paths.append(path)
         train_paths = pool_paths
         labels = np.array([int(r["label"]) for r in rows])
+        train_labels = None  # the pool is the training set: its labels are the answers
         raw = np.stack([np.asarray(H._centre_square(Image.open(p).convert("RGB"), 32), np.float32).ravel()
                         for p in pool_paths])
     subprocess.run(["chmod", "-R", "a+rX", OUT], check=True)
-    return train_paths, pool_paths, labels, raw
+    return train_paths, pool_paths, labels, raw, train_labels
 
 
 def load_table(table, paths, labels=None):
@@ -94,7 +97,7 @@ def build(opts):
     -> build seconds."""
     started = time.time()
     psql("SET client_min_messages = warning; SELECT image_search.build_model('q_model', "
-         f"'SELECT img_path FROM q_train', image_col => 'img_path', overwrite => true{opts})")
+         f"'SELECT img_path, label FROM q_train', image_col => 'img_path', overwrite => true{opts})")
     return time.time() - started
 
 
@@ -166,6 +169,9 @@ def main():
                     help="extra rows: train on about this many images (epochs = budget / training rows, 5..100)")
     ap.add_argument("--variant", nargs="*", default=[], metavar="LABEL=OPTIONS",
                     help="extra rows: build_model options, e.g. \"size 48=, image_size => 48\"")
+    ap.add_argument("--labelled", nargs="*", default=[], metavar="LABEL=OPTIONS",
+                    help="extra rows: builds given the training images' labels (label_col => 'label') and "
+                         "these build_model options; digits and clothes only (colour trains on its pool)")
     ap.add_argument("--imported", nargs="*", default=[], metavar="LABEL=FILE[, OPTIONS]",
                     help="extra rows: an ONNX encoder imported with import_model (e.g. models/efficientnet_lite0.py's), "
                          "with import_model options after the file, e.g. \"lite0=/tmp/e.onnx, crop_fraction => 0.875\"")
@@ -177,8 +183,9 @@ def main():
     args = ap.parse_args()
     psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
     for name in args.sets:
-        train_paths, pool_paths, labels, raw = prepare(name, args.data_seed)
-        load_table("q_train", train_paths)
+        train_paths, pool_paths, labels, raw, train_labels = prepare(name, args.data_seed)
+        labelled = [v for v in args.labelled if train_labels is not None]
+        load_table("q_train", train_paths, train_labels if labelled else None)
         load_table("q_pool", pool_paths, labels)
         print(f"{name:8s} raw pixels                     p@4 {H.precision_at_k(raw, labels):.3f}", flush=True)
         variants = [("untrained encoder", ", max_epochs => 1, learning_rate => 1e-30")]
@@ -189,6 +196,9 @@ def main():
         for v in args.variant:
             label, opts = v.split("=", 1)
             variants.append((label, opts))
+        for v in labelled:
+            label, opts = v.split("=", 1)
+            variants.append((f"labelled: {label}", f", label_col => 'label'{opts}"))
         for v in args.imported:
             label, spec = v.split("=", 1)
             p4, rows, seconds = import_and_score(label, spec, labels)

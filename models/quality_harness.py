@@ -100,7 +100,7 @@ def _tutorial_indices():
     return used
 
 
-def load_digits(n_train=1000, n_pool=500, seed=DATA_SEED):
+def load_digits(n_train=1000, n_pool=500, seed=DATA_SEED, train_labels=False):
     with gzip.open(MNIST, "rb") as fh:
         tr, va, _test_unused = pickle.load(fh, encoding="latin1")
     x = np.concatenate([tr[0], va[0]]).reshape(-1, 1, 28, 28).astype(np.float32) * (256 / 255)
@@ -110,16 +110,20 @@ def load_digits(n_train=1000, n_pool=500, seed=DATA_SEED):
     free = np.array([i for i in range(len(x)) if i not in used])
     idx = free[np.random.RandomState(seed).permutation(len(free))[: n_train + n_pool]]
     x = np.clip(x[idx], 0, 1)
+    if train_labels:
+        return x[:n_train], x[n_train:], y[idx][n_train:], y[idx][:n_train]
     return x[:n_train], x[n_train:], y[idx][n_train:]
 
 
-def load_clothes(n_train=1000, n_pool=500, seed=DATA_SEED):
+def load_clothes(n_train=1000, n_pool=500, seed=DATA_SEED, train_labels=False):
     with gzip.open(FASHION) as fh:
         x = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
     with gzip.open(FASHION_LABELS) as fh:
         y = np.frombuffer(fh.read(), np.uint8, offset=8).astype(np.int64)
     idx = np.random.RandomState(seed + 1).permutation(len(x))[: n_train + n_pool]
     x = x[idx].astype(np.float32) / 255
+    if train_labels:
+        return x[:n_train], x[n_train:], y[idx][n_train:], y[idx][:n_train]
     return x[:n_train], x[n_train:], y[idx][n_train:]
 
 

@@ -12,6 +12,12 @@
 //!
 //! Measured (models/STUDY.md, session 6): p 0.9 among the 3 nearest lifts the default
 //! grayscale embedding on clothes and digits alike.
+//!
+//! When the caller has labels (`build_model(..., label_col => ...)`), an image's
+//! neighbours are instead all the other images with its label: the pairs then teach
+//! exactly the similarity the caller means, a supervised contrastive objective
+//! within SimCLR's loss (the batch's other images stay negatives, even those that
+//! share the label).
 use crate::engine::distance::inner_product;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -26,11 +32,20 @@ pub const NEIGHBOURS: usize = 3;
 /// (`bench_nearest_for_30000_images`).
 const GROUP: usize = 4096;
 
-/// Each image's `NEIGHBOURS` nearest other images (indices into the training set).
+/// Each training image's neighbours (indices into the training set): its
+/// `NEIGHBOURS` nearest, or the other images with its label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeighbourTable {
+    /// `NEIGHBOURS` per image; empty for a table made from labels.
     neighbours: Vec<u32>,
+    /// From labels: each image's class (`NO_CLASS` for an unlabelled image) and
+    /// each class's images, so memory grows with the images, not their pairs.
+    class_of: Vec<u32>,
+    classes: Vec<Vec<u32>>,
 }
+
+/// The class of an image without a label: it is paired with itself.
+const NO_CLASS: u32 = u32::MAX;
 
 impl NeighbourTable {
     /// Nearest neighbours by cosine of `points` (`dims` values per image); ties go
@@ -60,22 +75,64 @@ impl NeighbourTable {
                 neighbours[i * NEIGHBOURS..(i + 1) * NEIGHBOURS].copy_from_slice(&row);
             }
         }
-        NeighbourTable { neighbours }
+        NeighbourTable { neighbours, class_of: Vec::new(), classes: Vec::new() }
+    }
+
+    /// Neighbours by label: every other image with the same label (`None`: no label,
+    /// the image pairs with itself).
+    pub fn same_label<T: Ord>(labels: &[Option<T>]) -> NeighbourTable {
+        let mut by_label: std::collections::BTreeMap<&T, u32> = std::collections::BTreeMap::new();
+        let mut classes: Vec<Vec<u32>> = Vec::new();
+        let class_of = labels
+            .iter()
+            .enumerate()
+            .map(|(image, label)| match label {
+                None => NO_CLASS,
+                Some(label) => {
+                    let class = *by_label.entry(label).or_insert_with(|| {
+                        classes.push(Vec::new());
+                        classes.len() as u32 - 1
+                    });
+                    classes[class as usize].push(image as u32);
+                    class
+                }
+            })
+            .collect();
+        NeighbourTable { neighbours: Vec::new(), class_of, classes }
+    }
+
+    /// From labels: how many images have a label, and how many distinct labels there are.
+    pub fn label_counts(&self) -> (usize, usize) {
+        (self.classes.iter().map(Vec::len).sum(), self.classes.len())
     }
 
     /// How many images the table covers.
     pub fn len(&self) -> usize {
-        self.neighbours.len() / NEIGHBOURS
+        if self.class_of.is_empty() {
+            self.neighbours.len() / NEIGHBOURS
+        } else {
+            self.class_of.len()
+        }
     }
 
     /// The image whose view is paired with a view of `image`: with probability
     /// `probability` one of its neighbours, else the image itself.
     pub fn partner(&self, image: usize, probability: f32, rng: &mut impl Rng) -> usize {
-        if rng.random::<f32>() < probability {
-            self.neighbours[image * NEIGHBOURS + rng.random_range(0..NEIGHBOURS)] as usize
-        } else {
-            image
+        if rng.random::<f32>() >= probability {
+            return image;
         }
+        if self.class_of.is_empty() {
+            return self.neighbours[image * NEIGHBOURS + rng.random_range(0..NEIGHBOURS)] as usize;
+        }
+        let class = self.class_of[image];
+        if class == NO_CLASS || self.classes[class as usize].len() < 2 {
+            return image;
+        }
+        // A uniform draw among the class's other images: draw from all but one
+        // slot, and let the image's own slot stand for the last one.
+        let members = &self.classes[class as usize];
+        let drawn = members[rng.random_range(0..members.len() - 1)] as usize;
+        if drawn == image { members[members.len() - 1] as usize } else { drawn }
     }
 }
 
@@ -182,6 +239,25 @@ mod tests {
         let table = NeighbourTable::nearest(&points, 64, 1, &mut || {});
         eprintln!("30,000 images x 64 dims: {:.2} s", start.elapsed().as_secs_f64());
         assert_eq!(table.len(), 30_000);
+    }
+
+    #[test]
+    fn labelled_images_pair_with_every_other_image_of_their_label() {
+        let labels = [Some("shirt"), Some("boot"), Some("shirt"), None, Some("shirt"), Some("bag")];
+        let table = NeighbourTable::same_label(&labels);
+        assert_eq!(table.len(), 6);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let partners: Vec<usize> = (0..3000).map(|_| table.partner(0, 1.0, &mut rng)).collect();
+        assert!(partners.iter().all(|&p| p == 2 || p == 4), "only the other shirts");
+        let twos = partners.iter().filter(|&&p| p == 2).count();
+        assert!((1300..1700).contains(&twos), "both drawn about equally: {twos}");
+        let fours: Vec<usize> = (0..200).map(|_| table.partner(4, 1.0, &mut rng)).collect();
+        assert!(fours.contains(&0) && fours.contains(&2) && !fours.contains(&4));
+        // Alone with its label, or unlabelled: the image itself.
+        for lonely in [1, 3, 5] {
+            assert!((0..100).all(|_| table.partner(lonely, 1.0, &mut rng) == lonely));
+        }
+        assert!((0..100).all(|_| table.partner(0, 0.0, &mut rng) == 0));
     }
 
     #[test]

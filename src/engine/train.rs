@@ -330,9 +330,12 @@ fn partners(
 /// them in (a parallel or distributed scan changes it from run to run). Equal keys
 /// are identical images, so which of two equal pictures comes first cannot matter.
 pub fn sort_by_content(pictures: &mut [Picture]) {
-    pictures.sort_unstable_by(|a, b| {
-        (a.channels, a.width, a.height, &a.pixels).cmp(&(b.channels, b.width, b.height, &b.pixels))
-    });
+    pictures.sort_unstable_by(content_order);
+}
+
+/// The order of `sort_by_content`.
+pub fn content_order(a: &Picture, b: &Picture) -> std::cmp::Ordering {
+    (a.channels, a.width, a.height, &a.pixels).cmp(&(b.channels, b.width, b.height, &b.pixels))
 }
 
 /// Where each epoch's images come from, as windows that are shuffled and trained

@@ -23,7 +23,7 @@ use pgrx::JsonB;
 /// (The Rust name differs from the SQL name so that the C symbols of older
 /// signatures, below, stay what older install scripts point at.)
 #[pg_extern(name = "build_model", volatile, parallel_unsafe, requires = ["models_catalog"])]
-fn build_model_v4(
+pub(crate) fn build_model_v5(
     model_name: &str,
     source_query: &str,
     image_col: default!(&str, "'image_path'"),
@@ -45,6 +45,7 @@ fn build_model_v4(
     lr_schedule: default!(&str, "'constant'"),
     warmup: default!(f64, 0.0),
     gradient_descriptor: default!(Option<bool>, "NULL"),
+    label_col: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -73,6 +74,7 @@ fn build_model_v4(
         color_jitter,
         augment: augment.map(|j| j.0),
         gradient_descriptor,
+        label_col: label_col.map(str::to_string),
     };
     // A warm start defaults to the pretrained model's channels, size and architecture.
     let pretrained = pretrained.map(|name| {
@@ -92,7 +94,7 @@ fn build_model_v4(
     let started = std::time::Instant::now();
     // Cached pictures keep twice the training size, so crops keep detail.
     let base_side = image_size.map_or(64, |s| s as u32 * 2);
-    let (mut images, census) = TrainingImages::load(source_query, image_col, base_side, batch_size as usize);
+    let (mut images, census) = TrainingImages::load(source_query, image_col, label_col, base_side, batch_size as usize);
     let usable = census.usable;
     if usable < BATCH_MIN {
         invalid(format!(
@@ -108,6 +110,7 @@ fn build_model_v4(
     }
     let channels = channels.map(|c| c as u8).unwrap_or(if census.any_colour { 3 } else { 1 });
     let mut config = request.config(channels, usable).unwrap_or_else(|e| invalid(e));
+    let label_pairs = images.labels().map(|labels| label_neighbours(labels, label_col.unwrap_or_default()));
     if images.cached().is_none() && config.augment.neighbour_positives > 0.0 {
         // The neighbour table indexes the training set, which a streamed build never holds.
         notice!(
@@ -134,14 +137,18 @@ fn build_model_v4(
         let weights = warm_start_weights(p, arch, config.channels).unwrap_or_else(|e| invalid(e));
         trainer.start_from(&weights).unwrap_or_else(|e| invalid(e));
     }
-    // The descriptor is fitted first: its neighbours can make training pairs.
+    // The descriptor is fitted first: without labels, its neighbours can make training pairs.
     let mut gradient_pca = None;
-    if config.gradient_descriptor || config.augment.neighbour_positives > 0.0 {
-        let (pca, neighbours) = fit_gradient_descriptor(&mut images, &config);
+    let descriptor_pairs = label_pairs.is_none() && config.augment.neighbour_positives > 0.0;
+    if config.gradient_descriptor || descriptor_pairs {
+        let (pca, neighbours) = fit_gradient_descriptor(&mut images, &config, descriptor_pairs);
         if let Some(table) = neighbours {
             trainer.pair_with_neighbours(table);
         }
         gradient_pca = config.gradient_descriptor.then_some(pca);
+    }
+    if let Some(table) = label_pairs {
+        trainer.pair_with_neighbours(table);
     }
     let interrupted = || {
         pgrx::check_for_interrupts!();
@@ -158,7 +165,9 @@ fn build_model_v4(
         channels: config.channels,
         image_size: config.image_size,
         embedding_dim: arch.embedding_dim(config.gradient_descriptor),
-        options: serde_json::json!({ "training": &config, "image_col": image_col, "source_query": source_query }),
+        options: serde_json::json!({
+            "training": &config, "image_col": image_col, "label_col": label_col, "source_query": source_query
+        }),
         encoder_onnx: &encoder_onnx,
         epoch_log: serde_json::to_value(&epochs).expect("epoch stats serialise"),
         rows_used: usable,
@@ -169,10 +178,32 @@ fn build_model_v4(
     TableIterator::once((model_name.to_string(), epochs.len() as i32, last.loss as f64, seconds, usable as i64, ips))
 }
 
+/// The training pairs that `label_col`'s labels make, or an ERROR when no two images share one.
+fn label_neighbours(labels: &[Option<String>], label_col: &str) -> NeighbourTable {
+    let table = NeighbourTable::same_label(labels);
+    let (labelled, classes) = table.label_counts();
+    if labelled == 0 {
+        invalid(format!("label column \"{label_col}\" is NULL in every row; give rows a label, or build without label_col"));
+    }
+    if classes == labelled {
+        invalid(format!(
+            "no two rows share a value of label column \"{label_col}\"; label_col pairs images with the same label"
+        ));
+    }
+    if classes == 1 {
+        notice!("every labelled row has the same value of label column \"{label_col}\": its pairs teach nothing that SimCLR's do not");
+    }
+    table
+}
+
 /// The gradient descriptor's `gradient_pca`, fitted on the training images, and,
-/// when pairs may be made of neighbours and the images are all in memory, each
-/// image's nearest neighbours by its projected descriptor.
-fn fit_gradient_descriptor(images: &mut TrainingImages, config: &TrainConfig) -> (Vec<f32>, Option<NeighbourTable>) {
+/// when `pairs` and the images are all in memory, each image's nearest neighbours
+/// by its projected descriptor.
+fn fit_gradient_descriptor(
+    images: &mut TrainingImages,
+    config: &TrainConfig,
+    pairs: bool,
+) -> (Vec<f32>, Option<NeighbourTable>) {
     let mut session =
         onnxruntime::session(gradient_descriptor::descriptor_graph(config.channels), Threads::Sleep).or_raise();
     let preprocessing = Preprocessing::trained(config.image_size, config.channels);
@@ -184,7 +215,7 @@ fn fit_gradient_descriptor(images: &mut TrainingImages, config: &TrainConfig) ->
     // The descriptors are computed again rather than kept from the fit: 588 floats per
     // image would be most of a cached picture's memory again, for a pass that costs
     // milliseconds per thousand images.
-    let neighbours = images.cached().filter(|_| config.augment.neighbour_positives > 0.0).map(|pictures| {
+    let neighbours = images.cached().filter(|_| pairs).map(|pictures| {
         let points = gradient_descriptor::project(&mut session, pictures, &preprocessing, &pca, &mut interrupted)
             .unwrap_or_else(|e| runtime(e));
         NeighbourTable::nearest(&points, gradient_descriptor::DIMS, config.seed, &mut interrupted)
@@ -210,122 +241,4 @@ fn warm_start_weights(pretrained: &Model, arch: &Architecture, channels: u8) -> 
         .ok_or_else(|| {
             format!("the weights of pretrained model \"{name}\" cannot be read (it was not trained by build_model)")
         })
-}
-
-/// build_model as versions 0.3.0 to 0.5.0 declare it, without `gradient_descriptor`:
-/// a database whose extension is not yet updated calls this symbol.
-#[allow(clippy::too_many_arguments)]
-#[pg_extern(sql = false, volatile, parallel_unsafe)]
-fn build_model_v3(
-    model_name: &str,
-    source_query: &str,
-    image_col: &str,
-    max_epochs: Option<i32>,
-    batch_size: i32,
-    learning_rate: f64,
-    temperature: f64,
-    weight_decay: f64,
-    image_size: Option<i32>,
-    channels: Option<i32>,
-    seed: i64,
-    flip: Option<bool>,
-    color_jitter: Option<bool>,
-    augment: Option<JsonB>,
-    overwrite: bool,
-    architecture: Option<&str>,
-    pretrained: Option<&str>,
-    max_seconds: Option<f64>,
-    lr_schedule: &str,
-    warmup: f64,
-) -> TableIterator<
-    'static,
-    (
-        name!(model_name, String),
-        name!(epochs, i32),
-        name!(final_loss, f64),
-        name!(seconds, f64),
-        name!(rows_used, i64),
-        name!(images_per_second, f64),
-    ),
-> {
-    build_model_v4(
-        model_name,
-        source_query,
-        image_col,
-        max_epochs,
-        batch_size,
-        learning_rate,
-        temperature,
-        weight_decay,
-        image_size,
-        channels,
-        seed,
-        flip,
-        color_jitter,
-        augment,
-        overwrite,
-        architecture,
-        pretrained,
-        max_seconds,
-        lr_schedule,
-        warmup,
-        None,
-    )
-}
-
-/// build_model as versions 0.1.0 and 0.2.0 declare it, without the options added
-/// since: a database whose extension is not yet updated (ALTER EXTENSION UPDATE)
-/// calls this symbol, so it must keep working with the new library.
-#[allow(clippy::too_many_arguments)]
-#[pg_extern(sql = false, volatile, parallel_unsafe)]
-fn build_model(
-    model_name: &str,
-    source_query: &str,
-    image_col: &str,
-    max_epochs: i32,
-    batch_size: i32,
-    learning_rate: f64,
-    temperature: f64,
-    weight_decay: f64,
-    image_size: Option<i32>,
-    channels: Option<i32>,
-    seed: i64,
-    flip: Option<bool>,
-    color_jitter: Option<bool>,
-    augment: Option<JsonB>,
-    overwrite: bool,
-) -> TableIterator<
-    'static,
-    (
-        name!(model_name, String),
-        name!(epochs, i32),
-        name!(final_loss, f64),
-        name!(seconds, f64),
-        name!(rows_used, i64),
-        name!(images_per_second, f64),
-    ),
-> {
-    build_model_v4(
-        model_name,
-        source_query,
-        image_col,
-        Some(max_epochs),
-        batch_size,
-        learning_rate,
-        temperature,
-        weight_decay,
-        image_size,
-        channels,
-        seed,
-        flip,
-        color_jitter,
-        augment,
-        overwrite,
-        None,
-        None,
-        None,
-        "constant",
-        0.0,
-        None,
-    )
 }

@@ -30,6 +30,9 @@ pub const LONG_BUILD_SECONDS: f64 = 30.0;
 /// and one of its descriptor neighbours (engine::neighbour_positives) unless
 /// `augment` says otherwise. Measured in models/STUDY.md (session 6).
 pub const NEIGHBOUR_POSITIVES: f32 = 0.9;
+/// With a label column, the probability that a training pair is an image and another
+/// image with its label unless `augment` says otherwise.
+pub const LABEL_POSITIVES: f32 = 1.0;
 
 /// The default number of epochs for `rows` usable images.
 pub fn default_epochs(rows: usize, time_budget: bool) -> u32 {
@@ -70,6 +73,9 @@ pub struct BuildRequest {
     pub augment: Option<serde_json::Value>,
     /// NULL: on for grayscale images, off for colour (engine::gradient_descriptor).
     pub gradient_descriptor: Option<bool>,
+    /// A column of the source query whose equal values mark images that should embed
+    /// close together (engine::neighbour_positives).
+    pub label_col: Option<String>,
 }
 
 impl BuildRequest {
@@ -188,8 +194,12 @@ impl BuildRequest {
         let gradient_descriptor = self.gradient_descriptor.unwrap_or(channels == 1);
         let mut augment = self.augment_options(channels, long_build)?;
         let chosen = |key: &str| self.augment.as_ref().is_some_and(|a| a.get(key).is_some());
-        if gradient_descriptor && !chosen("neighbour_positives") {
-            augment.neighbour_positives = NEIGHBOUR_POSITIVES;
+        if !chosen("neighbour_positives") {
+            if self.label_col.is_some() {
+                augment.neighbour_positives = LABEL_POSITIVES;
+            } else if gradient_descriptor {
+                augment.neighbour_positives = NEIGHBOUR_POSITIVES;
+            }
         }
         Ok(TrainConfig {
             max_epochs,
@@ -231,6 +241,7 @@ mod tests {
             color_jitter: None,
             augment: None,
             gradient_descriptor: None,
+            label_col: None,
         }
     }
 

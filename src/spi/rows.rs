@@ -122,15 +122,13 @@ fn parse(sql: &str) -> Result<i32, String> {
     .execute()
 }
 
-/// The SQL expression that reads `image_col` of the rows of `source_query`
-/// (aliased `image_search_source`) as text or bytea. varchar and char(n) are cast
-/// to text; other types are refused before any work is done.
-pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &str) -> String {
+/// The position and type of `col` among the columns of `source_query`, or an ERROR
+/// naming the columns there are (`role` says which argument named it: "image", "label").
+fn source_column(client: &SpiClient<'_>, source_query: &str, col: &str, role: &str) -> (usize, pg_sys::Oid) {
     check_source_query(source_query);
-    let column = format!("image_search_source.{}", spi::quote_identifier(image_col));
     let describe = format!("SELECT * FROM ({source_query}) AS image_search_source LIMIT 0");
     let columns = client.select(&describe, None, &[]).or_raise();
-    let found = (1..=columns.columns().or_raise()).find(|&i| columns.column_name(i).ok().as_deref() == Some(image_col));
+    let found = (1..=columns.columns().or_raise()).find(|&i| columns.column_name(i).ok().as_deref() == Some(col));
     let Some(index) = found else {
         let names: Vec<String> = (1..=columns.columns().or_raise())
             .filter_map(|i| columns.column_name(i).ok())
@@ -139,13 +137,27 @@ pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &
         Error::Other(
             PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
             format!(
-                "image column \"{image_col}\" is not a column of the source; pass image_col => one of: {}",
+                "{role} column \"{col}\" is not a column of the source; pass {role}_col => one of: {}",
                 names.join(", ")
             ),
         )
         .raise()
     };
-    let column_type = columns.column_type_oid(index).or_raise().value();
+    (index, columns.column_type_oid(index).or_raise().value())
+}
+
+/// Refuses a label column that `source_query` does not have (any type will do: it
+/// is read as text).
+pub fn check_label_column(client: &SpiClient<'_>, source_query: &str, label_col: &str) {
+    source_column(client, source_query, label_col, "label");
+}
+
+/// The SQL expression that reads `image_col` of the rows of `source_query`
+/// (aliased `image_search_source`) as text or bytea. varchar and char(n) are cast
+/// to text; other types are refused before any work is done.
+pub fn image_expression(client: &SpiClient<'_>, source_query: &str, image_col: &str) -> String {
+    let (_, column_type) = source_column(client, source_query, image_col, "image");
+    let column = format!("image_search_source.{}", spi::quote_identifier(image_col));
     match column_type {
         t if t == pg_sys::TEXTOID || t == pg_sys::BYTEAOID => column,
         t if t == pg_sys::VARCHAROID || t == pg_sys::BPCHAROID => format!("{column}::text"),
@@ -172,30 +184,40 @@ pub fn image_type(rows: &SpiTupleTable<'_>, column: usize) -> pg_sys::Oid {
 }
 
 /// One row of a source query's images: its 1-based row number, the image
-/// (`None` for NULL) and a caption.
+/// (`None` for NULL) and the second column read as text (a caption or a training
+/// label; `None` when NULL or not asked for).
 pub struct ImageRow {
     pub row: usize,
     pub image: Option<ImageRef>,
-    pub caption: String,
+    pub text: Option<String>,
 }
 
-/// Runs `SELECT <image_col>, <caption> FROM (<query>)` and hands the rows to
-/// `each_chunk` `chunk_rows` at a time. The caption is the caption column as text,
-/// or else the image path.
+impl ImageRow {
+    /// The row's caption: its text, or else the image path.
+    pub fn caption(&self) -> String {
+        self.text.clone().unwrap_or_else(|| match &self.image {
+            Some(ImageRef::Path(p)) => p.clone(),
+            _ => format!("row {}", self.row),
+        })
+    }
+}
+
+/// Runs `SELECT <image_col>, <text_col>::text FROM (<query>)` and hands the rows to
+/// `each_chunk` `chunk_rows` at a time.
 pub fn for_each_image_chunk(
     client: &SpiClient<'_>,
     source_query: &str,
     image_col: &str,
-    caption_col: Option<&str>,
+    text_col: Option<&str>,
     chunk_rows: usize,
     mut each_chunk: impl FnMut(Vec<ImageRow>),
 ) {
-    let caption = match caption_col {
+    let text = match text_col {
         Some(c) => format!("image_search_source.{}::text", spi::quote_identifier(c)),
         None => "NULL::text".to_string(),
     };
     let image = image_expression(client, source_query, image_col);
-    let query = format!("SELECT {image}, {caption} FROM ({source_query}) AS image_search_source");
+    let query = format!("SELECT {image}, {text} FROM ({source_query}) AS image_search_source");
     let mut batches = Batches::open(client, &query, &[], chunk_rows);
     let mut row = 0usize;
     while let Some(table) =
@@ -206,11 +228,8 @@ pub fn for_each_image_chunk(
         for tuple in table {
             row += 1;
             let image = image_value(&tuple, 1, column_type);
-            let caption = tuple.get::<String>(2).ok().flatten().unwrap_or_else(|| match &image {
-                Some(ImageRef::Path(p)) => p.clone(),
-                _ => format!("row {row}"),
-            });
-            chunk.push(ImageRow { row, image, caption });
+            let text = tuple.get::<String>(2).ok().flatten();
+            chunk.push(ImageRow { row, image, text });
         }
         each_chunk(chunk);
     }

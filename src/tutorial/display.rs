@@ -24,9 +24,10 @@ pub fn tiles(source_query: &str, image_col: &str, caption_col: Option<&str>) -> 
             // Worker threads never raise Postgres errors; they hand the message back.
             let loaded: Vec<Tile> = chunk
                 .into_par_iter()
-                .filter_map(|ImageRow { row, image, caption }| {
-                    image.map(|i| {
-                        reader.load(&i).map(|picture| Tile { picture, caption }).map_err(|e| format!("row {row}: {e}"))
+                .filter_map(|r: ImageRow| {
+                    let caption = r.caption();
+                    r.image.map(|i| {
+                        reader.load(&i).map(|picture| Tile { picture, caption }).map_err(|e| format!("row {}: {e}", r.row))
                     })
                 })
                 .collect::<Result<Vec<Tile>, String>>()

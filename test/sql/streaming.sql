@@ -23,6 +23,10 @@ SELECT model_name FROM image_search.build_model('st_model_again',
     'SELECT img_path FROM st_train ORDER BY filename', image_col => 'img_path', max_epochs => 2);
 SELECT a.encoder_onnx = b.encoder_onnx AS same_model
 FROM image_search.models a, image_search.models b WHERE a.name = 'st_model' AND b.name = 'st_model_again';
+-- Labels pair images across the whole set, so a build with label_col needs them all in
+-- memory and says how to get there.
+SELECT * FROM image_search.build_model('st_labelled', 'SELECT img_path, label FROM st_train',
+    image_col => 'img_path', label_col => 'label', max_epochs => 1);
 RESET image_search.train_cache_mb;
 
 -- The streamed model searches like any other: 923.jpg is its own best match.
