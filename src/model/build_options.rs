@@ -285,6 +285,13 @@ mod tests {
         assert_eq!(none.config(1, 1000).unwrap().augment.neighbour_positives, 0.0);
         let colour_too = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0.5})), ..request() };
         assert_eq!(colour_too.config(3, 1000).unwrap().augment.neighbour_positives, 0.5);
+        // With labels every pair is made of two images with one label, colour or not,
+        // with or without the descriptor, unless augment says otherwise.
+        let labelled = BuildRequest { label_col: Some("label".into()), ..request() };
+        assert_eq!(labelled.config(1, 1000).unwrap().augment.neighbour_positives, LABEL_POSITIVES);
+        assert_eq!(labelled.config(3, 1000).unwrap().augment.neighbour_positives, LABEL_POSITIVES);
+        let half = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0.5})), ..labelled };
+        assert_eq!(half.config(1, 1000).unwrap().augment.neighbour_positives, 0.5);
     }
 
     #[test]

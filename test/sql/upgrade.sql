@@ -1,4 +1,4 @@
--- SQL migrations: databases created with the first release (0.1.0), 0.2.0, 0.3.0, 0.4.0, 0.5.0 and 0.6.0 are
+-- SQL migrations: databases created with the first release (0.1.0), 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0 and 0.7.0 are
 -- brought to the current version with ALTER EXTENSION ... UPDATE, keep their models
 -- and embeddings, and end up with exactly the objects of a fresh install.
 -- The fingerprint function comes from sql/include/fingerprint.psql (pg_regress tells
@@ -12,6 +12,7 @@ CREATE DATABASE image_search_upgrade_030;
 CREATE DATABASE image_search_upgrade_040;
 CREATE DATABASE image_search_upgrade_050;
 CREATE DATABASE image_search_upgrade_060;
+CREATE DATABASE image_search_upgrade_070;
 CREATE DATABASE image_search_upgrade_new;
 
 \c image_search_upgrade_old
@@ -159,6 +160,26 @@ SELECT * FROM image_search.combine_models('up_both', ARRAY['up_model', 'up_conv'
 \set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded_060 \gset
 
+\c image_search_upgrade_070
+SET client_min_messages = warning;
+CREATE EXTENSION image_search VERSION '0.7.0';
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+-- A model built with 0.7.0 embeds as before after the update, and 0.8.0's label_col works.
+SELECT image_search.load_csv('up_test', 'tutorial_data/mnist_data/mnist_test.csv');
+SELECT model_name, epochs FROM image_search.build_model('up_model', 'SELECT img_path FROM up_test',
+       image_col => 'img_path', max_epochs => 1);
+SELECT image_search.embed_image('up_model', 'tutorial_data/mnist_data/test/923.jpg')::text AS before_update \gset
+ALTER EXTENSION image_search UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+SELECT image_search.embed_image('up_model', 'tutorial_data/mnist_data/test/923.jpg')::text = :'before_update'
+       AS same_embedding;
+SELECT model_name, rows_used FROM image_search.build_model('up_labelled', 'SELECT img_path, label FROM up_test',
+       image_col => 'img_path', label_col => 'label', max_epochs => 1);
+\set ECHO none
+\i :fingerprint
+\set ECHO all
+SELECT pg_temp.extension_fingerprint() AS upgraded_070 \gset
+
 \c image_search_upgrade_new
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;
@@ -171,6 +192,7 @@ SELECT pg_temp.extension_fingerprint() = :'upgraded_030' AS upgrade_from_030_mat
 SELECT pg_temp.extension_fingerprint() = :'upgraded_040' AS upgrade_from_040_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_050' AS upgrade_from_050_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_060' AS upgrade_from_060_matches_fresh_install;
+SELECT pg_temp.extension_fingerprint() = :'upgraded_070' AS upgrade_from_070_matches_fresh_install;
 
 \c image_search_regress
 SET client_min_messages = warning;
@@ -180,4 +202,5 @@ DROP DATABASE image_search_upgrade_030;
 DROP DATABASE image_search_upgrade_040;
 DROP DATABASE image_search_upgrade_050;
 DROP DATABASE image_search_upgrade_060;
+DROP DATABASE image_search_upgrade_070;
 DROP DATABASE image_search_upgrade_new;
