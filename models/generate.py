@@ -386,19 +386,25 @@ def encoder_backward(g, dh, enc_tape, grads):
         grads[f"conv{i}.gn_bias"] = dbias
 
 
-def ntxent_forward_backward(g, z, n, temperature):
+def ntxent_forward_backward(g, z, n, temperature, targets=None):
     """z: [2N,d] projections (rows 0..N-1 view1, N..2N-1 view2).
 
-    loss = mean_i [ logsumexp_{j != i} S_ij - S_i,pos(i) ],  S = u u^T / tau,
-    u = z / ||z||.  Returns (loss, dz).
+    loss = mean_i [ logsumexp_{j != i} S_ij - sum_j T_ij S_ij ],  S = u u^T / tau,
+    u = z / ||z||: the cross-entropy of each view's softmax over the other views against
+    the target row T_i.  T is the graph input `targets` [2N,2N] (rows summing to 1,
+    diagonal 0), or, without it, SimCLR's one-hot on the partner view (i <-> i+-N).
+    dL/dS = (softmax_i - T_i) / 2N holds for any such T.  Returns (loss, dz).
     """
     b2 = g.op("Mul", [n, g.i64([2])])
     nn_shape = g.op("Concat", [n, n], axis=0)
     bb_shape = g.op("Concat", [b2, b2], axis=0)
-    zeros_nn = g.op("ConstantOfShape", [nn_shape], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
-    eye_n = g.op("EyeLike", [zeros_nn])
-    pos = g.op("Concat", [g.op("Concat", [zeros_nn, eye_n], axis=1),
-                          g.op("Concat", [eye_n, zeros_nn], axis=1)], axis=0)
+    if targets is None:
+        zeros_nn = g.op("ConstantOfShape", [nn_shape], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
+        eye_n = g.op("EyeLike", [zeros_nn])
+        pos = g.op("Concat", [g.op("Concat", [zeros_nn, eye_n], axis=1),
+                              g.op("Concat", [eye_n, zeros_nn], axis=1)], axis=0)
+    else:
+        pos = targets
     zeros_bb = g.op("ConstantOfShape", [bb_shape], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
     self_mask = g.op("Mul", [g.op("EyeLike", [zeros_bb]), g.f32(-1e9)])
 
@@ -424,7 +430,7 @@ def ntxent_forward_backward(g, z, n, temperature):
     return loss, dz
 
 
-def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
+def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME, targets_input=False):
     layout = param_layout(in_ch, arch)
     P, _ = counts(layout)
     g = Builder()
@@ -445,7 +451,7 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
                 x, bbn = batchnorm_forward(g, x, t[f"head{j}.bn_gain"], t[f"head{j}.bn_bias"], arch["gn_eps"])
             x, br = relu_forward(g, x)
         head_tape.append((j, bd, br, bbn))
-    loss, dz = ntxent_forward_backward(g, x, n, "temperature")
+    loss, dz = ntxent_forward_backward(g, x, n, "temperature", "targets" if targets_input else None)
     g.named("Identity", [loss], "loss")
 
     grads = {}
@@ -494,6 +500,8 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
         helper.make_tensor_value_info("view1", f, ["N", in_ch, "H", "W"]),
         helper.make_tensor_value_info("view2", f, ["N", in_ch, "H", "W"]),
     ]
+    if targets_input:
+        inputs.append(helper.make_tensor_value_info("targets", f, ["N2", "N2"]))
     outputs = [
         helper.make_tensor_value_info("loss", f, []),
         helper.make_tensor_value_info("params_out", f, [P]),
