@@ -10,8 +10,8 @@ embedding h; the test splits are never read):
             on the partner view, every other view a negative (even same-label ones).
   supcon  : the label pairs, and every other view whose image has the anchor's label is a
             positive (Khosla et al. 2020, L_out): target row = 1/|P(i)| on P(i), diagonal 0.
-The train-step graph is generate.build_train_graph(..., targets_input=True): the target
-matrix is an input, so all three run the same graph.
+The train-step graph takes the target matrix as its input `targets` (models/targets.py),
+so all three run the same graph.
 
     python models/supcon_study.py --sets clothes digits --seeds 0 777 --budget 100000
 """
@@ -24,6 +24,7 @@ import numpy as np
 import quality_harness as Q
 import generate as G
 import study
+from targets import simclr_targets, supcon_targets
 
 
 def label_partners(labels):
@@ -34,28 +35,12 @@ def label_partners(labels):
     return [np.array([j for j in groups[int(y)] if j != i] or [i]) for i, y in enumerate(labels)]
 
 
-def targets_for(view_labels, supcon):
-    """[2N,2N] float32 target matrix for views whose image labels are `view_labels` (2N,
-    view1 rows then view2 rows).  One-hot on the partner view, or (supcon) uniform over
-    every other view with the anchor's label.  Diagonal 0, rows sum to 1."""
-    b2 = len(view_labels)
-    n = b2 // 2
-    if supcon:
-        t = (view_labels[:, None] == view_labels[None, :]).astype(np.float32)
-        np.fill_diagonal(t, 0)
-    else:
-        t = np.zeros((b2, b2), np.float32)
-        t[np.arange(n), np.arange(n) + n] = 1
-        t[np.arange(n) + n, np.arange(n)] = 1
-    return t / t.sum(1, keepdims=True)
-
-
 class Trainer(Q.Trainer):
     def __init__(self, in_ch=1, arch=G.DEFAULT_ARCH):
         self.arch = arch
         self.layout = G.param_layout(in_ch, arch)
         self.P, self.P_enc = G.counts(self.layout)
-        self.train = study.session(G.build_train_graph(in_ch, arch, targets_input=True))
+        self.train = study.session(G.build_train_graph(in_ch, arch))
         self.enc = study.session(G.build_encoder_graph(in_ch, arch))
 
     def fit_mode(self, x, ytr, mode, cfg, aug, S, C, seed=0):
@@ -77,7 +62,7 @@ class Trainer(Q.Trainer):
                 v1 = Q.augment_batch(x[bi], rng, aug, S, C)
                 b2 = bi if partners is None else np.array([partners[j][rng.randint(len(partners[j]))] for j in bi])
                 v2 = Q.augment_batch(x[b2], rng, aug, S, C)
-                t = targets_for(np.concatenate([ytr[bi], ytr[bi]]), mode == "supcon")
+                t = supcon_targets(ytr[bi]) if mode == "supcon" else simclr_targets(len(bi))
                 step += 1
                 t0 = time.perf_counter()
                 loss, p, m, v = self.train.run(None, {
