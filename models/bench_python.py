@@ -33,6 +33,7 @@ import onnxruntime as ort
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import generate as G  # noqa: E402
+from targets import simclr_targets  # noqa: E402
 
 
 def peak_estimate(cores):
@@ -93,7 +94,8 @@ def main():
         v1, v2 = batches[i % len(batches)]
         return sess.run(None, {"params": p, "adam_m": m, "adam_v": v, "step": f32(i + 1),
                                "learning_rate": f32(d["learning_rate"]), "temperature": f32(d["temperature"]),
-                               "weight_decay": f32(d["weight_decay"]), "view1": v1, "view2": v2})
+                               "weight_decay": f32(d["weight_decay"]), "view1": v1, "view2": v2,
+                               "targets": simclr_targets(n)})
 
     for i in range(3):
         _, p, m, v = step(i, p, m, v)

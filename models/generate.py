@@ -386,19 +386,20 @@ def encoder_backward(g, dh, enc_tape, grads):
         grads[f"conv{i}.gn_bias"] = dbias
 
 
-def ntxent_forward_backward(g, z, n, temperature):
-    """z: [2N,d] projections (rows 0..N-1 view1, N..2N-1 view2).
+def ntxent_forward_backward(g, z, n, temperature, targets):
+    """z: [2N,d] projections (rows 0..N-1 view1, N..2N-1 view2); targets: [2N,2N].
 
-    loss = mean_i [ logsumexp_{j != i} S_ij - S_i,pos(i) ],  S = u u^T / tau,
-    u = z / ||z||.  Returns (loss, dz).
+    loss = mean_i [ logsumexp_{j != i} S_ij - sum_j T_ij S_ij ],  S = u u^T / tau,
+    u = z / ||z||: the cross-entropy of each view's softmax over the other views
+    against the target row T_i (rows summing to 1, diagonal 0; models/targets.py).
+    SimCLR's T is one-hot on the partner view (i <-> i+-N); supervised contrastive
+    (SupCon, Khosla et al. 2020, L_out) spreads it evenly over every other view with
+    the anchor's label.  dL/dS = (softmax_i - T_i) / 2N holds for any such T.
+    Returns (loss, dz).
     """
     b2 = g.op("Mul", [n, g.i64([2])])
-    nn_shape = g.op("Concat", [n, n], axis=0)
     bb_shape = g.op("Concat", [b2, b2], axis=0)
-    zeros_nn = g.op("ConstantOfShape", [nn_shape], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
-    eye_n = g.op("EyeLike", [zeros_nn])
-    pos = g.op("Concat", [g.op("Concat", [zeros_nn, eye_n], axis=1),
-                          g.op("Concat", [eye_n, zeros_nn], axis=1)], axis=0)
+    pos = targets
     zeros_bb = g.op("ConstantOfShape", [bb_shape], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0]))
     self_mask = g.op("Mul", [g.op("EyeLike", [zeros_bb]), g.f32(-1e9)])
 
@@ -445,7 +446,7 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
                 x, bbn = batchnorm_forward(g, x, t[f"head{j}.bn_gain"], t[f"head{j}.bn_bias"], arch["gn_eps"])
             x, br = relu_forward(g, x)
         head_tape.append((j, bd, br, bbn))
-    loss, dz = ntxent_forward_backward(g, x, n, "temperature")
+    loss, dz = ntxent_forward_backward(g, x, n, "temperature", "targets")
     g.named("Identity", [loss], "loss")
 
     grads = {}
@@ -493,6 +494,7 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
         helper.make_tensor_value_info("weight_decay", f, []),
         helper.make_tensor_value_info("view1", f, ["N", in_ch, "H", "W"]),
         helper.make_tensor_value_info("view2", f, ["N", in_ch, "H", "W"]),
+        helper.make_tensor_value_info("targets", f, ["N2", "N2"]),
     ]
     outputs = [
         helper.make_tensor_value_info("loss", f, []),
@@ -618,9 +620,14 @@ def manifest(arch=DEFAULT_ARCH, name=ARCH_NAME):
         "train_step_io": {
             "inputs": [["params", ["P"]], ["adam_m", ["P"]], ["adam_v", ["P"]], ["step", []],
                        ["learning_rate", []], ["temperature", []], ["weight_decay", []],
-                       ["view1", ["N", "C", "H", "W"]], ["view2", ["N", "C", "H", "W"]]],
+                       ["view1", ["N", "C", "H", "W"]], ["view2", ["N", "C", "H", "W"]], ["targets", ["2N", "2N"]]],
             "outputs": [["loss", []], ["params_out", ["P"]], ["adam_m_out", ["P"]], ["adam_v_out", ["P"]]],
             "batch_min": 2,
+            "targets": "row i = the target distribution of view i over the 2N views (rows 0..N-1 = view1, "
+                       "N..2N-1 = view2): non-negative, each row sums to 1, diagonal 0. SimCLR / label pairs: "
+                       "one-hot on the partner view (T[i][i+N] = T[i+N][i] = 1). Supervised contrastive: "
+                       "1/|P(i)| on every other view whose image has view i's label (P(i) always holds the "
+                       "partner view; an unlabelled image's views keep the one-hot row). See models/targets.py",
         },
         "encoder_io": {
             "inputs": [["params", ["P_enc"]], ["images", ["N", "C", "H", "W"]]],
@@ -630,7 +637,8 @@ def manifest(arch=DEFAULT_ARCH, name=ARCH_NAME):
                       "weight_decay_applies_to": "conv and dense weights only (not norm gains, norm biases, dense biases); see layers[].weight_decay",
                       "update": "m=b1*m+(1-b1)*g; v=b2*v+(1-b2)*g^2; p -= lr*((m/(1-b1^step))/(sqrt(v/(1-b2^step))+eps) + wd*mask*p)",
                       "step": "1-based"},
-        "loss": "NT-Xent over 2N views, cosine similarity / temperature, self-similarity masked, mean cross-entropy",
+        "loss": "NT-Xent over 2N views, cosine similarity / temperature, self-similarity masked, mean over views of "
+                "the cross-entropy against the `targets` row: loss = mean_i [logsumexp_{j != i} S_ij - sum_j T_ij S_ij]",
         "normalisation": f"GroupNorm({arch['groups']} groups, per sample) after every conv",
         "convs": [{"out_channels": c, "kernel": k, "stride": s} for c, k, s in arch["convs"]],
         "init": {"seed": INIT_SEED, "conv": "He normal (fan_in)", "dense": "He normal (fan_in), last layer LeCun normal",

@@ -45,6 +45,7 @@ sys.path.insert(0, HERE)
 import generate as G  # noqa: E402
 import study  # noqa: E402
 import colour_bench  # noqa: E402
+from targets import simclr_targets  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 MNIST = study.MNIST
@@ -348,7 +349,7 @@ class Trainer(study.Trainer):
                 loss, p, m, v = self.train.run(None, {
                     "params": p, "adam_m": m, "adam_v": v, "step": f32(step), "learning_rate": f32(lr),
                     "temperature": f32(cfg["temperature"]), "weight_decay": f32(cfg["weight_decay"]),
-                    "view1": v1, "view2": v2})
+                    "view1": v1, "view2": v2, "targets": simclr_targets(len(bi))})
                 tg += time.perf_counter() - t0
                 el.append(float(loss))
                 if cfg.get("ema"):  # an exponential moving average of the weights, used for the result

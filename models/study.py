@@ -26,6 +26,7 @@ import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate as G  # noqa: E402
+from targets import simclr_targets  # noqa: E402
 
 MNIST = "/tmp/mh/mnist/data/mnist.pkl.gz"
 
@@ -190,7 +191,7 @@ class Trainer:
                 loss, p, m, v = self.train.run(None, {
                     "params": p, "adam_m": m, "adam_v": v, "step": f32(step), "learning_rate": f32(lr),
                     "temperature": f32(cfg["temperature"]), "weight_decay": f32(cfg["weight_decay"]),
-                    "view1": v1, "view2": v2})
+                    "view1": v1, "view2": v2, "targets": simclr_targets(len(bi))})
                 t_graph += time.perf_counter() - t0
                 ep_losses.append(float(loss))
             losses.append(float(np.mean(ep_losses)))

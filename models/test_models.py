@@ -14,6 +14,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import generate as G  # noqa: E402
+from targets import simclr_targets, supcon_targets  # noqa: E402
 
 OUT = os.path.join(HERE, G.ARCH_NAME)
 FILES = ["train_step_c1.onnx", "train_step_c3.onnx", "encoder_c1.onnx", "encoder_c3.onnx",
@@ -45,12 +46,17 @@ def load_params(c):
     return np.fromfile(os.path.join(OUT, f"init_params_c{c}.bin"), dtype="<f4")
 
 
-def feed(p, v1, v2, m=None, v=None, step=1.0, lr=1e-3, temp=0.5, wd=0.0):
+def feed(p, v1, v2, m=None, v=None, step=1.0, lr=1e-3, temp=0.5, wd=0.0, targets=None):
+    """The train step's inputs; targets default to SimCLR's one-hot on the partner view."""
     P = p.shape[0]
     return {"params": p, "adam_m": np.zeros(P, np.float32) if m is None else m,
             "adam_v": np.zeros(P, np.float32) if v is None else v, "step": f32(step),
             "learning_rate": f32(lr), "temperature": f32(temp), "weight_decay": f32(wd),
-            "view1": v1, "view2": v2}
+            "view1": v1, "view2": v2, "targets": simclr_targets(len(v1)) if targets is None else targets}
+
+
+# A batch of 5 label pairs: images 0, 2 and 4 share a label, image 3 has none (SupCon rows of 1/3 and one-hot rows)
+SUPCON_LABELS = [0, 1, 0, -1, 0]
 
 
 def batch(c, n, h, w, seed):
@@ -90,7 +96,7 @@ def test_io_contract(manifest):
         ins = [(i.name, i.shape) for i in s.get_inputs()]
         assert ins == [("params", [P]), ("adam_m", [P]), ("adam_v", [P]), ("step", []), ("learning_rate", []),
                        ("temperature", []), ("weight_decay", []), ("view1", ["N", c, "H", "W"]),
-                       ("view2", ["N", c, "H", "W"])]
+                       ("view2", ["N", c, "H", "W"]), ("targets", ["N2", "N2"])]
         assert all(i.type == "tensor(float)" for i in s.get_inputs() + s.get_outputs())
         assert [(o.name, o.shape) for o in s.get_outputs()] == [
             ("loss", []), ("params_out", [P]), ("adam_m_out", [P]), ("adam_v_out", [P])]
@@ -105,22 +111,25 @@ def test_io_contract(manifest):
 
 
 # ---------------------------------------------------------------- (b)
+@pytest.mark.parametrize("targets", ["simclr", "supcon"])
 @pytest.mark.parametrize("c,h,w", [(1, 20, 20), (3, 17, 19)])
-def test_gradient_matches_finite_differences(c, h, w):
+def test_gradient_matches_finite_differences(c, h, w, targets):
     """Gradient read from the committed graph (adam_m_out = 0.1*g when adam_m = 0)
     checked per layer against central differences of the graph's own loss along
-    the layer's own gradient direction (equality holds only for the true gradient)."""
+    the layer's own gradient direction (equality holds only for the true gradient);
+    with SimCLR's one-hot targets and with SupCon targets (several positives per row)."""
     s = sess(os.path.join(OUT, f"train_step_c{c}.onnx"))
     p = load_params(c)
     v1, v2 = batch(c, 5, h, w, seed=c)
-    out = s.run(None, feed(p, v1, v2))
+    t = supcon_targets(SUPCON_LABELS) if targets == "supcon" else simclr_targets(5)
+    out = s.run(None, feed(p, v1, v2, targets=t))
     g = out[2].astype(np.float64) / (1 - G.ADAM_BETA1)
     # also agrees with the explicit debug output of the same builder
-    dbg = sess(G.build_train_graph(c, debug=True)).run(["grad"], feed(p, v1, v2))[0]
+    dbg = sess(G.build_train_graph(c, debug=True)).run(["grad"], feed(p, v1, v2, targets=t))[0]
     np.testing.assert_allclose(g, dbg, rtol=1e-5, atol=1e-9)
 
     def loss(pp):
-        return float(s.run(["loss"], feed(pp.astype(np.float32), v1, v2))[0])
+        return float(s.run(["loss"], feed(pp.astype(np.float32), v1, v2, targets=t))[0])
 
     worst = 0.0
     for l in G.param_layout(c):
@@ -144,8 +153,10 @@ def test_gradient_matches_finite_differences(c, h, w):
     print(f"worst per-layer relative error c{c}: {worst:.2e}")
 
 
-def numpy_loss_from_h(h, p, layout, temp):
-    """float64 reference of projection head + NT-Xent from the representation h [2N,D]."""
+def numpy_loss_from_h(h, p, layout, temp, targets=None):
+    """float64 reference of projection head + NT-Xent from the representation h [2N,D]:
+    mean over views of -sum_j T_ij log softmax_j (over the other views) of S_i; without
+    targets, SimCLR's (the partner view's log-probability), written independently."""
     t = {l["name"]: p[l["offset"]:l["offset"] + l["size"]].reshape(l["shape"]).astype(np.float64) for l in layout}
     x = h.astype(np.float64)
     nh = len(G.DEFAULT_ARCH["head"])
@@ -159,8 +170,12 @@ def numpy_loss_from_h(h, p, layout, temp):
     n = n2 // 2
     np.fill_diagonal(s, -np.inf)
     lse = np.log(np.exp(s - s.max(1, keepdims=True)).sum(1)) + s.max(1)
-    pos = s[np.arange(n2), (np.arange(n2) + n) % n2]
-    return float(np.mean(lse - pos))
+    if targets is None:
+        pos = s[np.arange(n2), (np.arange(n2) + n) % n2]
+        return float(np.mean(lse - pos))
+    logp = s - lse[:, None]
+    np.fill_diagonal(logp, 0.0)  # T_ii = 0 (and 0 * -inf would be nan)
+    return float(np.mean(-(targets.astype(np.float64) * logp).sum(1)))
 
 
 # ---------------------------------------------------------------- (d) + loss semantics
@@ -180,6 +195,36 @@ def test_encoder_is_train_graph_prefix_and_loss_is_ntxent(c):
     ref = numpy_loss_from_h(h, p, layout, 0.3)
     assert abs(float(loss2) - ref) < 1e-4 * max(1, abs(ref)), (loss2, ref)
     assert abs(float(loss) - ref) < 1e-4 * max(1, abs(ref))
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_loss_with_supcon_and_soft_targets_matches_numpy(c):
+    """The committed train step's loss for non-trivial target matrices equals the float64
+    reference: SupCon rows (several positives, 1/|P| each; one-hot for the unlabelled image)
+    and arbitrary soft rows; and differs from SimCLR's loss (the input is used)."""
+    layout = G.param_layout(c)
+    _, Pe = G.counts(layout)
+    p = load_params(c)
+    v1, v2 = batch(c, 5, 28, 28, seed=13)
+    h = sess(os.path.join(OUT, f"encoder_c{c}.onnx")).run(None, {"params": p[:Pe], "images": np.concatenate([v1, v2])})[0]
+    train = sess(os.path.join(OUT, f"train_step_c{c}.onnx"))
+    sup = supcon_targets(SUPCON_LABELS)
+    assert np.allclose(sup.sum(1), 1) and not sup.diagonal().any()
+    assert np.flatnonzero(sup[0]).tolist() == [2, 4, 5, 7, 9] and np.allclose(sup[0, [2, 4, 5, 7, 9]], 0.2)
+    assert sup[3, 8] == 1 and sup[8, 3] == 1 and sup[1, 6] == 1
+    rng = np.random.RandomState(c)
+    soft = rng.rand(10, 10).astype(np.float32)
+    np.fill_diagonal(soft, 0)
+    soft /= soft.sum(1, keepdims=True)
+    losses = []
+    for t in (sup, soft):
+        got = float(train.run(["loss"], feed(p, v1, v2, temp=0.3, targets=t))[0])
+        ref = numpy_loss_from_h(h, p, layout, 0.3, t)
+        assert abs(got - ref) < 1e-4 * max(1, abs(ref)), (got, ref)
+        losses.append(got)
+    simclr = float(train.run(["loss"], feed(p, v1, v2, temp=0.3))[0])
+    assert abs(simclr - numpy_loss_from_h(h, p, layout, 0.3, simclr_targets(5))) < 1e-4 * max(1, abs(simclr))
+    assert min(abs(losses[0] - simclr), abs(losses[1] - simclr)) > 1e-3
 
 
 @pytest.mark.parametrize("c", [1, 3])
