@@ -101,6 +101,11 @@ impl NeighbourTable {
         NeighbourTable { neighbours: Vec::new(), class_of, classes }
     }
 
+    /// The image's label class, for a table made from labels and an image with a label.
+    pub fn class(&self, image: usize) -> Option<u32> {
+        self.class_of.get(image).copied().filter(|&c| c != NO_CLASS)
+    }
+
     /// From labels: how many images have a label, and how many distinct labels there are.
     pub fn label_counts(&self) -> (usize, usize) {
         (self.classes.iter().map(Vec::len).sum(), self.classes.len())
@@ -134,6 +139,33 @@ impl NeighbourTable {
         let drawn = members[rng.random_range(0..members.len() - 1)] as usize;
         if drawn == image { members[members.len() - 1] as usize } else { drawn }
     }
+}
+
+/// The loss's target for each of a batch's 2N views (row-major [2N, 2N], rows sum to
+/// 1, zero diagonal), for a batch whose images have `classes` (view k and view k + N
+/// are the two views of image k). SimCLR's target is the view's partner alone; a view
+/// of a labelled image shares its target equally among every other view with its
+/// label, partner included (supervised contrastive loss, Khosla et al. 2020), so
+/// images that share a label are never pushed apart as negatives.
+pub fn view_targets(classes: &[Option<u32>]) -> Vec<f32> {
+    let n = classes.len();
+    let views = 2 * n;
+    let mut targets = vec![0f32; views * views];
+    for a in 0..views {
+        let row = &mut targets[a * views..(a + 1) * views];
+        let partner = (a + n) % views;
+        match classes[a % n] {
+            None => row[partner] = 1.0,
+            Some(class) => {
+                let same: Vec<usize> = (0..views).filter(|&b| b != a && classes[b % n] == Some(class)).collect();
+                let share = 1.0 / same.len() as f32;
+                for b in same {
+                    row[b] = share;
+                }
+            }
+        }
+    }
+    targets
 }
 
 /// The `NEIGHBOURS` members of `group` most similar to `image` (not itself). A
@@ -258,6 +290,26 @@ mod tests {
             assert!((0..100).all(|_| table.partner(lonely, 1.0, &mut rng) == lonely));
         }
         assert!((0..100).all(|_| table.partner(0, 0.0, &mut rng) == 0));
+    }
+
+    #[test]
+    fn targets_are_the_partner_alone_or_every_view_of_the_label() {
+        // Without labels: view k's target is view k + N and back, as SimCLR's.
+        let plain = view_targets(&[None, None, None]);
+        for a in 0..6 {
+            let row = &plain[a * 6..(a + 1) * 6];
+            assert_eq!(row.iter().sum::<f32>(), 1.0);
+            assert_eq!(row[(a + 3) % 6], 1.0);
+        }
+        // Images 0 and 2 share a label; image 1 has another one, image 3 none.
+        let t = view_targets(&[Some(7), Some(8), Some(7), None]);
+        let row = |a: usize| &t[a * 8..(a + 1) * 8];
+        let third = 1.0 / 3.0;
+        assert_eq!(row(0), &[0.0, 0.0, third, 0.0, third, 0.0, third, 0.0]);
+        assert_eq!(row(6), &[third, 0.0, third, 0.0, third, 0.0, 0.0, 0.0]);
+        assert_eq!(row(1), &[0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0], "alone with its label: the partner");
+        assert_eq!(row(7), &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], "no label: the partner");
+        assert!((0..8).all(|a| row(a)[a] == 0.0 && (row(a).iter().sum::<f32>() - 1.0).abs() < 1e-6));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::engine::image::augment::{augment_pairs, AugmentOptions};
 use crate::engine::image::Picture;
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::gradient_descriptor;
-use crate::engine::neighbour_positives::NeighbourTable;
+use crate::engine::neighbour_positives::{view_targets, NeighbourTable};
 use crate::engine::onnx::encoder_file;
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -120,6 +120,7 @@ fn run_step(
     config: &TrainConfig,
     planned_steps: u64,
     views: &(Vec<f32>, Vec<f32>),
+    targets: &[f32],
     n: usize,
 ) -> Result<f32, String> {
     let err = |e: ort::Error| format!("training step failed in ONNX Runtime: {e}");
@@ -145,6 +146,7 @@ fn run_step(
             "weight_decay" => TensorRef::from_array_view(wd.view()).map_err(err)?,
             "view1" => TensorRef::from_array_view((shape, &views.0[..])).map_err(err)?,
             "view2" => TensorRef::from_array_view((shape, &views.1[..])).map_err(err)?,
+            "targets" => TensorRef::from_array_view(([2 * n, 2 * n], targets)).map_err(err)?,
         ])
         .map_err(err)?;
     let loss = outputs["loss"].try_extract_tensor::<f32>().map_err(err)?.1[0];
@@ -255,18 +257,23 @@ impl<'a> Trainer<'a> {
             let partners = partners(batch, neighbours, config, epoch, step);
             let pairs: Vec<(&Picture, &Picture)> =
                 batch.iter().zip(&partners).map(|(&i, &j)| (&pictures[i], &pictures[j])).collect();
-            augment_pairs(&pairs, config.image_size, config.channels, &config.augment, config.seed, epoch, step)
+            let views =
+                augment_pairs(&pairs, config.image_size, config.channels, &config.augment, config.seed, epoch, step);
+            // A partner drawn by label shares it, so both views have the batch image's class
+            // (none without labels: SimCLR's targets).
+            let classes: Vec<Option<u32>> = batch.iter().map(|&i| neighbours.and_then(|t| t.class(i))).collect();
+            (views, view_targets(&classes))
         };
         let mut progress = Progress::default();
         let mut ready = batches.first().map(|b| prepare(b, first_step));
         for (i, batch) in batches.iter().enumerate() {
             interrupted();
-            let views = ready.take().expect("a batch is always prepared ahead");
+            let (views, targets) = ready.take().expect("a batch is always prepared ahead");
             let (session, opt, planned_steps) = (&mut self.session, &mut self.opt, self.planned_steps);
             let (loss, next, seconds) = std::thread::scope(|scope| {
                 let next = batches.get(i + 1).map(|b| scope.spawn(move || prepare(b, first_step + i as u32 + 1)));
                 let step_start = Instant::now();
-                let loss = run_step(session, opt, config, planned_steps, &views, batch.len());
+                let loss = run_step(session, opt, config, planned_steps, &views, &targets, batch.len());
                 let seconds = step_start.elapsed().as_secs_f64();
                 (loss, next.map(|h| h.join().expect("augmentation thread panicked")), seconds)
             });
@@ -560,14 +567,15 @@ mod tests {
                 (view(), view())
             })
             .collect();
+        let targets = view_targets(&vec![None; n]);
         for b in batches.iter().take(3) {
-            run_step(&mut session, &mut opt, &config, 1, b, n).unwrap();
+            run_step(&mut session, &mut opt, &config, 1, b, &targets, n).unwrap();
         }
         let mut times = Vec::new();
         let until = Instant::now() + std::time::Duration::from_secs(5);
         while Instant::now() < until {
             let start = Instant::now();
-            run_step(&mut session, &mut opt, &config, 1, &batches[times.len() % 4], n).unwrap();
+            run_step(&mut session, &mut opt, &config, 1, &batches[times.len() % 4], &targets, n).unwrap();
             times.push(start.elapsed().as_secs_f64());
         }
         times.sort_by(f64::total_cmp);
