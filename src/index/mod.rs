@@ -53,8 +53,10 @@ mod insert;
 mod options;
 mod pages;
 mod recent_buffers;
+mod rerank;
 mod reuse;
 mod scan;
+mod sq8_pages;
 mod vacuum;
 
 /// Called from _PG_init: the reloption kind and the GUC.
