@@ -219,7 +219,7 @@ mod tests {
     fn out_of_range_and_nan_components_are_clamped() {
         let sq8 = Sq8::from_sample(&[0.0, 1.0, 2.0, 3.0], 2, Metric::L2);
         assert_eq!(sq8.encode(Metric::L2, &[-5.0, 100.0]), vec![0, 255]);
-        assert_eq!(sq8.encode(Metric::L2, &[f32::NAN, 2.0]), vec![0, 0]);
+        assert_eq!(sq8.encode(Metric::L2, &[f32::NAN, 3.0]), vec![0, 255]);
         // A constant dimension keeps a usable scale.
         let flat = Sq8::from_sample(&[1.0, 1.0, 1.0, 1.0], 2, Metric::L2);
         assert!(flat.is_sound());
