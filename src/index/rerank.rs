@@ -25,6 +25,80 @@ use pgrx::pg_sys;
 
 pub const FIRST_RERANK: usize = 100;
 
+/// The rows of a batch's first pass: the `FIRST_RERANK` nearest by codes in a max-heap (one
+/// comparison with its farthest for most rows), the others unordered in `rest`, selected
+/// only when the caller wants more rows than the heap held.
+#[derive(Default)]
+pub struct Pool {
+    best: std::collections::BinaryHeap<ByDistance>,
+    rest: Vec<Approx>,
+}
+
+struct ByDistance(Approx);
+
+impl PartialEq for ByDistance {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for ByDistance {}
+impl PartialOrd for ByDistance {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByDistance {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.distance.total_cmp(&other.0.distance)
+    }
+}
+
+impl Pool {
+    pub fn clear(&mut self) {
+        self.best.clear();
+        self.rest.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.best.is_empty() && self.rest.is_empty()
+    }
+
+    pub fn reserve(&mut self, rows: usize) {
+        self.rest.reserve(rows);
+    }
+
+    /// Bytes held by the allocations (a scan keeps them for the next one up to a bound).
+    pub fn capacity_bytes(&self) -> usize {
+        (self.rest.capacity() + self.best.capacity()) * std::mem::size_of::<Approx>()
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, row: Approx) {
+        if self.best.len() < FIRST_RERANK {
+            self.best.push(ByDistance(row));
+        } else if let Some(mut farthest) = self.best.peek_mut() {
+            if row.distance < farthest.0.distance {
+                self.rest.push(std::mem::replace(&mut farthest.0, row));
+            } else {
+                self.rest.push(row);
+            }
+        }
+    }
+
+    /// The nearest rows not yet taken into `out`: the heap's the first time, then the `n`
+    /// nearest of the rest.
+    pub fn take_nearest(&mut self, n: usize, out: &mut Vec<Approx>) {
+        out.clear();
+        if !self.best.is_empty() {
+            out.extend(self.best.drain().map(|b| b.0));
+            return;
+        }
+        let k = select_nearest(&mut self.rest, n);
+        let at = self.rest.len() - k;
+        out.extend(self.rest.drain(at..));
+    }
+}
+
 /// A row of the first pass: its approximate distance, TID and where its vector is.
 #[derive(Clone, Copy)]
 pub struct Approx {
@@ -47,20 +121,15 @@ pub fn select_nearest(pool: &mut [Approx], n: usize) -> usize {
     n.min(len)
 }
 
-/// Re-ranks the `n` nearest rows of `pool` by their exact vectors into `candidates` and
-/// removes them from the pool.
+/// Re-ranks the `chosen` rows by their exact vectors into `candidates`.
 pub unsafe fn rerank(
     index: pg_sys::Relation,
     meta: &pages::Meta,
     metric: Metric,
     query: &[f32],
-    pool: &mut Vec<Approx>,
-    n: usize,
+    chosen: &mut [Approx],
     candidates: &mut Candidates<pg_sys::ItemPointerData>,
 ) {
-    let n = select_nearest(pool, n);
-    let at = pool.len() - n;
-    let chosen = &mut pool[at..];
     chosen.sort_unstable_by_key(|c| (c.at.block, c.at.off));
     let mut blocks = pages::number_of_blocks(index);
     let mut current: Option<(pg_sys::BlockNumber, pg_sys::Buffer)> = None;
@@ -88,7 +157,6 @@ pub unsafe fn rerank(
     if let Some((_, buf)) = current {
         pg_sys::UnlockReleaseBuffer(buf);
     }
-    pool.truncate(at);
 }
 
 #[cfg(test)]
@@ -112,5 +180,28 @@ mod tests {
         assert_eq!(tail, vec![1.0, 2.0]);
         assert_eq!(select_nearest(&mut pool, 10), 6);
         assert_eq!(select_nearest(&mut pool, 0), 0);
+    }
+
+    #[test]
+    fn the_pool_hands_out_its_best_first_then_the_rest_nearest_first() {
+        let mut pool = Pool::default();
+        for i in (0..1000).rev() {
+            pool.push(approx(i as f32));
+        }
+        let mut out = Vec::new();
+        pool.take_nearest(7, &mut out);
+        let mut got: Vec<f32> = out.iter().map(|a| a.distance).collect();
+        got.sort_by(f32::total_cmp);
+        assert_eq!(got, (0..FIRST_RERANK).map(|i| i as f32).collect::<Vec<_>>());
+        pool.take_nearest(200, &mut out);
+        let mut got: Vec<f32> = out.iter().map(|a| a.distance).collect();
+        got.sort_by(f32::total_cmp);
+        assert_eq!(got, (FIRST_RERANK..FIRST_RERANK + 200).map(|i| i as f32).collect::<Vec<_>>());
+        let mut left = 0;
+        while !pool.is_empty() {
+            pool.take_nearest(400, &mut out);
+            left += out.len();
+        }
+        assert_eq!(left, 1000 - FIRST_RERANK - 200);
     }
 }

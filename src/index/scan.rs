@@ -22,7 +22,7 @@
 use super::options;
 use super::pages::{self, Chain};
 use super::recent_buffers;
-use super::rerank::{self, Approx};
+use super::rerank::{self, Approx, Pool};
 use super::sq8_pages;
 use crate::engine::ann::quantizer::QueryCodes;
 use crate::engine::ann::lists::{Candidates, ProbeOrder, Spare};
@@ -35,6 +35,8 @@ thread_local! {
     /// The last scan's candidate vectors, empty, for the next scan of this backend
     /// (`Candidates::with_spare`). A scan that ends in an ERROR frees its own instead.
     static SPARE: std::cell::Cell<Option<Spare<pg_sys::ItemPointerData>>> = const { std::cell::Cell::new(None) };
+    /// The same for format 2's first-pass pool.
+    static SPARE_POOL: std::cell::Cell<Option<Pool>> = const { std::cell::Cell::new(None) };
 }
 
 /// Larger candidate vectors (a scan that widened to many lists) are freed, not kept.
@@ -55,9 +57,11 @@ struct ScanState {
     candidates: Candidates<pg_sys::ItemPointerData>,
     /// format 2: the query prepared for the codes (None in format 1, or a NULL query)
     query_codes: Option<QueryCodes>,
-    /// format 2: rows of the batch read so far not yet re-ranked, and how many to re-rank next
-    pool: Vec<Approx>,
+    /// format 2: rows of the batch read so far not yet re-ranked, how many to re-rank next,
+    /// and the rows being re-ranked
+    pool: Pool,
     rerank_next: usize,
+    chosen: Vec<Approx>,
 }
 
 unsafe fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
@@ -83,8 +87,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         order: None,
         candidates: Candidates::with_spare(SPARE.take().unwrap_or_default()),
         query_codes: None,
-        pool: Vec::new(),
+        pool: SPARE_POOL.take().unwrap_or_default(),
         rerank_next: 0,
+        chosen: Vec::new(),
     };
     // Dropped with the scan's memory context, also when the query ends in an ERROR.
     (*scan).opaque = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st) as *mut std::ffi::c_void;
@@ -272,8 +277,9 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             // Format 2: the next best of the batch's rows, by their exact vectors.
             let n = st.rerank_next;
             st.rerank_next = n.saturating_mul(2);
+            st.pool.take_nearest(n, &mut st.chosen);
             let (meta, q) = (st.meta.expect("started"), st.query.as_deref().expect("a query"));
-            rerank::rerank(index, &meta, st.metric, q, &mut st.pool, n, &mut st.candidates);
+            rerank::rerank(index, &meta, st.metric, q, &mut st.chosen, &mut st.candidates);
             st.candidates.finish();
             continue;
         }
@@ -284,7 +290,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
         }
         if st.query_codes.is_some() {
             st.pool.reserve(batch.len() * st.rows_per_list);
-            st.rerank_next = rerank::FIRST_RERANK;
+            st.rerank_next = rerank::FIRST_RERANK; // the first take is the heap; then 200, 400, ...
         } else {
             st.candidates.reserve(batch.len() * st.rows_per_list);
         }
@@ -303,5 +309,9 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     }
     st.centroids = Vec::new();
     st.heads = Vec::new();
-    st.pool = Vec::new();
+    let mut pool = std::mem::take(&mut st.pool);
+    if pool.capacity_bytes() <= MAX_SPARE_BYTES {
+        pool.clear();
+        SPARE_POOL.set(Some(pool));
+    }
 }

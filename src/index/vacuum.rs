@@ -174,6 +174,10 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         for_each_list_page(info, &meta, meta.main_chain(), &heads, |_, _, buf| {
             kept += pages::max_offset(pages::page_of(buf)) as f64
         });
+        if meta.sq8() {
+            // Every page is checked, as format 1's single chain is.
+            for_each_list_page(info, &meta, Chain::Vectors, &heads, |_, _, _| {});
+        }
         (*stats).num_index_tuples = kept;
         stats
     } else {
