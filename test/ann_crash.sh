@@ -19,7 +19,7 @@
 # Prints PASS/FAIL lines; exits non-zero if any check fails.
 set -euo pipefail
 # ANN_QUANTIZER=none|sq8: the index's page format (default: the option's default, sq8).
-QUANTIZER_OPTION=${ANN_QUANTIZER:+, quantizer = '$ANN_QUANTIZER'}
+QUANTIZER_OPTION=${ANN_QUANTIZER:+", quantizer = '$ANN_QUANTIZER'"}
 cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
 cluster_start "${ANN_CRASH_DIR:-/tmp/image_search_ann_crash}" "${ANN_CRASH_PORT:-54384}"

@@ -18,7 +18,7 @@
 # when every check passed.
 set -euo pipefail
 # ANN_QUANTIZER=none|sq8: the index's page format (default: the option's default, sq8).
-QUANTIZER_OPTION=${ANN_QUANTIZER:+, quantizer = '$ANN_QUANTIZER'}
+QUANTIZER_OPTION=${ANN_QUANTIZER:+", quantizer = '$ANN_QUANTIZER'"}
 cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
 ROOT=${ANN_REUSE_DIR:-/tmp/image_search_ann_reuse}
