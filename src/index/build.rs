@@ -9,9 +9,9 @@ use super::options::{self, Quantizer};
 use super::pages::{self, Chain, Meta};
 use super::sq8_pages::{self, VectorAt};
 use crate::engine::ann::kmeans;
-use crate::engine::ann::quantizer::Sq8;
 use crate::engine::ann::lists::Reservoir;
 use crate::engine::ann::nearest::CentroidSet;
+use crate::engine::ann::quantizer::Sq8;
 use crate::engine::ann::Metric;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -145,7 +145,11 @@ struct Sq8ListWriter {
 
 impl Sq8ListWriter {
     fn new() -> Sq8ListWriter {
-        Sq8ListWriter { vectors: ListWriter::new(Chain::Vectors), codes: ListWriter::new(Chain::Codes), pending: Vec::new() }
+        Sq8ListWriter {
+            vectors: ListWriter::new(Chain::Vectors),
+            codes: ListWriter::new(Chain::Codes),
+            pending: Vec::new(),
+        }
     }
     /// Writes the vector page, then hands its rows' code items to the code page.
     unsafe fn flush_vectors(&mut self, index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) {

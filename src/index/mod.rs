@@ -65,6 +65,7 @@ mod cost;
 mod handler;
 mod insert;
 mod options;
+mod page_checks;
 mod pages;
 mod recent_buffers;
 mod rerank;

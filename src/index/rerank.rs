@@ -164,11 +164,7 @@ mod tests {
     use super::*;
 
     fn approx(d: f32) -> Approx {
-        Approx {
-            distance: d,
-            tid: pg_sys::ItemPointerData::default(),
-            at: VectorAt { block: 0, off: 0 },
-        }
+        Approx { distance: d, tid: pg_sys::ItemPointerData::default(), at: VectorAt { block: 0, off: 0 } }
     }
 
     #[test]

@@ -31,8 +31,7 @@ const MAX_PAGES_TRIED: usize = 8;
 
 /// The list's free-space page from its directory item, if it names one.
 pub fn free_block(meta: &pages::Meta, head: pages::ListHead) -> Option<pg_sys::BlockNumber> {
-    (head.free_block != pages::INVALID_BLOCK && head.free_block >= meta.first_data_block())
-        .then_some(head.free_block)
+    (head.free_block != pages::INVALID_BLOCK && head.free_block >= meta.first_data_block()).then_some(head.free_block)
 }
 
 /// Whether a page of a list has room for one more item of `item_size` bytes.

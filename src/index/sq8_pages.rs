@@ -173,10 +173,7 @@ mod tests {
 
     #[test]
     fn code_items_round_trip() {
-        let tid = pg_sys::ItemPointerData {
-            ip_blkid: pg_sys::BlockIdData { bi_hi: 1, bi_lo: 2 },
-            ip_posid: 3,
-        };
+        let tid = pg_sys::ItemPointerData { ip_blkid: pg_sys::BlockIdData { bi_hi: 1, bi_lo: 2 }, ip_posid: 3 };
         let at = VectorAt { block: 123_456, off: 17 };
         let item = code_item(&tid, at, &[9, 8, 7]);
         assert_eq!(item.len(), code_item_size(3));

@@ -145,7 +145,9 @@ unsafe fn delete_vectors(
             }
             // Inserts look for the unused line pointers only when the page says it has some.
             let header = image as *mut pg_sys::PageHeaderData;
-            if (1..=pages::max_offset(image)).any(|off| (*pg_sys::PageGetItemId(image, off)).lp_flags() == pg_sys::LP_UNUSED) {
+            if (1..=pages::max_offset(image))
+                .any(|off| (*pg_sys::PageGetItemId(image, off)).lp_flags() == pg_sys::LP_UNUSED)
+            {
                 (*header).pd_flags |= pg_sys::PD_HAS_FREE_LINES as u16;
             }
             wal.finish();

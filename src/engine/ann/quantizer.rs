@@ -113,10 +113,9 @@ pub enum QueryCodes {
 impl QueryCodes {
     pub fn new(sq8: &Sq8, metric: Metric, query: &[f32]) -> QueryCodes {
         match metric {
-            Metric::L2 => QueryCodes::L2 {
-                r: query.iter().zip(&sq8.offset).map(|(q, o)| q - o).collect(),
-                s: sq8.scale.clone(),
-            },
+            Metric::L2 => {
+                QueryCodes::L2 { r: query.iter().zip(&sq8.offset).map(|(q, o)| q - o).collect(), s: sq8.scale.clone() }
+            }
             Metric::InnerProduct | Metric::Cosine => {
                 let cosine = metric == Metric::Cosine;
                 let q = if cosine {
@@ -271,7 +270,8 @@ mod simd {
         while i + 16 <= n {
             let (c0, c1) = codes16(c.as_ptr().add(i));
             let t0 = _mm256_fnmadd_ps(_mm256_loadu_ps(s.as_ptr().add(i)), c0, _mm256_loadu_ps(r.as_ptr().add(i)));
-            let t1 = _mm256_fnmadd_ps(_mm256_loadu_ps(s.as_ptr().add(i + 8)), c1, _mm256_loadu_ps(r.as_ptr().add(i + 8)));
+            let t1 =
+                _mm256_fnmadd_ps(_mm256_loadu_ps(s.as_ptr().add(i + 8)), c1, _mm256_loadu_ps(r.as_ptr().add(i + 8)));
             a0 = _mm256_fmadd_ps(t0, t0, a0);
             a1 = _mm256_fmadd_ps(t1, t1, a1);
             i += 16;
