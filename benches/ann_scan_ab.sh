@@ -21,6 +21,9 @@
 # ANN_AB_REBUILD=1: each build also builds the index (REINDEX, timed, before its probes in
 # every round), so builds that make different lists (k-means, sample size) are compared
 # on build seconds, index size and recall; the index left at the end is B's.
+# ANN_AB_WITH_A / ANN_AB_WITH_B: index options each build's REINDEX uses (ALTER INDEX ...
+# SET (...) first; implies ANN_AB_REBUILD=1), e.g. to compare page formats with one build:
+#   ANN_AB_WITH_A="quantizer = 'none'" ANN_AB_WITH_B="quantizer = 'sq8'" benches/ann_scan_ab.sh X.so X.so
 # Builds: copies of image_search.so, e.g.
 #   cp "$(pg_config --pkglibdir)/image_search.so" /somewhere/A.so
 # The script installs each in turn into IMAGE_SEARCH_PG_CONFIG's tree and leaves B there.
@@ -76,8 +79,11 @@ SQL
 fi
 
 TOP10='SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY e <=> $1 LIMIT 10) t'
+if [ -n "${ANN_AB_WITH_A:-}${ANN_AB_WITH_B:-}" ]; then ANN_AB_REBUILD=1; fi
 rebuild() {
-  local t0 t1
+  local t0 t1 with
+  if [ "$2" = A ]; then with=${ANN_AB_WITH_A:-}; else with=${ANN_AB_WITH_B:-}; fi
+  [ -n "$with" ] && q -c "ALTER INDEX items_ann SET ($with)"
   t0=$(date +%s.%N)
   q -c "REINDEX INDEX items_ann"
   t1=$(date +%s.%N)

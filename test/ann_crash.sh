@@ -18,6 +18,8 @@
 #    REINDEX the same answers; VACUUM and inserts still work.
 # Prints PASS/FAIL lines; exits non-zero if any check fails.
 set -euo pipefail
+# ANN_QUANTIZER=none|sq8: the index's page format (default: the option's default, sq8).
+QUANTIZER_OPTION=${ANN_QUANTIZER:+", quantizer = '$ANN_QUANTIZER'"}
 cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
 cluster_start "${ANN_CRASH_DIR:-/tmp/image_search_ann_crash}" "${ANN_CRASH_PORT:-54384}"
@@ -46,7 +48,7 @@ CREATE EXTENSION image_search;
 CREATE TABLE t (id bigserial PRIMARY KEY, s int NOT NULL DEFAULT 0, e image_search.embedding(32));
 SELECT setseed(0.5);
 INSERT INTO t (e) SELECT $VEC FROM generate_series(1, $N0) g;
-CREATE INDEX t_ann ON t USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS);
+CREATE INDEX t_ann ON t USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS$QUANTIZER_OPTION);
 CREATE TABLE wrong (qid bigint, top bigint);
 ANALYZE t;
 SQL

@@ -6,7 +6,8 @@
 #   ANN_REPLICA_DIR (default /tmp/image_search_ann_replica), ANN_REPLICA_PORT (primary,
 #   default 54386; the standby takes the next port) override.
 #
-# Table t: 20,000 random 32-d embeddings (some NULL) with a cosine and an L2 `ann` index
+# Table t: 20,000 random 32-d embeddings (some NULL) with a cosine and an L2 `ann` index (the
+# cosine one in page format 2, quantizer sq8, the default; the L2 one in format 1, 'none')
 # (20 lists each). The standby is made by `pg_basebackup -R -X stream` after the build;
 # then the primary inserts, updates, deletes and VACUUMs (every change to the indexes
 # travels as WAL), and the standby replays it. Checks, after replay: the standby is in
@@ -49,7 +50,7 @@ CREATE TABLE t (id bigserial PRIMARY KEY, s int NOT NULL DEFAULT 0, e image_sear
 SELECT setseed(0.25) \gset
 INSERT INTO t (e) SELECT CASE WHEN g % 101 = 0 THEN NULL ELSE $VEC END FROM generate_series(1, $N0) g;
 CREATE INDEX t_cos ON t USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS);
-CREATE INDEX t_l2 ON t USING ann (e image_search.embedding_l2_ops) WITH (lists = $LISTS);
+CREATE INDEX t_l2 ON t USING ann (e image_search.embedding_l2_ops) WITH (lists = $LISTS, quantizer = 'none');
 ANALYZE t;
 SQL
 

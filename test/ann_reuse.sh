@@ -17,6 +17,8 @@
 # refill added as many pages as the index had). Prints PASS/FAIL lines; exits non-zero if any check fails; removes its cluster
 # when every check passed.
 set -euo pipefail
+# ANN_QUANTIZER=none|sq8: the index's page format (default: the option's default, sq8).
+QUANTIZER_OPTION=${ANN_QUANTIZER:+", quantizer = '$ANN_QUANTIZER'"}
 cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
 ROOT=${ANN_REUSE_DIR:-/tmp/image_search_ann_reuse}
@@ -34,7 +36,7 @@ SELECT setseed(0.5) \gset
 CREATE TABLE t (id bigserial PRIMARY KEY, round int NOT NULL DEFAULT 0, e image_search.embedding(16));
 ALTER TABLE t SET (autovacuum_enabled = off);
 INSERT INTO t (e) SELECT $VEC FROM generate_series(1, $N) g;
-CREATE INDEX t_ann ON t USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS);
+CREATE INDEX t_ann ON t USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS$QUANTIZER_OPTION);
 SQL
 pages() { q -c "SELECT pg_relation_size('t_ann') / 8192"; }
 built=$(pages)

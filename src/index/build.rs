@@ -5,11 +5,13 @@
 //! backend memory and writes a page to the index when it fills, so the lists are written
 //! in one sweep without sorting. At the end the directory and meta page are filled in and
 //! every page is WAL-logged at once (log_newpage_range).
-use super::options;
-use super::pages::{self, Meta};
+use super::options::{self, Quantizer};
+use super::pages::{self, Chain, Meta};
+use super::sq8_pages::{self, VectorAt};
 use crate::engine::ann::kmeans;
 use crate::engine::ann::lists::Reservoir;
 use crate::engine::ann::nearest::CentroidSet;
+use crate::engine::ann::quantizer::Sq8;
 use crate::engine::ann::Metric;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -71,9 +73,11 @@ pub unsafe fn describe(index: pg_sys::Relation) -> (usize, Metric) {
 
 /// How many rows k-means may sample, from maintenance_work_mem: pass 2 needs one page per
 /// list; the sample gets the rest, up to SAMPLE_PER_LIST rows per list.
-fn plan_memory(lists: usize, dim: usize) -> usize {
+/// Format 2 keeps two pages per list (codes and vectors), plus the code items of the rows
+/// on each list's unwritten vector page (at most a page's worth, counted as a third page).
+fn plan_memory(lists: usize, dim: usize, chains: usize) -> usize {
     let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
-    let pages = lists * pages::BLCKSZ;
+    let pages = lists * pages::BLCKSZ * if chains == 2 { 3 } else { 1 };
     if pages > budget {
         ereport!(
             ERROR,
@@ -87,14 +91,19 @@ fn plan_memory(lists: usize, dim: usize) -> usize {
 
 struct ListWriter {
     page: Box<[u64; pages::BLCKSZ / 8]>, // 8-byte aligned page image
+    chain: Chain,
     last_block: pg_sys::BlockNumber,
     used: bool,
 }
 
 impl ListWriter {
-    fn new() -> ListWriter {
-        let mut w =
-            ListWriter { page: Box::new([0u64; pages::BLCKSZ / 8]), last_block: pages::INVALID_BLOCK, used: false };
+    fn new(chain: Chain) -> ListWriter {
+        let mut w = ListWriter {
+            page: Box::new([0u64; pages::BLCKSZ / 8]),
+            chain,
+            last_block: pages::INVALID_BLOCK,
+            used: false,
+        };
         w.reset();
         w
     }
@@ -103,7 +112,7 @@ impl ListWriter {
     }
     fn reset(&mut self) {
         let prev = self.last_block;
-        unsafe { pages::init_data_page(self.page(), prev) };
+        unsafe { pages::init_data_page(self.page(), self.chain, prev) };
         self.used = false;
     }
     /// Writes the page image as a new block of the index; the list now ends there.
@@ -126,13 +135,73 @@ impl ListWriter {
     }
 }
 
+/// Format 2's writers of one list: the vector page is written first, because the code
+/// items name its block; until then they wait in `pending` (offset in the page, TID, codes).
+struct Sq8ListWriter {
+    vectors: ListWriter,
+    codes: ListWriter,
+    pending: Vec<(pg_sys::OffsetNumber, pg_sys::ItemPointerData, Vec<u8>)>,
+}
+
+impl Sq8ListWriter {
+    fn new() -> Sq8ListWriter {
+        Sq8ListWriter {
+            vectors: ListWriter::new(Chain::Vectors),
+            codes: ListWriter::new(Chain::Codes),
+            pending: Vec::new(),
+        }
+    }
+    /// Writes the vector page, then hands its rows' code items to the code page.
+    unsafe fn flush_vectors(&mut self, index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) {
+        self.vectors.flush(index, fork);
+        let block = self.vectors.last_block;
+        for (off, tid, codes) in std::mem::take(&mut self.pending) {
+            let item = sq8_pages::code_item(&tid, VectorAt { block, off }, &codes);
+            self.codes.add(index, fork, &item);
+        }
+    }
+    unsafe fn add(
+        &mut self,
+        index: pg_sys::Relation,
+        fork: pg_sys::ForkNumber::Type,
+        tid: &pg_sys::ItemPointerData,
+        vector_item: &[u8],
+        codes: Vec<u8>,
+    ) {
+        let off = match pages::add_item_at(self.vectors.page(), vector_item) {
+            Some(off) => off,
+            None => {
+                self.flush_vectors(index, fork);
+                pages::add_item_at(self.vectors.page(), vector_item)
+                    .unwrap_or_else(|| error!("ann index item of {} bytes does not fit a page", vector_item.len()))
+            }
+        };
+        self.vectors.used = true;
+        self.pending.push((off, *tid, codes));
+    }
+    /// The last pages; the list's newest (code, vector) blocks.
+    unsafe fn finish(&mut self, index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> [pg_sys::BlockNumber; 2] {
+        if self.vectors.used {
+            self.flush_vectors(index, fork);
+        }
+        if self.codes.used {
+            self.codes.flush(index, fork);
+        }
+        [self.codes.last_block, self.vectors.last_block]
+    }
+}
+
 struct BuildState {
     index: pg_sys::Relation,
     fork: pg_sys::ForkNumber::Type,
     dim: usize,
+    metric: Metric,
     reservoir: Reservoir,
     centroids: CentroidSet,
     writers: Vec<ListWriter>,
+    /// format 2: the quantiser and the lists' writers (instead of `writers`)
+    sq8: Option<Sq8>,
+    sq8_writers: Vec<Sq8ListWriter>,
     batch: Vec<f32>,
     batch_tids: Vec<pg_sys::ItemPointerData>,
     index_tuples: f64,
@@ -142,9 +211,16 @@ impl BuildState {
     /// Assigns the batched rows to lists (in parallel) and appends them.
     unsafe fn flush_batch(&mut self) {
         let lists = self.centroids.assign(&self.batch);
+        let metric = self.metric;
         for ((v, tid), list) in self.batch.chunks_exact(self.dim).zip(&self.batch_tids).zip(lists) {
             let item = pages::data_item(tid, v);
-            self.writers[list].add(self.index, self.fork, &item);
+            match &self.sq8 {
+                Some(sq8) => {
+                    let codes = sq8.encode(metric, v);
+                    self.sq8_writers[list].add(self.index, self.fork, tid, &item, codes);
+                }
+                None => self.writers[list].add(self.index, self.fork, &item),
+            }
         }
         self.index_tuples += self.batch_tids.len() as f64;
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, self.index_tuples as i64);
@@ -208,14 +284,19 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     let (dim, metric) = describe(index);
     let lists = options::lists(index);
-    let sample_rows = plan_memory(lists, dim);
+    let quantizer = options::quantizer(index);
+    let chains = if quantizer == Quantizer::Sq8 { 2 } else { 1 };
+    let sample_rows = plan_memory(lists, dim, chains);
     let mut state = BuildState {
         index,
         fork: pg_sys::ForkNumber::MAIN_FORKNUM,
         dim,
+        metric,
         reservoir: Reservoir::new(dim, sample_rows, SEED),
         centroids: CentroidSet::new(metric, Vec::new(), dim),
         writers: Vec::new(),
+        sq8: None,
+        sq8_writers: Vec::new(),
         batch: Vec::new(),
         batch_tids: Vec::new(),
         index_tuples: 0.0,
@@ -244,6 +325,9 @@ pub unsafe extern "C-unwind" fn ambuild(
         pgrx::check_for_interrupts!();
     });
     state.centroids = CentroidSet::new(metric, centroids, dim);
+    if quantizer == Quantizer::Sq8 {
+        state.sq8 = Some(Sq8::from_sample(sample.rows(), dim, metric));
+    }
     drop(sample);
     let built_lists = state.centroids.len();
     if (rows as usize) < lists * 10 {
@@ -255,15 +339,21 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
     }
 
-    // Meta and directory blocks come first (0, 1 ..= directory_pages); filled at the end.
-    let directory_pages = built_lists.div_ceil(pages::lists_per_directory_page(dim));
-    for _ in 0..=directory_pages {
+    // Meta, directory and quantiser blocks come first (0, 1 ..= directory_pages, then
+    // quantizer_pages); filled at the end.
+    let directory_pages = built_lists.div_ceil(pages::lists_per_directory_page(dim, chains));
+    let quantizer_pages = if chains == 2 { sq8_pages::quantizer_pages(dim) } else { 0 };
+    for _ in 0..=directory_pages + quantizer_pages {
         pg_sys::UnlockReleaseBuffer(pages::new_buffer(index, state.fork));
     }
 
     // Pass 2: every row to its list.
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
-    state.writers = (0..built_lists).map(|_| ListWriter::new()).collect();
+    if chains == 2 {
+        state.sq8_writers = (0..built_lists).map(|_| Sq8ListWriter::new()).collect();
+    } else {
+        state.writers = (0..built_lists).map(|_| ListWriter::new(Chain::Data)).collect();
+    }
     pg_sys::table_index_build_scan(
         heap,
         index,
@@ -280,9 +370,18 @@ pub unsafe extern "C-unwind" fn ambuild(
             w.flush(index, state.fork);
         }
     }
-    let heads: Vec<u32> = state.writers.iter().map(|w| w.last_block).collect();
+    let heads: Vec<Vec<u32>> = if chains == 2 {
+        state.sq8_writers.iter_mut().map(|w| w.finish(index, state.fork).to_vec()).collect()
+    } else {
+        state.writers.iter().map(|w| vec![w.last_block]).collect()
+    };
     state.writers.clear();
-    finish_layout(index, state.fork, dim, metric, state.centroids.centroids(), &heads, directory_pages);
+    state.sq8_writers.clear();
+    if let Some(sq8) = &state.sq8 {
+        sq8_pages::write_quantizer(index, state.fork, 1 + directory_pages as u32, sq8);
+    }
+    let layout = Layout { dim, metric, chains, directory_pages, quantizer_pages };
+    finish_layout(index, state.fork, &layout, state.centroids.centroids(), &heads);
 
     let result = PgBox::<pg_sys::IndexBuildResult>::alloc0();
     let result = result.into_pg();
@@ -291,30 +390,39 @@ pub unsafe extern "C-unwind" fn ambuild(
     result
 }
 
+/// What the meta page says.
+#[derive(Clone, Copy)]
+struct Layout {
+    dim: usize,
+    metric: Metric,
+    chains: usize,
+    directory_pages: usize,
+    quantizer_pages: usize,
+}
+
 /// Fills the meta page and directory (already allocated as blocks 0 ..= directory_pages)
-/// and WAL-logs every block of the fork.
+/// and WAL-logs every block of the fork. `heads`: each list's newest page of each chain.
 unsafe fn finish_layout(
     index: pg_sys::Relation,
     fork: pg_sys::ForkNumber::Type,
-    dim: usize,
-    metric: Metric,
+    layout: &Layout,
     centroids: &[f32],
-    heads: &[u32],
-    directory_pages: usize,
+    heads: &[Vec<u32>],
 ) {
+    let Layout { dim, metric, chains, directory_pages, quantizer_pages } = *layout;
     let read = |block: u32| {
         let buf =
             pg_sys::ReadBufferExtended(index, fork, block, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
         pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
         buf
     };
-    let per = pages::lists_per_directory_page(dim);
+    let per = pages::lists_per_directory_page(dim, chains);
     for p in 0..directory_pages {
         let buf = read(1 + p as u32);
         let page = pages::page_of(buf);
         pages::init_directory_page(page);
         for list in p * per..((p + 1) * per).min(heads.len()) {
-            let item = pages::directory_item(heads[list], &centroids[list * dim..(list + 1) * dim]);
+            let item = pages::directory_item(&heads[list], &centroids[list * dim..(list + 1) * dim]);
             if !pages::add_item(page, &item) {
                 error!("ann directory item does not fit its page");
             }
@@ -324,11 +432,12 @@ unsafe fn finish_layout(
     }
     let meta = Meta {
         magic: pages::MAGIC,
-        version: pages::VERSION,
+        version: if chains == 2 { pages::VERSION_SQ8 } else { pages::VERSION_EXACT },
         dim: dim as u32,
         metric: metric.code(),
         lists: heads.len() as u32,
         directory_pages: directory_pages as u32,
+        quantizer_pages: quantizer_pages as u32,
     };
     let buf = read(pages::META_BLOCK);
     pages::write_meta(pages::page_of(buf), &meta);
@@ -343,7 +452,9 @@ unsafe fn finish_layout(
     }
 }
 
-/// The init fork of an unlogged index: an empty index with one list around the origin.
+/// The init fork of an unlogged index: an empty index with one list around the origin, in
+/// format 1 whatever the `quantizer` option (an empty table has no sample to fix the
+/// quantiser's ranges from; the next REINDEX writes the option's format).
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let (dim, metric) = describe(index);
@@ -351,5 +462,6 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     for _ in 0..2 {
         pg_sys::UnlockReleaseBuffer(pages::new_buffer(index, fork));
     }
-    finish_layout(index, fork, dim, metric, &vec![0.0; dim], &[pages::INVALID_BLOCK], 1);
+    let layout = Layout { dim, metric, chains: 1, directory_pages: 1, quantizer_pages: 0 };
+    finish_layout(index, fork, &layout, &vec![0.0; dim], &[vec![pages::INVALID_BLOCK]]);
 }

@@ -7,8 +7,13 @@
 //! does it take the directory page exclusively, then the data page (same order everywhere:
 //! directory before data; scans and VACUUM never hold a data page while waiting for the
 //! directory), so two backends cannot both link a new page to the same list.
-use super::pages::{self, Wal};
+//!
+//! Format 2: the exact vector goes to the list's vector chain first, then the code item
+//! (TID, where that vector is, codes) to its code chain, each as above (see `sq8_pages.rs`
+//! for why two WAL records are safe).
+use super::pages::{self, Chain, Wal};
 use super::reuse;
+use super::sq8_pages::{self, VectorAt};
 use crate::engine::ann::Metric;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -23,10 +28,10 @@ unsafe fn nearest_list(index: pg_sys::Relation, meta: &pages::Meta, metric: Metr
         let page = pages::page_of(buf);
         for off in 1..=pages::max_offset(page) {
             let bytes = pages::item(page, off);
-            if bytes.len() != pages::directory_item_size(meta.dim()) {
+            if bytes.len() != pages::directory_item_size(meta.dim(), meta.chains()) {
                 pages::corrupted(index, format!("item {off} of directory page {block} has {} bytes", bytes.len()));
             }
-            let centroid = pages::floats(bytes, std::mem::size_of::<pages::ListHead>());
+            let centroid = pages::floats(bytes, meta.chains() * std::mem::size_of::<pages::ListHead>());
             let d = metric.centroid_distance(v, centroid);
             if d < best.1 {
                 best = (list, d);
@@ -38,53 +43,74 @@ unsafe fn nearest_list(index: pg_sys::Relation, meta: &pages::Meta, metric: Metr
     best.0
 }
 
-unsafe fn newest_page(index: pg_sys::Relation, meta: &pages::Meta, list: usize) -> pg_sys::BlockNumber {
-    let (block, off) = pages::directory_slot(meta.dim(), list);
+unsafe fn newest_page(index: pg_sys::Relation, meta: &pages::Meta, chain: Chain, list: usize) -> pg_sys::BlockNumber {
+    let (block, off) = pages::directory_slot(meta, list);
     let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_SHARE);
-    let last = pages::list_head(pages::item(pages::page_of(buf), off)).last_block;
+    let last = pages::list_head(pages::item(pages::page_of(buf), off), chain).last_block;
     pg_sys::UnlockReleaseBuffer(buf);
     pages::checked_head(index, meta, list, last)
 }
 
-/// Adds `item` to `block` if it has room (one WAL record); false otherwise.
-unsafe fn try_add(index: pg_sys::Relation, meta: &pages::Meta, block: pg_sys::BlockNumber, item: &[u8]) -> bool {
-    block != pages::INVALID_BLOCK && matches!(reuse::offer(index, meta, block, item), reuse::Offer::Added)
+/// Adds `item` to `block` if it has room (one WAL record): its offset number.
+unsafe fn try_add(
+    index: pg_sys::Relation,
+    meta: &pages::Meta,
+    chain: Chain,
+    block: pg_sys::BlockNumber,
+    item: &[u8],
+) -> Option<pg_sys::OffsetNumber> {
+    if block == pages::INVALID_BLOCK {
+        return None;
+    }
+    match reuse::offer(index, meta, chain, block, item) {
+        reuse::Offer::Added(off) => Some(off),
+        reuse::Offer::Full(_) => None,
+    }
 }
 
-/// Appends one (TID, vector) item to a list.
-pub unsafe fn insert_into_list(index: pg_sys::Relation, meta: &pages::Meta, list: usize, item: &[u8]) {
-    let (dir_block, dir_off) = pages::directory_slot(meta.dim(), list);
-    let seen = newest_page(index, meta, list);
-    if try_add(index, meta, seen, item) {
-        return;
+/// Appends one item to a chain of a list; where it went.
+pub unsafe fn insert_into_list(
+    index: pg_sys::Relation,
+    meta: &pages::Meta,
+    chain: Chain,
+    list: usize,
+    item: &[u8],
+) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
+    let (dir_block, dir_off) = pages::directory_slot(meta, list);
+    let seen = newest_page(index, meta, chain, list);
+    if let Some(off) = try_add(index, meta, chain, seen, item) {
+        return (seen, off);
     }
     // Full (or the list has no page yet): under the directory page's exclusive lock, either
     // someone else already linked a new page (use it) or link one ourselves.
     let dir_buf = pages::read_buffer(index, dir_block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    let last = pages::list_head(pages::item(pages::page_of(dir_buf), dir_off)).last_block;
+    let last = pages::list_head(pages::item(pages::page_of(dir_buf), dir_off), chain).last_block;
     let last = pages::checked_head(index, meta, list, last);
-    if last != seen && try_add(index, meta, last, item) {
-        pg_sys::UnlockReleaseBuffer(dir_buf);
-        return;
+    if last != seen {
+        if let Some(off) = try_add(index, meta, chain, last, item) {
+            pg_sys::UnlockReleaseBuffer(dir_buf);
+            return (last, off);
+        }
     }
     // Room that VACUUM freed in the list's older pages, before growing the list.
-    if reuse::add_to_free_pages(index, meta, list, dir_buf, dir_off, item) {
+    if let Some(at) = reuse::add_to_free_pages(index, meta, chain, list, dir_buf, dir_off, item) {
         pg_sys::UnlockReleaseBuffer(dir_buf);
-        return;
+        return at;
     }
     let new_buf = pages::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let new_block = pg_sys::BufferGetBlockNumber(new_buf);
     let mut wal = Wal::start(index);
     let page = wal.register(new_buf, true);
-    pages::init_data_page(page, last);
-    if !pages::add_item(page, item) {
+    pages::init_data_page(page, chain, last);
+    let Some(off) = pages::add_item_at(page, item) else {
         error!("ann index item does not fit an empty page");
-    }
+    };
     let dir_page = wal.register(dir_buf, false);
-    pages::set_last_block(dir_page, dir_off, new_block);
+    pages::set_last_block(dir_page, dir_off, chain, new_block);
     wal.finish();
     pg_sys::UnlockReleaseBuffer(new_buf);
     pg_sys::UnlockReleaseBuffer(dir_buf);
+    (new_block, off)
 }
 
 #[pg_guard]
@@ -106,6 +132,15 @@ pub unsafe extern "C-unwind" fn aminsert(
     let meta = pages::read_meta(index);
     pages::check_dim(meta.dim(), v.len());
     let list = nearest_list(index, &meta, meta.metric(), &v);
-    insert_into_list(index, &meta, list, &pages::data_item(&*heap_tid, &v));
+    let item = pages::data_item(&*heap_tid, &v);
+    if meta.sq8() {
+        let sq8 = sq8_pages::read_quantizer(index, &meta);
+        let codes = sq8.encode(meta.metric(), &v);
+        let (block, off) = insert_into_list(index, &meta, Chain::Vectors, list, &item);
+        let code_item = sq8_pages::code_item(&*heap_tid, VectorAt { block, off }, &codes);
+        insert_into_list(index, &meta, Chain::Codes, list, &code_item);
+    } else {
+        insert_into_list(index, &meta, Chain::Data, list, &item);
+    }
     false
 }

@@ -10,16 +10,29 @@
 //! nearest first; when the caller wants more rows than those lists hold (a WHERE filter),
 //! it widens to the next-nearest lists until all were read.
 //! Why IVF first: it is simple enough to make crash-safe, concurrent and vacuumable in one
-//! session; vectors are stored exactly, so there is no re-ranking step and no quantisation
-//! error. HNSW (better latency at high recall) is future work.
+//! session. HNSW (better latency at high recall) is future work.
+//!
+//! # Quantised first pass (`quantizer = 'sq8'`, page format 2, the default)
+//! A scan of the probed lists is memory-bound (~520 bytes per 128-d row). Format 2 keeps,
+//! per list, a chain of code pages (heap TID, a pointer to the row's exact vector, one byte
+//! per dimension: ~140 bytes) besides the chain of vector pages (format 1's items). The
+//! scan ranks the probed rows by their codes (`engine::ann::quantizer`, offsets and scales
+//! per dimension fixed by the build from its k-means sample), then re-ranks the best 100 by
+//! their exact vectors (`rerank`): returned distances and order are exact, the codes only
+//! choose which rows are re-ranked. Format 1 (`quantizer = 'none'`, and every index built
+//! before the option) is read as before; the meta page says which format an index has.
+//! See `sq8_pages.rs` for the layout and BENCHMARKS.md ("sq8 in ann") for the measurement.
 //!
 //! # Pages (all through the buffer manager, 8 kB)
 //! ```text
 //! block 0            meta: magic, version, dim, metric, lists, directory_pages (below pd_lower)
 //! blocks 1..=D       directory: one item per list = (last_block u32, free_block u32, centroid f32[dim])
 //! blocks D+1..       data pages, each belonging to one list: items (heap TID 6 B, pad 2 B, f32[dim]);
-//!                    special space = previous (older) page of the same list, or InvalidBlockNumber
+//!                    special space = previous (older) page of the same list, or InvalidBlockNumber,
+//!                    and the page's kind (0: data page; format 2: 1 code page, 2 vector page)
 //! ```
+//! (Format 2 adds a second (last_block, free_block) pair per directory item, for the vector
+//! chain, and the quantiser's pages after the directory: `sq8_pages.rs`.)
 //! A list is a chain from its newest page (`last_block` in the directory) back to its
 //! oldest. Inserts go to the newest page; when it is full a new page is linked in front
 //! and `last_block` updated. VACUUM notes a page of each list where it freed room
@@ -41,9 +54,10 @@
 //! rechecks each TID against the snapshot); VACUUM removes dead TIDs under a cleanup lock.
 //!
 //! # Files (one per phase, as pgvector's ivf*.c)
-//! `handler` (IndexAmRoutine, SQL objects), `options` (reloption `lists`, GUC
+//! `handler` (IndexAmRoutine, SQL objects), `options` (reloptions `lists` and `quantizer`, GUC
 //! `image_search.ann_probes`), `build`, `insert`, `reuse` (VACUUM's freed space back to inserts),
-//! `scan`, `vacuum`, `cost`, `pages` (layout and page helpers), `recent_buffers` (the scan
+//! `scan`, `rerank` (format 2's second pass), `vacuum`, `cost`, `pages` (layout and page
+//! helpers), `sq8_pages` (format 2's code items and quantiser pages), `recent_buffers` (the scan
 //! pins a page through the buffer it was in last time, without the buffer-mapping lookup). k-means, sampling and probing are plain Rust in
 //! `engine::ann`, unit-tested without a database.
 mod build;
@@ -51,10 +65,13 @@ mod cost;
 mod handler;
 mod insert;
 mod options;
+mod page_checks;
 mod pages;
 mod recent_buffers;
+mod rerank;
 mod reuse;
 mod scan;
+mod sq8_pages;
 mod vacuum;
 
 /// Called from _PG_init: the reloption kind and the GUC.

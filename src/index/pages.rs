@@ -5,14 +5,21 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::mem::size_of;
 
+pub use super::page_checks::{checked_data_page, checked_head, checked_head_below, corrupted};
+
 pub const MAGIC: u32 = 0x414E_4E31; // "ANN1"
-pub const VERSION: u32 = 1;
+/// Format 1: exact vectors only (`quantizer = 'none'`).
+pub const VERSION_EXACT: u32 = 1;
+/// Format 2 (`quantizer = 'sq8'`): per list a chain of code pages (heap TID, where the exact
+/// vector is, 8-bit codes) and a chain of vector pages (format 1's items); the quantiser's
+/// offsets and scales in the blocks after the directory. See `sq8_pages.rs`.
+pub const VERSION_SQ8: u32 = 2;
 pub const META_BLOCK: pg_sys::BlockNumber = 0;
 pub const INVALID_BLOCK: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;
 /// Largest dimension an index accepts: one data item (8 + 4 * dim bytes) must fit a page.
 pub const MAX_DIM: usize = 2000;
 pub const BLCKSZ: usize = pg_sys::BLCKSZ as usize;
-const PAGE_HEADER: usize = 24; // SizeOfPageHeaderData
+pub const PAGE_HEADER: usize = 24; // SizeOfPageHeaderData
 const ITEM_ID: usize = 4; // sizeof(ItemIdData)
 
 /// Block 0: what the index is. Written once by the build; never changes afterwards.
@@ -27,6 +34,8 @@ pub struct Meta {
     pub lists: u32,
     /// the directory occupies blocks 1 ..= directory_pages
     pub directory_pages: u32,
+    /// format 2: the quantiser occupies the blocks after the directory (0 in format 1)
+    pub quantizer_pages: u32,
 }
 
 impl Meta {
@@ -35,6 +44,69 @@ impl Meta {
     }
     pub fn dim(&self) -> usize {
         self.dim as usize
+    }
+    pub fn sq8(&self) -> bool {
+        self.version == VERSION_SQ8
+    }
+    /// Chains per list: 1 (data pages) or 2 (code pages and vector pages).
+    pub fn chains(&self) -> usize {
+        if self.sq8() {
+            2
+        } else {
+            1
+        }
+    }
+    /// The chain a scan reads first and VACUUM walks first: data pages or code pages.
+    pub fn main_chain(&self) -> Chain {
+        if self.sq8() {
+            Chain::Codes
+        } else {
+            Chain::Data
+        }
+    }
+    /// Blocks from here on are list pages.
+    pub fn first_data_block(&self) -> pg_sys::BlockNumber {
+        1 + self.directory_pages + self.quantizer_pages
+    }
+}
+
+/// The chains of a list: format 1 has data pages; format 2 code pages and vector pages.
+/// Each chain has its own (newest, free) block pair in the list's directory item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    Data,
+    Codes,
+    Vectors,
+}
+
+impl Chain {
+    /// Stored in `DataSpecial::kind`, so that a link into the wrong chain is caught.
+    pub fn kind(self) -> u32 {
+        match self {
+            Chain::Data => 0,
+            Chain::Codes => 1,
+            Chain::Vectors => 2,
+        }
+    }
+    /// Where the chain's `ListHead` is in a directory item.
+    pub fn head_offset(self) -> usize {
+        match self {
+            Chain::Vectors => size_of::<ListHead>(),
+            _ => 0,
+        }
+    }
+    pub fn item_size(self, dim: usize) -> usize {
+        match self {
+            Chain::Codes => super::sq8_pages::code_item_size(dim),
+            _ => data_item_size(dim),
+        }
+    }
+    pub fn page_name(self) -> &'static str {
+        match self {
+            Chain::Data => "data page",
+            Chain::Codes => "code page",
+            Chain::Vectors => "vector page",
+        }
     }
 }
 
@@ -57,7 +129,8 @@ pub struct ListHead {
 #[derive(Clone, Copy, Debug)]
 pub struct DataSpecial {
     pub prev_block: u32,
-    pub reserved: u32,
+    /// `Chain::kind` (0 in format 1)
+    pub kind: u32,
 }
 
 /// A data item: the heap TID (6 bytes), 2 bytes padding, then the vector (dim float4).
@@ -67,8 +140,9 @@ const fn maxalign(n: usize) -> usize {
     (n + 7) & !7
 }
 
-pub fn directory_item_size(dim: usize) -> usize {
-    size_of::<ListHead>() + 4 * dim
+/// A directory item: one `ListHead` per chain, then the centroid.
+pub fn directory_item_size(dim: usize, chains: usize) -> usize {
+    chains * size_of::<ListHead>() + 4 * dim
 }
 
 pub fn data_item_size(dim: usize) -> usize {
@@ -76,13 +150,13 @@ pub fn data_item_size(dim: usize) -> usize {
 }
 
 /// Lists per directory page.
-pub fn lists_per_directory_page(dim: usize) -> usize {
-    (BLCKSZ - PAGE_HEADER) / (maxalign(directory_item_size(dim)) + ITEM_ID)
+pub fn lists_per_directory_page(dim: usize, chains: usize) -> usize {
+    (BLCKSZ - PAGE_HEADER) / (maxalign(directory_item_size(dim, chains)) + ITEM_ID)
 }
 
 /// Where list `list` lives in the directory: (block, offset number).
-pub fn directory_slot(dim: usize, list: usize) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
-    let per = lists_per_directory_page(dim);
+pub fn directory_slot(meta: &Meta, list: usize) -> (pg_sys::BlockNumber, pg_sys::OffsetNumber) {
+    let per = lists_per_directory_page(meta.dim(), meta.chains());
     ((1 + list / per) as u32, (list % per + 1) as u16)
 }
 
@@ -174,139 +248,40 @@ pub unsafe fn write_meta(page: pg_sys::Page, meta: &Meta) {
 
 pub unsafe fn read_meta(index: pg_sys::Relation) -> Meta {
     let buf = read_buffer(index, META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
-    let meta = std::ptr::read_unaligned(pg_sys::PageGetContents(page_of(buf)) as *const Meta);
+    let mut meta = std::ptr::read_unaligned(pg_sys::PageGetContents(page_of(buf)) as *const Meta);
     pg_sys::UnlockReleaseBuffer(buf);
-    if meta.magic != MAGIC || meta.version != VERSION {
+    if meta.magic != MAGIC || !(VERSION_EXACT..=VERSION_SQ8).contains(&meta.version) {
         corrupted(
             index,
             format!(
-                "its metapage has magic {:#x} and version {} (expected {MAGIC:#x} and {VERSION})",
+                "its metapage has magic {:#x} and version {} (expected {MAGIC:#x} and {VERSION_EXACT} or {VERSION_SQ8})",
                 meta.magic, meta.version
             ),
         );
     }
+    if !meta.sq8() {
+        meta.quantizer_pages = 0; // format 1 meta pages end before this field
+    }
     let dim = meta.dim as usize;
     let shape_ok = (1..=MAX_DIM).contains(&dim)
         && (1..=super::options::MAX_LISTS as u32).contains(&meta.lists)
-        && meta.directory_pages as usize == (meta.lists as usize).div_ceil(lists_per_directory_page(dim));
+        && meta.directory_pages as usize
+            == (meta.lists as usize).div_ceil(lists_per_directory_page(dim, meta.chains()))
+        && meta.quantizer_pages as usize == if meta.sq8() { super::sq8_pages::quantizer_pages(dim) } else { 0 };
     if !shape_ok {
         let (lists, pages) = (meta.lists, meta.directory_pages);
-        corrupted(index, format!("its metapage describes {dim} dimensions, {lists} lists and {pages} directory pages"));
+        let q = meta.quantizer_pages;
+        corrupted(
+            index,
+            format!("its metapage describes {dim} dimensions, {lists} lists, {pages} directory pages and {q} quantizer pages"),
+        );
     }
     meta
-}
-
-/// Raises "ann index ... is corrupted" (SQLSTATE XX002, index_corrupted) with a hint to
-/// REINDEX: a damaged page must be an ERROR naming the index, never a crash, a wrong
-/// answer or a scan that never ends.
-pub unsafe fn corrupted(index: pg_sys::Relation, what: String) -> ! {
-    let name = relation_name(index);
-    pgrx::pg_sys::panic::ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-        format!("ann index \"{name}\" is corrupted: {what}"),
-        "image_search::index::pages",
-    )
-    .set_hint(format!("REINDEX INDEX {} rebuilds it from the table.", quoted_name(index)))
-    .report(PgLogLevel::ERROR);
-    unreachable!("an ERROR does not return")
-}
-
-/// The index's schema-qualified, quoted name, for the hint.
-unsafe fn quoted_name(index: pg_sys::Relation) -> String {
-    let schema = pg_sys::get_namespace_name((*(*index).rd_rel).relnamespace);
-    let schema = std::ffi::CStr::from_ptr(pg_sys::quote_identifier(schema)).to_string_lossy().into_owned();
-    let name = std::ffi::CStr::from_ptr(pg_sys::quote_identifier((*(*index).rd_rel).relname.data.as_ptr()));
-    format!("{schema}.{}", name.to_string_lossy())
-}
-
-/// What is wrong with a list's data page, from its fields (plain, for unit tests): its
-/// special space must be a `DataSpecial`, its link must point to an older data page of the
-/// index (pages are only ever appended, so a list's chain goes to lower block numbers and
-/// always ends), and every item must be a data item of the index's dimension lying inside
-/// the page. `items` are the line pointers' (offset, length).
-pub fn data_page_problem(
-    block: pg_sys::BlockNumber,
-    special_size: usize,
-    prev: pg_sys::BlockNumber,
-    first_data_block: pg_sys::BlockNumber,
-    items: impl Iterator<Item = (usize, usize)>,
-    dim: usize,
-) -> Option<String> {
-    if special_size != size_of::<DataSpecial>() {
-        return Some(format!("block {block} is not a data page (special space of {special_size} bytes)"));
-    }
-    if prev != INVALID_BLOCK && (prev >= block || prev < first_data_block) {
-        return Some(format!("data page {block} links to block {prev}"));
-    }
-    for (i, (start, len)) in items.enumerate() {
-        if len != data_item_size(dim) {
-            return Some(format!(
-                "item {} of data page {block} has {len} bytes, expected {}",
-                i + 1,
-                data_item_size(dim)
-            ));
-        }
-        if start < PAGE_HEADER || start + len > BLCKSZ - special_size {
-            return Some(format!(
-                "item {} of data page {block} lies at bytes {start}..{} of the page",
-                i + 1,
-                start + len
-            ));
-        }
-    }
-    None
-}
-
-/// Checks a locked data page of `index` (see `data_page_problem`) and returns the block of
-/// the list's previous page.
-pub unsafe fn checked_data_page(
-    index: pg_sys::Relation,
-    meta: &Meta,
-    block: pg_sys::BlockNumber,
-    page: pg_sys::Page,
-) -> pg_sys::BlockNumber {
-    let header = page as *const pg_sys::PageHeaderData;
-    let special_size = BLCKSZ.saturating_sub((*header).pd_special as usize);
-    let special_size = if (*header).pd_upper == 0 { 0 } else { special_size }; // a new (all-zero) page
-    let prev = prev_block(page);
-    let items = (1..=max_offset(page)).map(|off| {
-        let id = pg_sys::PageGetItemId(page, off);
-        ((*id).lp_off() as usize, (*id).lp_len() as usize)
-    });
-    if let Some(problem) = data_page_problem(block, special_size, prev, 1 + meta.directory_pages, items, meta.dim()) {
-        corrupted(index, problem);
-    }
-    prev
-}
-
-/// A list's newest page from the directory, checked to be a data page of the index.
-pub unsafe fn checked_head(
-    index: pg_sys::Relation,
-    meta: &Meta,
-    list: usize,
-    head: pg_sys::BlockNumber,
-) -> pg_sys::BlockNumber {
-    checked_head_below(index, meta, list, head, number_of_blocks(index))
 }
 
 /// The index's length in blocks (a system call: the scan asks once, not once per list).
 pub unsafe fn number_of_blocks(index: pg_sys::Relation) -> pg_sys::BlockNumber {
     pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM)
-}
-
-/// `checked_head` against a length `blocks` taken after the directory was read (the index
-/// only grows, so every head read before was below it).
-pub unsafe fn checked_head_below(
-    index: pg_sys::Relation,
-    meta: &Meta,
-    list: usize,
-    head: pg_sys::BlockNumber,
-    blocks: pg_sys::BlockNumber,
-) -> pg_sys::BlockNumber {
-    if head != INVALID_BLOCK && (head <= meta.directory_pages || head >= blocks) {
-        corrupted(index, format!("list {list} starts at block {head}, which is not a data page"));
-    }
-    head
 }
 
 pub unsafe fn relation_name(rel: pg_sys::Relation) -> String {
@@ -340,23 +315,27 @@ pub fn item_tid(bytes: &[u8]) -> pg_sys::ItemPointerData {
     unsafe { std::ptr::read_unaligned(bytes.as_ptr() as *const pg_sys::ItemPointerData) }
 }
 
-pub fn list_head(bytes: &[u8]) -> ListHead {
-    // SAFETY: ListHead is two u32s at the start of the item.
-    unsafe { std::ptr::read_unaligned(bytes.as_ptr() as *const ListHead) }
+/// The `ListHead` of `chain` in a directory item.
+pub fn list_head(bytes: &[u8], chain: Chain) -> ListHead {
+    let at = chain.head_offset();
+    assert!(bytes.len() >= at + size_of::<ListHead>());
+    // SAFETY: in bounds (above); ListHead is two u32s.
+    unsafe { std::ptr::read_unaligned(bytes.as_ptr().add(at) as *const ListHead) }
+}
+
+unsafe fn list_head_mut(page: pg_sys::Page, off: pg_sys::OffsetNumber, chain: Chain) -> *mut ListHead {
+    let id = pg_sys::PageGetItemId(page, off);
+    (pg_sys::PageGetItem(page, id) as *mut u8).add(chain.head_offset()) as *mut ListHead
 }
 
 /// Sets `last_block` of a directory item in place (same size, so the item does not move).
-pub unsafe fn set_last_block(page: pg_sys::Page, off: pg_sys::OffsetNumber, block: pg_sys::BlockNumber) {
-    let id = pg_sys::PageGetItemId(page, off);
-    let at = pg_sys::PageGetItem(page, id) as *mut ListHead;
-    (*at).last_block = block;
+pub unsafe fn set_last_block(page: pg_sys::Page, off: pg_sys::OffsetNumber, chain: Chain, block: pg_sys::BlockNumber) {
+    (*list_head_mut(page, off, chain)).last_block = block;
 }
 
 /// Sets `free_block` of a directory item in place.
-pub unsafe fn set_free_block(page: pg_sys::Page, off: pg_sys::OffsetNumber, block: pg_sys::BlockNumber) {
-    let id = pg_sys::PageGetItemId(page, off);
-    let at = pg_sys::PageGetItem(page, id) as *mut ListHead;
-    (*at).free_block = block;
+pub unsafe fn set_free_block(page: pg_sys::Page, off: pg_sys::OffsetNumber, chain: Chain, block: pg_sys::BlockNumber) {
+    (*list_head_mut(page, off, chain)).free_block = block;
 }
 
 pub fn data_item(tid: &pg_sys::ItemPointerData, v: &[f32]) -> Vec<u8> {
@@ -369,44 +348,63 @@ pub fn data_item(tid: &pg_sys::ItemPointerData, v: &[f32]) -> Vec<u8> {
     bytes
 }
 
-pub fn directory_item(last_block: pg_sys::BlockNumber, centroid: &[f32]) -> Vec<u8> {
-    let mut bytes = vec![0u8; directory_item_size(centroid.len())];
-    // SAFETY: the buffer holds 8 + 4 * len bytes.
+/// A directory item with the newest block of each chain (`last_blocks`: one or two).
+pub fn directory_item(last_blocks: &[pg_sys::BlockNumber], centroid: &[f32]) -> Vec<u8> {
+    let heads = last_blocks.len() * size_of::<ListHead>();
+    let mut bytes = vec![0u8; directory_item_size(centroid.len(), last_blocks.len())];
+    // SAFETY: the buffer holds heads + 4 * len bytes.
     unsafe {
-        std::ptr::write_unaligned(
-            bytes.as_mut_ptr() as *mut ListHead,
-            ListHead { last_block, free_block: INVALID_BLOCK },
+        for (i, &last_block) in last_blocks.iter().enumerate() {
+            std::ptr::write_unaligned(
+                (bytes.as_mut_ptr() as *mut ListHead).add(i),
+                ListHead { last_block, free_block: INVALID_BLOCK },
+            );
+        }
+        std::ptr::copy_nonoverlapping(
+            centroid.as_ptr() as *const u8,
+            bytes.as_mut_ptr().add(heads),
+            4 * centroid.len(),
         );
-        std::ptr::copy_nonoverlapping(centroid.as_ptr() as *const u8, bytes.as_mut_ptr().add(8), 4 * centroid.len());
     }
     bytes
 }
 
 /// Adds an item; false when the page has no room for it.
 pub unsafe fn add_item(page: pg_sys::Page, bytes: &[u8]) -> bool {
-    if pg_sys::PageGetFreeSpace(page) < maxalign(bytes.len()) {
-        return false;
-    }
-    pg_sys::PageAddItemExtended(page, bytes.as_ptr() as pg_sys::Item, bytes.len(), pg_sys::InvalidOffsetNumber, 0)
-        != pg_sys::InvalidOffsetNumber
+    add_item_at(page, bytes).is_some()
 }
 
-pub unsafe fn init_data_page(page: pg_sys::Page, prev_block: pg_sys::BlockNumber) {
+/// Adds an item and returns its offset number; None when the page has no room for it.
+/// (An unused line pointer that VACUUM left on a vector page is taken again.)
+pub unsafe fn add_item_at(page: pg_sys::Page, bytes: &[u8]) -> Option<pg_sys::OffsetNumber> {
+    if pg_sys::PageGetFreeSpace(page) < maxalign(bytes.len()) {
+        return None;
+    }
+    let off =
+        pg_sys::PageAddItemExtended(page, bytes.as_ptr() as pg_sys::Item, bytes.len(), pg_sys::InvalidOffsetNumber, 0);
+    (off != pg_sys::InvalidOffsetNumber).then_some(off)
+}
+
+pub unsafe fn init_data_page(page: pg_sys::Page, chain: Chain, prev_block: pg_sys::BlockNumber) {
     pg_sys::PageInit(page, BLCKSZ, size_of::<DataSpecial>());
     let special = pg_sys::PageGetSpecialPointer(page) as *mut DataSpecial;
-    std::ptr::write_unaligned(special, DataSpecial { prev_block, reserved: 0 });
-}
-
-pub unsafe fn prev_block(page: pg_sys::Page) -> pg_sys::BlockNumber {
-    std::ptr::read_unaligned(pg_sys::PageGetSpecialPointer(page) as *const DataSpecial).prev_block
+    std::ptr::write_unaligned(special, DataSpecial { prev_block, kind: chain.kind() });
 }
 
 pub unsafe fn init_directory_page(page: pg_sys::Page) {
     pg_sys::PageInit(page, BLCKSZ, 0);
 }
 
-/// The centroids (row-major) and each list's newest page, read from the directory.
+/// The centroids (row-major) and each list's newest page of its main chain (data or code
+/// pages), read from the directory.
 pub unsafe fn read_directory(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>, Vec<pg_sys::BlockNumber>) {
+    let (centroids, heads) = read_directory_chains(index, meta);
+    (centroids, heads.into_iter().map(|h| h[0]).collect())
+}
+
+/// The centroids and each list's newest page of each chain (`[main, vectors]`; the second
+/// INVALID_BLOCK in format 1).
+pub unsafe fn read_directory_chains(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>, Vec<[pg_sys::BlockNumber; 2]>) {
     let mut centroids = Vec::with_capacity(meta.lists as usize * meta.dim());
     let mut heads = Vec::with_capacity(meta.lists as usize);
     for block in 1..=meta.directory_pages {
@@ -414,15 +412,16 @@ pub unsafe fn read_directory(index: pg_sys::Relation, meta: &Meta) -> (Vec<f32>,
         let page = page_of(buf);
         for off in 1..=max_offset(page) {
             let bytes = item(page, off);
-            if bytes.len() != directory_item_size(meta.dim()) {
-                let expected = directory_item_size(meta.dim());
+            let expected = directory_item_size(meta.dim(), meta.chains());
+            if bytes.len() != expected {
                 corrupted(
                     index,
                     format!("item {off} of directory page {block} has {} bytes, expected {expected}", bytes.len()),
                 );
             }
-            heads.push(list_head(bytes).last_block);
-            centroids.extend_from_slice(floats(bytes, size_of::<ListHead>()));
+            let vectors = if meta.sq8() { list_head(bytes, Chain::Vectors).last_block } else { INVALID_BLOCK };
+            heads.push([list_head(bytes, meta.main_chain()).last_block, vectors]);
+            centroids.extend_from_slice(floats(bytes, meta.chains() * size_of::<ListHead>()));
         }
         pg_sys::UnlockReleaseBuffer(buf);
     }
@@ -451,35 +450,4 @@ pub fn check_dim(index_dim: usize, got: usize) {
 /// Copy of an embedding datum's values (detoasted).
 pub unsafe fn datum_values(datum: pg_sys::Datum) -> Vec<f32> {
     crate::embedding::EmbeddingRef::from_datum(datum).into_vec()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn problem(special: usize, prev: u32, items: &[(usize, usize)]) -> Option<String> {
-        data_page_problem(7, special, prev, 2, items.iter().copied(), 16)
-    }
-
-    #[test]
-    fn a_sound_data_page_has_no_problem() {
-        let item = data_item_size(16);
-        assert_eq!(problem(8, INVALID_BLOCK, &[]), None);
-        assert_eq!(problem(8, 3, &[(8192 - 8 - 72, item), (8192 - 8 - 144, item)]), None);
-    }
-
-    #[test]
-    fn damaged_data_pages_are_named() {
-        let item = data_item_size(16);
-        assert_eq!(problem(0, 3, &[]).unwrap(), "block 7 is not a data page (special space of 0 bytes)");
-        // A link to itself, forward, or into the metapage/directory would loop or misread.
-        assert_eq!(problem(8, 7, &[]).unwrap(), "data page 7 links to block 7");
-        assert_eq!(problem(8, 9, &[]).unwrap(), "data page 7 links to block 9");
-        assert_eq!(problem(8, 1, &[]).unwrap(), "data page 7 links to block 1");
-        assert_eq!(problem(8, 3, &[(100, 12)]).unwrap(), "item 1 of data page 7 has 12 bytes, expected 72");
-        assert_eq!(
-            problem(8, 3, &[(8150, item)]).unwrap(),
-            "item 1 of data page 7 lies at bytes 8150..8222 of the page"
-        );
-    }
 }

@@ -14,10 +14,18 @@
 //! rows from a later batch can be nearer than the last rows of an earlier batch (as in
 //! pgvector's iterative scans, "relaxed order"). Visibility is the heap's business: the
 //! executor checks every TID against the snapshot.
+//!
+//! Format 2 (sq8): a batch's code pages are read instead, ranking their rows by the
+//! approximate distance of their codes into a pool (`rerank.rs`); the best of the pool are
+//! re-ranked by their exact vectors before any is returned, the next (twice as many) when
+//! the caller wants more, and so on; then the next batch of lists.
 use super::options;
-use super::pages;
+use super::pages::{self, Chain};
 use super::recent_buffers;
+use super::rerank::{self, Approx, Pool};
+use super::sq8_pages;
 use crate::engine::ann::lists::{Candidates, ProbeOrder, Spare};
+use crate::engine::ann::quantizer::QueryCodes;
 use crate::engine::ann::Metric;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -27,6 +35,8 @@ thread_local! {
     /// The last scan's candidate vectors, empty, for the next scan of this backend
     /// (`Candidates::with_spare`). A scan that ends in an ERROR frees its own instead.
     static SPARE: std::cell::Cell<Option<Spare<pg_sys::ItemPointerData>>> = const { std::cell::Cell::new(None) };
+    /// The same for format 2's first-pass pool.
+    static SPARE_POOL: std::cell::Cell<Option<Pool>> = const { std::cell::Cell::new(None) };
 }
 
 /// Larger candidate vectors (a scan that widened to many lists) are freed, not kept.
@@ -45,6 +55,13 @@ struct ScanState {
     query: Option<Vec<f32>>,
     order: Option<ProbeOrder>,
     candidates: Candidates<pg_sys::ItemPointerData>,
+    /// format 2: the query prepared for the codes (None in format 1, or a NULL query)
+    query_codes: Option<QueryCodes>,
+    /// format 2: rows of the batch read so far not yet re-ranked, how many to re-rank next,
+    /// and the rows being re-ranked
+    pool: Pool,
+    rerank_next: usize,
+    chosen: Vec<Approx>,
 }
 
 unsafe fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
@@ -69,6 +86,10 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         query: None,
         order: None,
         candidates: Candidates::with_spare(SPARE.take().unwrap_or_default()),
+        query_codes: None,
+        pool: SPARE_POOL.take().unwrap_or_default(),
+        rerank_next: 0,
+        chosen: Vec::new(),
     };
     // Dropped with the scan's memory context, also when the query ends in an ERROR.
     (*scan).opaque = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st) as *mut std::ffi::c_void;
@@ -97,6 +118,8 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.query = None;
     st.order = None;
     st.candidates.clear();
+    st.query_codes = None;
+    st.pool.clear();
 }
 
 /// Reads the query vector and ranks the lists.
@@ -127,6 +150,10 @@ unsafe fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
         let q = pages::datum_values(key.sk_argument);
         pages::check_dim(meta.dim(), q.len());
         let order = ProbeOrder::new(st.metric, &st.centroids, meta.dim(), &q);
+        if meta.sq8() {
+            let sq8 = sq8_pages::read_quantizer(index, &meta);
+            st.query_codes = Some(QueryCodes::new(&sq8, st.metric, &q));
+        }
         st.query = Some(q);
         order
     });
@@ -146,6 +173,34 @@ unsafe fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
 /// scan holds between pages; the prefetch reads nothing.
 unsafe fn read_batch(index: pg_sys::Relation, st: &mut ScanState, batch: &[usize]) {
     let meta = st.meta.expect("started");
+    let ScanState { heads, blocks, query, metric, candidates, query_codes, pool, .. } = st;
+    let metric = *metric;
+    match (query_codes.as_ref(), query.as_ref()) {
+        (Some(codes), _) => read_pages(index, &meta, Chain::Codes, heads, *blocks, batch, |bytes| {
+            let (at, row_codes) = sq8_pages::code_item_parts(bytes);
+            pool.push(Approx { distance: codes.distance(row_codes), tid: pages::item_tid(bytes), at });
+        }),
+        (None, Some(q)) => read_pages(index, &meta, meta.main_chain(), heads, *blocks, batch, |bytes| {
+            candidates.push(metric.distance(q, pages::floats(bytes, pages::ITEM_HEADER)), pages::item_tid(bytes))
+        }),
+        // ORDER BY col <op> NULL: every row, distance NULL.
+        (None, None) => read_pages(index, &meta, meta.main_chain(), heads, *blocks, batch, |bytes| {
+            candidates.push(f64::NAN, pages::item_tid(bytes))
+        }),
+    }
+}
+
+/// Reads the pages of `chain` of the lists of one batch, handing each item to `visit`.
+unsafe fn read_pages(
+    index: pg_sys::Relation,
+    meta: &pages::Meta,
+    chain: Chain,
+    heads: &[pg_sys::BlockNumber],
+    blocks: pg_sys::BlockNumber,
+    batch: &[usize],
+    mut visit: impl FnMut(&[u8]),
+) {
+    let meta = *meta;
     let mut lists = batch.iter();
     // The first page of the next list in the batch that has one.
     let mut next_list_head = |heads: &[pg_sys::BlockNumber], blocks| {
@@ -157,13 +212,13 @@ unsafe fn read_batch(index: pg_sys::Relation, st: &mut ScanState, batch: &[usize
         }
         pages::INVALID_BLOCK
     };
-    let mut block = next_list_head(&st.heads, st.blocks);
+    let mut block = next_list_head(heads, blocks);
     let mut buf = if block == pages::INVALID_BLOCK { return } else { recent_buffers::pin(index, block) };
     loop {
         pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_SHARE as i32);
         let page = pages::page_of(buf);
-        let prev = pages::checked_data_page(index, &meta, block, page);
-        let next = if prev != pages::INVALID_BLOCK { prev } else { next_list_head(&st.heads, st.blocks) };
+        let prev = pages::checked_data_page(index, &meta, chain, block, page);
+        let next = if prev != pages::INVALID_BLOCK { prev } else { next_list_head(heads, blocks) };
         let next_buf = if next == pages::INVALID_BLOCK { None } else { Some(recent_buffers::pin(index, next)) };
         let next_page = next_buf.map(|b| pages::page_of(b));
         let rows = pages::max_offset(page) as usize;
@@ -177,12 +232,7 @@ unsafe fn read_batch(index: pg_sys::Relation, st: &mut ScanState, batch: &[usize
                 }
                 prefetched = until;
             }
-            let bytes = pages::item(page, off as pg_sys::OffsetNumber);
-            let d = match &st.query {
-                Some(q) => st.metric.distance(q, pages::floats(bytes, pages::ITEM_HEADER)),
-                None => f64::NAN,
-            };
-            st.candidates.push(d, pages::item_tid(bytes));
+            visit(pages::item(page, off as pg_sys::OffsetNumber));
         }
         pg_sys::UnlockReleaseBuffer(buf);
         if prev == pages::INVALID_BLOCK {
@@ -222,13 +272,29 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             *(*scan).xs_orderbynulls = st.query.is_none();
             return true;
         }
+        let index = (*scan).indexRelation;
+        if !st.pool.is_empty() {
+            // Format 2: the next best of the batch's rows, by their exact vectors.
+            let n = st.rerank_next;
+            st.rerank_next = n.saturating_mul(2);
+            st.pool.take_nearest(n, &mut st.chosen);
+            let (meta, q) = (st.meta.expect("started"), st.query.as_deref().expect("a query"));
+            rerank::rerank(index, &meta, st.metric, q, &mut st.chosen, &mut st.candidates);
+            st.candidates.finish();
+            continue;
+        }
         let probes = options::probes();
         let batch = st.order.as_mut().expect("started").next_batch(probes);
         if batch.is_empty() {
             return false;
         }
-        st.candidates.reserve(batch.len() * st.rows_per_list);
-        read_batch((*scan).indexRelation, st, &batch);
+        if st.query_codes.is_some() {
+            st.pool.reserve(batch.len() * st.rows_per_list);
+            st.rerank_next = rerank::FIRST_RERANK; // the first take is the heap; then 200, 400, ...
+        } else {
+            st.candidates.reserve(batch.len() * st.rows_per_list);
+        }
+        read_batch(index, st, &batch);
         st.candidates.finish();
     }
 }
@@ -243,4 +309,9 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     }
     st.centroids = Vec::new();
     st.heads = Vec::new();
+    let mut pool = std::mem::take(&mut st.pool);
+    if pool.capacity_bytes() <= MAX_SPARE_BYTES {
+        pool.clear();
+        SPARE_POOL.set(Some(pool));
+    }
 }

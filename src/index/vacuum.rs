@@ -8,22 +8,32 @@
 //!
 //! CREATE INDEX CONCURRENTLY's validation also runs through ambulkdelete (its callback
 //! collects every TID and deletes none).
-use super::pages::{self, Wal};
+//!
+//! Format 2: the code chains first (as above: the scan finds rows through code items), then
+//! the vector chains, asking the callback about each vector item's TID again (for CREATE
+//! INDEX CONCURRENTLY a TID collected twice is harmless: its validation skips equal TIDs).
+//! Vector items are deleted without moving the others' line pointers, which code items
+//! name (`PageIndexTupleDeleteNoCompact`, as BRIN does); their space is compacted and the
+//! unused line pointers are taken again by inserts.
+use super::pages::{self, Chain, Wal};
 use super::reuse;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-/// Visits every list page, newest first in each list; `on_page` sees the list, whether the
-/// page is the list's newest, and the cleanup-locked buffer. Returns the meta page.
+/// Visits every page of `chain` in every list, newest first in each list; `on_page` sees
+/// the list, whether the page is the list's newest, and the cleanup-locked buffer.
+/// `heads`: each list's newest page of [main chain, vector chain].
 unsafe fn for_each_list_page(
     info: *mut pg_sys::IndexVacuumInfo,
+    meta: &pages::Meta,
+    chain: Chain,
+    heads: &[[pg_sys::BlockNumber; 2]],
     mut on_page: impl FnMut(usize, bool, pg_sys::Buffer),
-) -> pages::Meta {
+) {
     let index = (*info).index;
-    let meta = pages::read_meta(index);
-    let (_, heads) = pages::read_directory(index, &meta);
-    for (list, head) in heads.into_iter().enumerate() {
-        let mut block = pages::checked_head(index, &meta, list, head);
+    let which = if chain == Chain::Vectors { 1 } else { 0 };
+    for (list, head) in heads.iter().map(|h| h[which]).enumerate() {
+        let mut block = pages::checked_head(index, meta, list, head);
         let mut newest = true;
         while block != pages::INVALID_BLOCK {
             pg_sys::vacuum_delay_point();
@@ -36,13 +46,12 @@ unsafe fn for_each_list_page(
             );
             pg_sys::LockBufferForCleanup(buf);
             let this = block;
-            block = pages::checked_data_page(index, &meta, this, pages::page_of(buf));
+            block = pages::checked_data_page(index, meta, chain, this, pages::page_of(buf));
             on_page(list, newest, buf);
             newest = false;
             pg_sys::UnlockReleaseBuffer(buf);
         }
     }
-    meta
 }
 
 unsafe fn stats_or_new(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
@@ -66,9 +75,12 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let mut dead: Vec<pg_sys::OffsetNumber> = Vec::new();
     let mut kept = 0f64;
     let mut removed = 0f64;
-    let mut with_room: Vec<Option<pg_sys::BlockNumber>> = Vec::new();
-    let dim = pages::read_meta(index).dim();
-    let meta = for_each_list_page(info, |list, newest, buf| {
+    let meta = pages::read_meta(index);
+    let (_, heads) = pages::read_directory_chains(index, &meta);
+    let chain = meta.main_chain();
+    let item_size = chain.item_size(meta.dim());
+    let mut with_room: Vec<Option<pg_sys::BlockNumber>> = vec![None; meta.lists as usize];
+    for_each_list_page(info, &meta, chain, &heads, |list, newest, buf| {
         let page = pages::page_of(buf);
         dead.clear();
         let max = pages::max_offset(page);
@@ -87,17 +99,64 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             wal.finish();
         }
         // The newest page with room after the newest page itself (which takes inserts anyway).
-        with_room.resize(with_room.len().max(list + 1), None);
-        if !newest && with_room[list].is_none() && reuse::has_room(page, dim) {
+        if !newest && with_room[list].is_none() && reuse::has_room(page, item_size) {
             with_room[list] = Some(pg_sys::BufferGetBlockNumber(buf));
         }
     });
-    with_room.resize(meta.lists as usize, None);
-    reuse::record_free_pages(index, &meta, &with_room);
+    reuse::record_free_pages(index, &meta, chain, &with_room);
+    if meta.sq8() {
+        delete_vectors(info, &meta, &heads, &mut |tid| callback(tid, callback_state));
+    }
     (*stats).tuples_removed += removed;
     (*stats).num_index_tuples = kept;
     (*stats).estimated_count = false;
     stats
+}
+
+/// Format 2's second half of a bulk delete: the dead rows' vector items.
+unsafe fn delete_vectors(
+    info: *mut pg_sys::IndexVacuumInfo,
+    meta: &pages::Meta,
+    heads: &[[pg_sys::BlockNumber; 2]],
+    is_dead: &mut dyn FnMut(*mut pg_sys::ItemPointerData) -> bool,
+) {
+    let index = (*info).index;
+    let item_size = Chain::Vectors.item_size(meta.dim());
+    let mut dead: Vec<pg_sys::OffsetNumber> = Vec::new();
+    let mut with_room: Vec<Option<pg_sys::BlockNumber>> = vec![None; meta.lists as usize];
+    for_each_list_page(info, meta, Chain::Vectors, heads, |list, newest, buf| {
+        let page = pages::page_of(buf);
+        dead.clear();
+        for off in 1..=pages::max_offset(page) {
+            let id = pg_sys::PageGetItemId(page, off);
+            if (*id).lp_flags() != pg_sys::LP_NORMAL {
+                continue;
+            }
+            let mut tid = pages::item_tid(pages::item(page, off));
+            if is_dead(&mut tid) {
+                dead.push(off);
+            }
+        }
+        if !dead.is_empty() {
+            let mut wal = Wal::start(index);
+            let image = wal.register(buf, false);
+            for &off in dead.iter().rev() {
+                pg_sys::PageIndexTupleDeleteNoCompact(image, off);
+            }
+            // Inserts look for the unused line pointers only when the page says it has some.
+            let header = image as *mut pg_sys::PageHeaderData;
+            if (1..=pages::max_offset(image))
+                .any(|off| (*pg_sys::PageGetItemId(image, off)).lp_flags() == pg_sys::LP_UNUSED)
+            {
+                (*header).pd_flags |= pg_sys::PD_HAS_FREE_LINES as u16;
+            }
+            wal.finish();
+        }
+        if !newest && with_room[list].is_none() && reuse::has_room(page, item_size) {
+            with_room[list] = Some(pg_sys::BufferGetBlockNumber(buf));
+        }
+    });
+    reuse::record_free_pages(index, meta, Chain::Vectors, &with_room);
 }
 
 #[pg_guard]
@@ -112,7 +171,15 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         // No bulk delete ran (nothing to remove): count the entries for the statistics.
         let stats = stats_or_new(stats);
         let mut kept = 0f64;
-        for_each_list_page(info, |_, _, buf| kept += pages::max_offset(pages::page_of(buf)) as f64);
+        let meta = pages::read_meta((*info).index);
+        let (_, heads) = pages::read_directory_chains((*info).index, &meta);
+        for_each_list_page(info, &meta, meta.main_chain(), &heads, |_, _, buf| {
+            kept += pages::max_offset(pages::page_of(buf)) as f64
+        });
+        if meta.sq8() {
+            // Every page is checked, as format 1's single chain is.
+            for_each_list_page(info, &meta, Chain::Vectors, &heads, |_, _, _| {});
+        }
         (*stats).num_index_tuples = kept;
         stats
     } else {

@@ -1,6 +1,8 @@
 -- The ann index (issue 9): approximate nearest-neighbour search for ORDER BY col <=> q LIMIT k.
 -- IVF: k-means puts the rows in `lists` lists; a scan reads the image_search.ann_probes
 -- lists whose centroids are nearest to q, and more lists when a WHERE filter needs more rows.
+-- With quantizer = 'sq8' (the default) the scan ranks those rows by 8-bit codes first and
+-- re-ranks the best by the exact vectors; with 'none' by the exact vectors only.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS image_search;
 RESET client_min_messages;
@@ -95,7 +97,45 @@ SELECT array_agg(id) AS index_top10 FROM (SELECT id FROM ann_items ORDER BY e <=
 SET enable_indexscan = off;
 SELECT array_agg(id) AS exact_top10 FROM (SELECT id FROM ann_items ORDER BY e <=> ann_query(1234) LIMIT 10) t;
 RESET enable_indexscan;
+-- More rows than the first re-ranked set (100): every row once, nearest first within each set.
+SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids
+  FROM (SELECT id FROM ann_items ORDER BY e <=> ann_query(1234) LIMIT 4000) t;
+SELECT array_agg(id ORDER BY n) = (SELECT array_agg(id) FROM (SELECT id FROM ann_items ORDER BY e <=> ann_query(1234) LIMIT 100) x)
+       AS first_100_as_exact_scan_order_within_them
+  FROM (SELECT id, row_number() OVER (ORDER BY e <=> ann_query(1234), id) AS n
+          FROM (SELECT id, e FROM ann_items ORDER BY e <=> ann_query(1234) LIMIT 100) y) z;
 RESET image_search.ann_probes;
+
+--
+-- The quantizer option: 'sq8' (the default; page format 2) or 'none' (exact vectors only,
+-- format 1, as indexes built before the option). Bad values are an ERROR naming the valid
+-- ones. The option takes effect when the index is built again; each index is read by the
+-- format it was built with.
+--
+CREATE INDEX ON ann_items USING ann (e) WITH (quantizer = 'sq4');
+CREATE INDEX ON ann_items USING ann (e) WITH (quantizer = 8);
+CREATE INDEX ON ann_items USING ann (e) WITH (quantizer = '');
+SELECT pg_relation_size('ann_items_cos') AS sq8_bytes \gset
+ALTER INDEX ann_items_cos SET (quantizer = 'none');
+ALTER INDEX ann_items_l2 SET (quantizer = 'none');
+ALTER INDEX ann_items_ip SET (quantizer = 'none');
+SELECT pg_relation_size('ann_items_cos') = :sq8_bytes AS same_index_until_rebuilt;
+SELECT ann_recall('<=>') AS recall_cosine_sq8_before_rebuild;
+REINDEX TABLE ann_items;
+SELECT pg_relation_size('ann_items_cos') < :sq8_bytes AS none_has_no_code_pages;
+-- Recall@10 of the exact vectors, for each operator: the same as sq8's above.
+SELECT ann_recall('<=>') AS recall_cosine_none, ann_recall('<->') AS recall_l2_none, ann_recall('<#>') AS recall_ip_none;
+SET image_search.ann_probes = 1;
+SELECT ann_recall('<=>') AS recall_cosine_1_probe_none, ann_recall('<->') AS recall_l2_1_probe_none;
+RESET image_search.ann_probes;
+-- Back to sq8 for cosine and L2 (default); the inner-product index stays in format 1
+-- through the inserts, VACUUM and REINDEX below.
+ALTER INDEX ann_items_cos RESET (quantizer);
+ALTER INDEX ann_items_l2 SET (quantizer = 'sq8');
+REINDEX INDEX ann_items_cos;
+REINDEX INDEX ann_items_l2;
+SELECT c.relname, c.reloptions FROM pg_class c WHERE c.relname LIKE 'ann_items_%' AND c.relkind = 'i' ORDER BY 1;
+SELECT pg_relation_size('ann_items_cos') = :sq8_bytes AS sq8_again;
 
 --
 -- A WHERE filter: one list holds no row with grp = 3 most of the time, yet k rows come
@@ -138,6 +178,7 @@ SELECT count(*) AS rows FROM (SELECT id FROM ann_items ORDER BY e <=> ann_query(
 RESET enable_seqscan;
 DELETE FROM ann_queries WHERE qid % 2 = 0;
 SELECT ann_recall('<=>') >= 0.9 AS recall_after_vacuum;
+SELECT ann_recall('<#>') >= 0.9 AS recall_after_vacuum_none;
 -- Statistics count the live entries.
 SELECT c.reltuples = (SELECT count(e) FROM ann_items) AS index_reltuples_exact
   FROM pg_class c WHERE c.relname = 'ann_items_cos';
@@ -174,6 +215,23 @@ SELECT id FROM ann_small ORDER BY e <=> '[1,0,0]' LIMIT 5;
 -- ORDER BY against NULL: every indexed row, in no particular order.
 SELECT count(*) AS rows FROM (SELECT id FROM ann_small ORDER BY e <=> NULL LIMIT 5) t;
 RESET enable_seqscan;
+-- Over 1,000 dimensions the quantiser's offsets and scales take two pages.
+CREATE TABLE ann_wide (id int, e embedding(1500));
+INSERT INTO ann_wide SELECT i, ARRAY(SELECT sin(i * d + i % 7) FROM generate_series(1, 1500) d)::embedding
+  FROM generate_series(1, 300) i;
+CREATE INDEX ann_wide_idx ON ann_wide USING ann (e) WITH (lists = 3, quantizer = 'sq8');
+INSERT INTO ann_wide SELECT i, ARRAY(SELECT cos(i * d) FROM generate_series(1, 1500) d)::embedding
+  FROM generate_series(301, 330) i;
+SET enable_seqscan = off;
+SET image_search.ann_probes = 3;
+SELECT array_agg(id) AS wide_index_top5
+  FROM (SELECT id FROM ann_wide ORDER BY e <-> (SELECT e FROM ann_wide WHERE id = 305) LIMIT 5) t \gset
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT array_agg(id) = :'wide_index_top5' AS wide_same_as_exact_scan
+  FROM (SELECT id FROM ann_wide ORDER BY e <-> (SELECT e FROM ann_wide WHERE id = 305) LIMIT 5) t;
+RESET enable_indexscan;
+RESET image_search.ann_probes;
 -- An unlogged table's index works as well (its init fork is an empty index).
 CREATE UNLOGGED TABLE ann_unlogged (e embedding(2));
 CREATE INDEX ON ann_unlogged USING ann (e embedding_l2_ops) WITH (lists = 2);
@@ -182,7 +240,7 @@ SET enable_seqscan = off;
 SELECT e FROM ann_unlogged ORDER BY e <-> '[10,10]' LIMIT 2;
 RESET enable_seqscan;
 
-DROP TABLE ann_items, ann_centres, ann_queries, ann_small, ann_nodims, ann_unlogged;
+DROP TABLE ann_items, ann_centres, ann_queries, ann_small, ann_nodims, ann_unlogged, ann_wide;
 DROP FUNCTION ann_query(int);
 DROP FUNCTION ann_recall(text);
 

@@ -7,6 +7,7 @@
 pub mod kmeans;
 pub mod lists;
 pub mod nearest;
+pub mod quantizer;
 
 use crate::engine::distance;
 

@@ -1,0 +1,173 @@
+//! The page checks every phase runs on what it reads (corruption must be an ERROR naming
+//! the index, never a crash, a wrong answer or a scan that never ends), and the ERROR.
+use super::pages::{
+    max_offset, number_of_blocks, relation_name, Chain, DataSpecial, Meta, BLCKSZ, INVALID_BLOCK, PAGE_HEADER,
+};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::mem::size_of;
+
+/// Raises "ann index ... is corrupted" (SQLSTATE XX002, index_corrupted) with a hint to
+/// REINDEX: a damaged page must be an ERROR naming the index, never a crash, a wrong
+/// answer or a scan that never ends.
+pub unsafe fn corrupted(index: pg_sys::Relation, what: String) -> ! {
+    let name = relation_name(index);
+    pgrx::pg_sys::panic::ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("ann index \"{name}\" is corrupted: {what}"),
+        "image_search::index::pages",
+    )
+    .set_hint(format!("REINDEX INDEX {} rebuilds it from the table.", quoted_name(index)))
+    .report(PgLogLevel::ERROR);
+    unreachable!("an ERROR does not return")
+}
+
+/// The index's schema-qualified, quoted name, for the hint.
+unsafe fn quoted_name(index: pg_sys::Relation) -> String {
+    let schema = pg_sys::get_namespace_name((*(*index).rd_rel).relnamespace);
+    let schema = std::ffi::CStr::from_ptr(pg_sys::quote_identifier(schema)).to_string_lossy().into_owned();
+    let name = std::ffi::CStr::from_ptr(pg_sys::quote_identifier((*(*index).rd_rel).relname.data.as_ptr()));
+    format!("{schema}.{}", name.to_string_lossy())
+}
+
+/// What is wrong with a page of a list's `chain`, from its fields (plain, for unit tests):
+/// its special space must be a `DataSpecial` of the chain's kind, its link must point to an
+/// older page of the index (pages are only ever appended, so a list's chain goes to lower
+/// block numbers and always ends), and every used item must be an item of the chain of the
+/// index's dimension lying inside the page. `items` are the line pointers' (offset, length);
+/// unused line pointers (length 0, left by VACUUM on vector pages) are skipped.
+#[allow(clippy::too_many_arguments)]
+pub fn data_page_problem(
+    chain: Chain,
+    block: pg_sys::BlockNumber,
+    special_size: usize,
+    kind: u32,
+    prev: pg_sys::BlockNumber,
+    first_data_block: pg_sys::BlockNumber,
+    items: impl Iterator<Item = (usize, usize)>,
+    dim: usize,
+) -> Option<String> {
+    let name = chain.page_name();
+    if special_size != size_of::<DataSpecial>() || kind != chain.kind() {
+        return Some(format!("block {block} is not a {name} (special space of {special_size} bytes, kind {kind})"));
+    }
+    if prev != INVALID_BLOCK && (prev >= block || prev < first_data_block) {
+        return Some(format!("{name} {block} links to block {prev}"));
+    }
+    let size = chain.item_size(dim);
+    for (i, (start, len)) in items.enumerate() {
+        if len == 0 && chain == Chain::Vectors {
+            continue;
+        }
+        if len != size {
+            return Some(format!("item {} of {name} {block} has {len} bytes, expected {size}", i + 1));
+        }
+        if start < PAGE_HEADER || start + len > BLCKSZ - special_size {
+            return Some(format!(
+                "item {} of {name} {block} lies at bytes {start}..{} of the page",
+                i + 1,
+                start + len
+            ));
+        }
+    }
+    None
+}
+
+/// Checks a locked data page of `index` (see `data_page_problem`) and returns the block of
+/// the list's previous page.
+pub unsafe fn checked_data_page(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    chain: Chain,
+    block: pg_sys::BlockNumber,
+    page: pg_sys::Page,
+) -> pg_sys::BlockNumber {
+    let header = page as *const pg_sys::PageHeaderData;
+    let special_size = BLCKSZ.saturating_sub((*header).pd_special as usize);
+    let special_size = if (*header).pd_upper == 0 { 0 } else { special_size }; // a new (all-zero) page
+    let special = if special_size == size_of::<DataSpecial>() {
+        std::ptr::read_unaligned(pg_sys::PageGetSpecialPointer(page) as *const DataSpecial)
+    } else {
+        DataSpecial { prev_block: INVALID_BLOCK, kind: u32::MAX }
+    };
+    let items = (1..=max_offset(page)).map(|off| {
+        let id = pg_sys::PageGetItemId(page, off);
+        ((*id).lp_off() as usize, (*id).lp_len() as usize)
+    });
+    let first = meta.first_data_block();
+    let (prev, kind) = (special.prev_block, special.kind);
+    if let Some(problem) = data_page_problem(chain, block, special_size, kind, prev, first, items, meta.dim()) {
+        corrupted(index, problem);
+    }
+    prev
+}
+
+/// A list's newest page from the directory, checked to be a data page of the index.
+pub unsafe fn checked_head(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    list: usize,
+    head: pg_sys::BlockNumber,
+) -> pg_sys::BlockNumber {
+    checked_head_below(index, meta, list, head, number_of_blocks(index))
+}
+
+/// `checked_head` against a length `blocks` taken after the directory was read (the index
+/// only grows, so every head read before was below it).
+pub unsafe fn checked_head_below(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    list: usize,
+    head: pg_sys::BlockNumber,
+    blocks: pg_sys::BlockNumber,
+) -> pg_sys::BlockNumber {
+    if head != INVALID_BLOCK && (head < meta.first_data_block() || head >= blocks) {
+        corrupted(index, format!("list {list} starts at block {head}, which is not a list page"));
+    }
+    head
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::pages::data_item_size;
+
+    fn problem(special: usize, prev: u32, items: &[(usize, usize)]) -> Option<String> {
+        data_page_problem(Chain::Data, 7, special, 0, prev, 2, items.iter().copied(), 16)
+    }
+
+    #[test]
+    fn a_sound_data_page_has_no_problem() {
+        let item = data_item_size(16);
+        assert_eq!(problem(8, INVALID_BLOCK, &[]), None);
+        assert_eq!(problem(8, 3, &[(8192 - 8 - 72, item), (8192 - 8 - 144, item)]), None);
+    }
+
+    #[test]
+    fn damaged_data_pages_are_named() {
+        let item = data_item_size(16);
+        assert_eq!(problem(0, 3, &[]).unwrap(), "block 7 is not a data page (special space of 0 bytes, kind 0)");
+        // A page of another chain (a code page linked from a vector chain).
+        assert_eq!(
+            data_page_problem(Chain::Vectors, 7, 8, 1, 3, 2, [].into_iter(), 16).unwrap(),
+            "block 7 is not a vector page (special space of 8 bytes, kind 1)"
+        );
+        // Vector pages may have unused line pointers; code items have their own size.
+        assert_eq!(data_page_problem(Chain::Vectors, 7, 8, 2, 3, 2, [(0, 0)].into_iter(), 16), None);
+        let code = Chain::Codes.item_size(16);
+        assert_eq!(data_page_problem(Chain::Codes, 7, 8, 1, 3, 2, [(8000, code)].into_iter(), 16), None);
+        assert_eq!(
+            data_page_problem(Chain::Codes, 7, 8, 1, 3, 2, [(0, 0)].into_iter(), 16).unwrap(),
+            format!("item 1 of code page 7 has 0 bytes, expected {code}")
+        );
+        // A link to itself, forward, or into the metapage/directory would loop or misread.
+        assert_eq!(problem(8, 7, &[]).unwrap(), "data page 7 links to block 7");
+        assert_eq!(problem(8, 9, &[]).unwrap(), "data page 7 links to block 9");
+        assert_eq!(problem(8, 1, &[]).unwrap(), "data page 7 links to block 1");
+        assert_eq!(problem(8, 3, &[(100, 12)]).unwrap(), "item 1 of data page 7 has 12 bytes, expected 72");
+        assert_eq!(
+            problem(8, 3, &[(8150, item)]).unwrap(),
+            "item 1 of data page 7 lies at bytes 8150..8222 of the page"
+        );
+    }
+}
