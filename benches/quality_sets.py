@@ -185,7 +185,8 @@ def main():
     for name in args.sets:
         train_paths, pool_paths, labels, raw, train_labels = prepare(name, args.data_seed)
         labelled = [v for v in args.labelled if train_labels is not None]
-        load_table("q_train", train_paths, train_labels if labelled else None)
+        # Unlabelled builds never read the label column, so the labels are loaded whenever the set has them.
+        load_table("q_train", train_paths, train_labels)
         load_table("q_pool", pool_paths, labels)
         print(f"{name:8s} raw pixels                     p@4 {H.precision_at_k(raw, labels):.3f}", flush=True)
         variants = [("untrained encoder", ", max_epochs => 1, learning_rate => 1e-30")]
