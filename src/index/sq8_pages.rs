@@ -12,7 +12,8 @@
 //! ```
 //! A code item points at the vector item of the same row. Vector items never move while
 //! they live: VACUUM deletes them without compacting the line pointers (so a pointer stays
-//! valid), and an insert may take an unused line pointer again. So a code item whose row
+//! valid, except that deleting the page's last items shrinks its item count: a pointer
+//! past the end is a removed row), and an insert may take an unused line pointer again. So a code item whose row
 //! VACUUM removed may, for a moment, point at another row's vector: the re-rank checks that
 //! the vector item carries the code item's TID and drops the candidate otherwise (a row that
 //! VACUUM removes is dead to every snapshot). An insert writes the vector item first, then
@@ -130,8 +131,15 @@ pub unsafe fn vector_on_page<'a>(
     at: VectorAt,
     tid: &pg_sys::ItemPointerData,
 ) -> Vector<'a> {
-    if at.off == 0 || at.off > pages::max_offset(page) {
+    // Deleting a page's last line pointers shrinks the page's item count
+    // (PageIndexTupleDeleteNoCompact), so an offset past the end is a row VACUUM removed
+    // since the code item was read; only an offset no page can hold is corruption.
+    let most_items_per_page = ((pg_sys::BLCKSZ as usize - 24) / 4) as u16;
+    if at.off == 0 || at.off > most_items_per_page {
         pages::corrupted(index, format!("a code item points at item {} of vector page {}", at.off, at.block));
+    }
+    if at.off > pages::max_offset(page) {
+        return Vector::Gone;
     }
     let id = pg_sys::PageGetItemId(page, at.off);
     if (*id).lp_flags() != pg_sys::LP_NORMAL {

@@ -60,7 +60,10 @@ impl Sq8 {
         for (l, h) in lo.into_iter().zip(hi) {
             if l.is_finite() && h.is_finite() && h > l {
                 offset.push(l);
-                scale.push((h - l) / 255.0);
+                // In f64: h - l may overflow f32 (values near ±3.4e38) or the step may
+                // round to 0 (subnormal ranges); either would make the index unreadable.
+                let step = (h as f64 - l as f64) / 255.0;
+                scale.push((step as f32).clamp(f32::MIN_POSITIVE, f32::MAX));
             } else {
                 offset.push(if l.is_finite() { l } else { 0.0 });
                 scale.push(1.0);
@@ -324,6 +327,10 @@ mod tests {
         assert!(flat.is_sound());
         assert_eq!(flat.encode(Metric::L2, &[1.0, 1.0]), vec![0, 0]);
         assert!(Sq8::from_sample(&[], 3, Metric::L2).is_sound());
+        // Ranges that overflow f32 or whose step rounds to zero still give usable scales.
+        let huge = Sq8::from_sample(&[3e38, 1e-43, -3e38, 0.0], 2, Metric::L2);
+        assert!(huge.is_sound(), "{:?}", huge.scale);
+        assert_eq!(huge.encode(Metric::L2, &[3e38, 0.0])[0], 255);
     }
 
     #[test]
