@@ -332,15 +332,10 @@ fn partners(
     }
 }
 
-/// Puts the training images in an order that depends only on their content, so the
-/// same rows and seed give the same model whatever order the source query returned
-/// them in (a parallel or distributed scan changes it from run to run). Equal keys
-/// are identical images, so which of two equal pictures comes first cannot matter.
-pub fn sort_by_content(pictures: &mut [Picture]) {
-    pictures.sort_unstable_by(content_order);
-}
-
-/// The order of `sort_by_content`.
+/// An order of the training images that depends only on their content, so the same
+/// rows and seed give the same model whatever order the source query returned them in
+/// (a parallel or distributed scan changes it from run to run). Equal keys are
+/// identical images, so which of two equal pictures comes first cannot matter.
 pub fn content_order(a: &Picture, b: &Picture) -> std::cmp::Ordering {
     (a.channels, a.width, a.height, &a.pixels).cmp(&(b.channels, b.width, b.height, &b.pixels))
 }
@@ -440,8 +435,8 @@ mod tests {
         let mut a = vec![picture(2, 9), picture(1, 5), picture(2, 3), picture(1, 5), picture(3, 0)];
         let mut b: Vec<Picture> = a.iter().rev().cloned().collect();
         b.swap(0, 2);
-        sort_by_content(&mut a);
-        sort_by_content(&mut b);
+        a.sort_unstable_by(content_order);
+        b.sort_unstable_by(content_order);
         assert_eq!(a, b);
         assert_eq!(
             a.iter().map(|p| (p.width, p.pixels[0])).collect::<Vec<_>>(),

@@ -78,7 +78,7 @@ impl<'a> TrainingImages<'a> {
 
     /// Reads and checks every image of the source query once, keeping them while
     /// they fit in image_search.train_cache_mb. Cached images are put in an order
-    /// of their own (`train::sort_by_content`), so the query's row order does not
+    /// of their own (`train::content_order`), so the query's row order does not
     /// change the model. With `label_col`, each image's label is read too (as text),
     /// and the images must fit in memory: the labels pair images across the whole set.
     /// Streamed windows hold `batch_size * 16` images: enough batches per shuffle to mix well.
