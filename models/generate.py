@@ -510,35 +510,83 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
     return finish(g, inputs, outputs, f"{name}_train_step_c{in_ch}")
 
 
-def build_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
+def projection_forward(g, h, t, arch):
+    """The projection head on h [N, D] without its training-only pieces: the embedding of a
+    model read out at the projection (models built with labels; models/STUDY.md, session 9).
+    Each dense layer runs as a 1x1 convolution, not Gemm: ONNX Runtime convolves image by
+    image, so an image embeds to the same bits whatever batch it is in (Gemm with one row
+    takes another kernel), and convert stores exactly what embed_image returns."""
+    assert arch.get("head_norm") != "batch", "a head with batch statistics cannot embed one image"
+    x = g.op("Reshape", [h, g.i64([0, -1, 1, 1])])
+    nh = len(arch["head"])
+    for j in range(nh):
+        weight = g.op("Unsqueeze", [g.op("Transpose", [t[f"head{j}.weight"]], perm=[1, 0]), g.i64([2, 3])])
+        x = g.op("Conv", [x, weight, t[f"head{j}.bias"]])
+        if j < nh - 1:
+            x = g.op("Relu", [x])
+    return g.op("Flatten", [x], axis=1)
+
+
+def readout_forward(g, images, t, arch, projection=False):
+    """The learnt part of the embedding: h, or with `projection` the projection head's output."""
+    h, _ = encoder_forward(g, images, t, arch)
+    return projection_forward(g, h, t, arch) if projection else h
+
+
+def learnt_dim(in_ch, arch=DEFAULT_ARCH, projection=False):
+    return arch["head"][-1] if projection else embed_dim(in_ch, arch)
+
+
+def encoder_params(g, in_ch, arch, projection):
+    """(tensors, `params` input): the encoder's parameters, or all of them (encoder then
+    head, the train step's layout) for a projection readout."""
     layout = param_layout(in_ch, arch)
-    _, P_enc = counts(layout)
+    P, P_enc = counts(layout)
+    t = unpack_params(g, "params", layout, only_part=None if projection else "encoder")
+    return t, helper.make_tensor_value_info("params", TensorProto.FLOAT, [P if projection else P_enc])
+
+
+def encoder_file_prefix(kind, projection):
+    """File and graph name prefix: encoder, mirror_encoder, gradient_encoder, ... and their
+    projection_ variants."""
+    return ("projection_" if projection else "") + kind
+
+
+def build_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME, projection=False):
     g = Builder()
-    t = unpack_params(g, "params", layout, only_part="encoder")
-    h, _ = encoder_forward(g, "images", t, arch)
-    g.named("Identity", [h], "embedding")
+    t, params = encoder_params(g, in_ch, arch, projection)
+    g.named("Identity", [readout_forward(g, "images", t, arch, projection)], "embedding")
     f = TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info("params", f, [P_enc]),
-              helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
-    outputs = [helper.make_tensor_value_info("embedding", f, ["N", embed_dim(in_ch, arch)])]
-    return finish(g, inputs, outputs, f"{name}_encoder_c{in_ch}")
+    inputs = [params, helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
+    outputs = [helper.make_tensor_value_info("embedding", f, ["N", learnt_dim(in_ch, arch, projection)])]
+    return finish(g, inputs, outputs, f"{name}_{encoder_file_prefix('encoder', projection)}_c{in_ch}")
 
 
-def build_mirror_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
+def build_mirror_encoder_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME, projection=False):
     """The encoder of a model trained with horizontal flips: the embedding of an image is
     unit(h(x)) + unit(h(mirror(x))), so an image and its mirror embed identically (a flip
     is then never a reason to miss a near-duplicate; models/STUDY.md).  Same `params` and
     `images` inputs as build_encoder_graph; the two halves run as one batch of 2N."""
-    layout = param_layout(in_ch, arch)
-    _, P_enc = counts(layout)
     g = Builder()
-    t = unpack_params(g, "params", layout, only_part="encoder")
-    mirror_average(g, lambda both: encoder_forward(g, both, t, arch)[0])
+    t, params = encoder_params(g, in_ch, arch, projection)
+    mirror_average(g, lambda both: readout_forward(g, both, t, arch, projection))
     f = TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info("params", f, [P_enc]),
-              helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
-    outputs = [helper.make_tensor_value_info("embedding", f, ["N", embed_dim(in_ch, arch)])]
-    return finish(g, inputs, outputs, f"{name}_mirror_encoder_c{in_ch}")
+    inputs = [params, helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
+    outputs = [helper.make_tensor_value_info("embedding", f, ["N", learnt_dim(in_ch, arch, projection)])]
+    return finish(g, inputs, outputs, f"{name}_{encoder_file_prefix('mirror_encoder', projection)}_c{in_ch}")
+
+
+def encoder_graphs(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
+    """(file name, model) of every encoder graph of an architecture: plain and mirror, with
+    and without the gradient descriptor, read out at h and at the projection."""
+    import gradient_descriptor  # imports this module; see models/gradient_descriptor.py
+    out = []
+    for projection in (False, True):
+        pre = encoder_file_prefix("", projection)
+        out += [(f"{pre}encoder_c{in_ch}.onnx", build_encoder_graph(in_ch, arch, name, projection)),
+                (f"{pre}mirror_encoder_c{in_ch}.onnx", build_mirror_encoder_graph(in_ch, arch, name, projection)),
+                *gradient_descriptor.graphs(in_ch, arch, name, projection)]
+    return out
 
 
 def unit_rows(g, x):
@@ -633,6 +681,14 @@ def manifest(arch=DEFAULT_ARCH, name=ARCH_NAME):
             "inputs": [["params", ["P_enc"]], ["images", ["N", "C", "H", "W"]]],
             "outputs": [["embedding", ["N", embed_dim(1, arch)]]],
         },
+        "projection_encoders": {
+            "files": "projection_<encoder file>: each encoder read out at the projection head",
+            "inputs": [["params", ["P"]], ["images", ["N", "C", "H", "W"]]],
+            "outputs": [["embedding", ["N", arch["head"][-1]]]],
+            "note": "z = head(h) in place of h (1x1 convolutions, so an image embeds to the same bits in any "
+                    "batch); `params` is every parameter in the train step's layout. build_model uses these for "
+                    "models trained with label_col (models/STUDY.md, session 9)",
+        },
         "optimizer": {"type": "AdamW", "beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS,
                       "weight_decay_applies_to": "conv and dense weights only (not norm gains, norm biases, dense biases); see layers[].weight_decay",
                       "update": "m=b1*m+(1-b1)*g; v=b2*v+(1-b2)*g^2; p -= lr*((m/(1-b1^step))/(sqrt(v/(1-b2^step))+eps) + wd*mask*p)",
@@ -667,16 +723,12 @@ EXTRA_ARCHS = {
 
 
 def generate(out_dir, name=ARCH_NAME):
-    import gradient_descriptor  # imports this module; see models/gradient_descriptor.py
     if name != ARCH_NAME:
         return generate_extra(out_dir, name)
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for c in (1, 3):
-        for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c)),
-                             (f"encoder_c{c}.onnx", build_encoder_graph(c)),
-                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c)),
-                             *gradient_descriptor.graphs(c)):
+        for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c)), *encoder_graphs(c)):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))
@@ -694,15 +746,12 @@ def generate(out_dir, name=ARCH_NAME):
 
 
 def generate_extra(out_dir, name):
-    import gradient_descriptor
     arch = EXTRA_ARCHS[name]
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for c in (1, 3):
         for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c, arch, name=name)),
-                             (f"encoder_c{c}.onnx", build_encoder_graph(c, arch, name=name)),
-                             (f"mirror_encoder_c{c}.onnx", build_mirror_encoder_graph(c, arch, name=name)),
-                             *gradient_descriptor.graphs(c, arch, name)):
+                             *encoder_graphs(c, arch, name)):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))

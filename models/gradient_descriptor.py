@@ -67,9 +67,10 @@ def build_descriptor_graph(in_ch):
                     f"gradient_descriptor_c{in_ch}")
 
 
-def _embedding(g, images, t, arch, in_ch):
-    """concat(unit(h), WEIGHT * unit((descriptor - mean) @ projection))."""
-    h, _ = G.encoder_forward(g, images, t, arch)
+def _embedding(g, images, t, arch, in_ch, projection=False):
+    """concat(unit(h), WEIGHT * unit((descriptor - mean) @ projection)); with `projection`,
+    the projection head's output in place of h."""
+    h = G.readout_forward(g, images, t, arch, projection)
     mean = g.op("Slice", ["gradient_pca", g.i64([0]), g.i64([FEATURES]), g.i64([0])])
     flat = g.op("Slice", ["gradient_pca", g.i64([FEATURES]), g.i64([FEATURES * (DIMS + 1)]), g.i64([0])])
     # The projection runs as a 1x1 convolution, not MatMul: ONNX Runtime convolves image by
@@ -82,30 +83,31 @@ def _embedding(g, images, t, arch, in_ch):
     return g.op("Concat", [G.unit_rows(g, h), g.op("Mul", [G.unit_rows(g, z), g.f32(WEIGHT)])], axis=1)
 
 
-def build_gradient_encoder_graph(in_ch, arch=G.DEFAULT_ARCH, name=G.ARCH_NAME, mirror=False):
+def build_gradient_encoder_graph(in_ch, arch=G.DEFAULT_ARCH, name=G.ARCH_NAME, mirror=False, projection=False):
     """The encoder of a model built with the gradient descriptor; with `mirror`, the embedding
-    is unit(e(x)) + unit(e(mirror x)) as in generate.build_mirror_encoder_graph."""
-    layout = G.param_layout(in_ch, arch)
-    _, P_enc = G.counts(layout)
+    is unit(e(x)) + unit(e(mirror x)) as in generate.build_mirror_encoder_graph; with
+    `projection`, read out at the projection head as generate.build_encoder_graph does."""
     g = G.Builder()
-    t = G.unpack_params(g, "params", layout, only_part="encoder")
+    t, params = G.encoder_params(g, in_ch, arch, projection)
     if mirror:
-        G.mirror_average(g, lambda both: _embedding(g, both, t, arch, in_ch))
+        G.mirror_average(g, lambda both: _embedding(g, both, t, arch, in_ch, projection))
     else:
-        g.named("Identity", [_embedding(g, "images", t, arch, in_ch)], "embedding")
+        g.named("Identity", [_embedding(g, "images", t, arch, in_ch, projection)], "embedding")
     f = TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info("params", f, [P_enc]),
+    inputs = [params,
               helper.make_tensor_value_info("gradient_pca", f, [FEATURES * (DIMS + 1)]),
               helper.make_tensor_value_info("images", f, ["N", in_ch, "H", "W"])]
-    outputs = [helper.make_tensor_value_info("embedding", f, ["N", G.embed_dim(in_ch, arch) + DIMS])]
-    prefix = "gradient_mirror_encoder" if mirror else "gradient_encoder"
-    return G.finish(g, inputs, outputs, f"{name}_{prefix}_c{in_ch}")
+    outputs = [helper.make_tensor_value_info("embedding", f, ["N", G.learnt_dim(in_ch, arch, projection) + DIMS])]
+    kind = "gradient_mirror_encoder" if mirror else "gradient_encoder"
+    return G.finish(g, inputs, outputs, f"{name}_{G.encoder_file_prefix(kind, projection)}_c{in_ch}")
 
 
-def graphs(in_ch, arch=G.DEFAULT_ARCH, name=G.ARCH_NAME):
+def graphs(in_ch, arch=G.DEFAULT_ARCH, name=G.ARCH_NAME, projection=False):
     """(file name, model) of the two gradient encoders generate.py writes beside each architecture."""
-    return ((f"gradient_encoder_c{in_ch}.onnx", build_gradient_encoder_graph(in_ch, arch, name)),
-            (f"gradient_mirror_encoder_c{in_ch}.onnx", build_gradient_encoder_graph(in_ch, arch, name, mirror=True)))
+    pre = G.encoder_file_prefix("", projection)
+    return ((f"{pre}gradient_encoder_c{in_ch}.onnx", build_gradient_encoder_graph(in_ch, arch, name, False, projection)),
+            (f"{pre}gradient_mirror_encoder_c{in_ch}.onnx",
+             build_gradient_encoder_graph(in_ch, arch, name, True, projection)))
 
 
 def reference(images):

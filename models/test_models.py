@@ -22,6 +22,7 @@ FILES = ["train_step_c1.onnx", "train_step_c3.onnx", "encoder_c1.onnx", "encoder
          "mirror_encoder_c1.onnx", "mirror_encoder_c3.onnx",
          "gradient_encoder_c1.onnx", "gradient_encoder_c3.onnx",
          "gradient_mirror_encoder_c1.onnx", "gradient_mirror_encoder_c3.onnx"]
+FILES += ["projection_" + f for f in FILES if "encoder" in f]
 
 
 def f32(x):
@@ -466,3 +467,54 @@ def test_gradient_encoders_concatenate_h_and_the_projected_descriptor(arch, c):
     for session in (grad, mirror):
         alone = session.run(None, {"params": p, "gradient_pca": pca, "images": x[2:3]})[0][0]
         assert np.array_equal(alone, session.run(None, {"params": p, "gradient_pca": pca, "images": x[:5]})[0][2])
+
+
+# ---------------------------------------------------------------- the projection readout
+@pytest.mark.parametrize("arch", ["simclr_cnn", "simclr_cnn_ms"])
+@pytest.mark.parametrize("c", [1, 3])
+def test_projection_encoders_read_out_the_projection_head(arch, c):
+    """projection_* encoders take all parameters (the train step's layout) and put the
+    projection head's output z = W1 relu(W0 h + b0) + b1 where the other encoders put h:
+    alone, mirror-averaged, and beside the descriptor; an image embeds to the same bits
+    alone as in a batch."""
+    d = os.path.join(HERE, arch)
+    a = G.EXTRA_ARCHS.get(arch, G.DEFAULT_ARCH)
+    layout = G.param_layout(c, a)
+    P, Pe = G.counts(layout)
+    rng = np.random.RandomState(10 + c)
+    p = np.fromfile(os.path.join(d, f"init_params_c{c}.bin"), np.float32) + rng.randn(P).astype(np.float32) * 0.01
+    W = {l["name"]: p[l["offset"]:l["offset"] + l["size"]].reshape(l["shape"]) for l in layout}
+    enc = sess(os.path.join(d, f"encoder_c{c}.onnx"))
+    desc = sess(os.path.join(HERE, "gradient_descriptor", f"descriptor_c{c}.onnx"))
+    x = rng.rand(40, c, 32, 32).astype(np.float32)
+    flipped = np.ascontiguousarray(x[:, :, :, ::-1])
+    pca = D.fit_pca(desc.run(None, {"images": x})[0])
+
+    def unit(e):
+        return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+    def z(images):
+        h = enc.run(None, {"params": p[:Pe], "images": images})[0]
+        return np.maximum(h @ W["head0.weight"] + W["head0.bias"], 0) @ W["head1.weight"] + W["head1.bias"]
+
+    def with_descriptor(images, learnt):
+        f = (desc.run(None, {"images": images})[0] - pca[:D.FEATURES]) @ pca[D.FEATURES:].reshape(D.FEATURES, D.DIMS)
+        return np.concatenate([unit(learnt), D.WEIGHT * unit(f)], 1)
+
+    expected = {
+        "projection_encoder": z(x),
+        "projection_mirror_encoder": unit(z(x)) + unit(z(flipped)),
+        "projection_gradient_encoder": with_descriptor(x, z(x)),
+        "projection_gradient_mirror_encoder": unit(with_descriptor(x, z(x))) + unit(with_descriptor(flipped, z(flipped))),
+    }
+    for kind, want in expected.items():
+        s = sess(os.path.join(d, f"{kind}_c{c}.onnx"))
+        assert s.get_inputs()[0].shape == [P], kind
+        feed = {"params": p, "images": x}
+        if "gradient" in kind:
+            feed["gradient_pca"] = pca
+        got = s.run(None, feed)[0]
+        assert got.shape == (len(x), a["head"][-1] + (D.DIMS if "gradient" in kind else 0)), kind
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=kind)
+        one = s.run(None, dict(feed, images=x[3:4]))[0]
+        assert (one[0] == got[3]).all(), f"{kind}: an image alone embeds to other bits than in a batch"

@@ -25,7 +25,7 @@ mod tests {
     fn onnx_runtime_runs_the_encoder_graph_inside_the_backend() {
         let arch = model_files::simclr_cnn(1);
         let params = arch.initial_params();
-        let model = with_initializer(arch.encoder, "params", &params[..arch.encoder_param_count]);
+        let model = with_initializer(arch.features.plain, "params", &params[..arch.encoder_param_count]);
         let images: Vec<f32> = (0..2 * 28 * 28).map(|i| (i % 29) as f32 / 29.0).collect();
         let out = run_encoder(&model, &images, 2, arch.embedding_dim);
         assert!(out.iter().all(|v| v.is_finite()));
@@ -59,7 +59,12 @@ mod tests {
         .unwrap();
         let tensor = crate::engine::image::resize::to_tensor(&picture, 28, 1);
         // A grayscale model carries the gradient descriptor by default: 128 + 64 values.
-        let standalone = run_encoder(&onnx_bytes, &tensor, 1, model_files::simclr_cnn(1).embedding_dim(true));
+        let standalone = run_encoder(
+            &onnx_bytes,
+            &tensor,
+            1,
+            model_files::simclr_cnn(1).embedding_dim(true, model_files::Readout::Features),
+        );
         assert_eq!(standalone, stored, "the exported file is the model that embed_image runs");
     }
 
@@ -81,7 +86,8 @@ mod tests {
                  image_col => 'img_path', max_epochs => 1, seed => 1, gradient_descriptor => false, overwrite => true)",
         )
         .unwrap();
-        let dims = Spi::get_one::<i32>("SELECT embedding_dim FROM image_search.model_list WHERE name = 'without_descriptor'");
+        let dims =
+            Spi::get_one::<i32>("SELECT embedding_dim FROM image_search.model_list WHERE name = 'without_descriptor'");
         assert_eq!(dims.unwrap(), Some(learnt as i32));
     }
 

@@ -4,11 +4,11 @@
 //! place each step; the next batch is augmented on another thread while the
 //! current step runs. Nothing here touches Postgres: the caller passes an
 //! `interrupted` callback (checked between steps) and an `on_epoch` callback.
+use crate::engine::gradient_descriptor;
 use crate::engine::image::augment::{augment_pairs, AugmentOptions};
 use crate::engine::image::Picture;
-use crate::engine::onnx::architectures::Architecture;
-use crate::engine::gradient_descriptor;
 use crate::engine::neighbour_positives::{view_targets, NeighbourTable};
+use crate::engine::onnx::architectures::{Architecture, Readout};
 use crate::engine::onnx::encoder_file;
 use ort::session::Session;
 use ort::value::TensorRef;
@@ -41,6 +41,9 @@ pub struct TrainConfig {
     /// (`engine::gradient_descriptor`); models of 0.5.0 and before did not.
     #[serde(default)]
     pub gradient_descriptor: bool,
+    /// The layer the model embeds with (h for models before 0.9.0).
+    #[serde(default)]
+    pub readout: Readout,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -302,8 +305,10 @@ impl<'a> Trainer<'a> {
     /// flips gets the encoder that averages an image and its mirror; with the
     /// gradient descriptor, `gradient_pca` is its fitted mean and projection.
     pub fn encoder_onnx(&self, gradient_pca: Option<&[f32]>) -> Vec<u8> {
-        let graph = self.arch.encoder_graph(self.config.augment.flip, gradient_pca.is_some());
-        let model = encoder_file::with_initializer(graph, "params", &self.opt.params[..self.arch.encoder_param_count]);
+        let readout = self.config.readout;
+        let graph = self.arch.encoder_graph(self.config.augment.flip, gradient_pca.is_some(), readout);
+        let model =
+            encoder_file::with_initializer(graph, "params", &self.opt.params[..self.arch.encoder_params(readout)]);
         match gradient_pca {
             Some(pca) => encoder_file::with_initializer(&model, gradient_descriptor::INITIALIZER, pca),
             None => model,
@@ -459,14 +464,14 @@ mod tests {
             seed: 1,
             augment: AugmentOptions::for_grayscale(),
             gradient_descriptor: false,
+            readout: Readout::Features,
         }
     }
 
     #[test]
     fn partners_are_seeded_by_step_and_respect_the_probability() {
         // 8 points on a circle, 45 degrees apart: neighbours are the adjacent ones.
-        let points: Vec<f32> =
-            (0..8).flat_map(|i| [(i as f32 * 0.785).cos(), (i as f32 * 0.785).sin()]).collect();
+        let points: Vec<f32> = (0..8).flat_map(|i| [(i as f32 * 0.785).cos(), (i as f32 * 0.785).sin()]).collect();
         let table = NeighbourTable::nearest(&points, 2, 1, &mut || {});
         let batch: Vec<usize> = (0..8).collect();
         let mut cfg = config(LrSchedule::Constant, 0.0);
@@ -550,6 +555,7 @@ mod tests {
             seed: 0,
             augment: AugmentOptions::for_grayscale(),
             gradient_descriptor: false,
+            readout: Readout::Features,
         };
         let params = arch.initial_params();
         let zeros = vec![0f32; params.len()];

@@ -4,11 +4,11 @@
 //! ONNX train step.
 use crate::engine::gradient_descriptor;
 use crate::engine::image::preprocess::Preprocessing;
+use crate::engine::neighbour_positives::NeighbourTable;
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::encoder_file;
 use crate::engine::onnx::imported::EncoderConfig;
 use crate::engine::onnx::runtime::Threads;
-use crate::engine::neighbour_positives::NeighbourTable;
 use crate::engine::train::{self, EpochStats, TrainConfig, Trainer};
 use crate::error::{invalid, runtime, OrRaise};
 use crate::model::build_options::{BuildRequest, BATCH_MIN};
@@ -164,7 +164,7 @@ pub(crate) fn build_model_v5(
         architecture: arch.name,
         channels: config.channels,
         image_size: config.image_size,
-        embedding_dim: arch.embedding_dim(config.gradient_descriptor),
+        embedding_dim: arch.embedding_dim(config.gradient_descriptor, config.readout),
         options: serde_json::json!({
             "training": &config, "image_col": image_col, "label_col": label_col, "source_query": source_query
         }),
@@ -183,7 +183,9 @@ fn label_neighbours(labels: &[Option<String>], label_col: &str) -> NeighbourTabl
     let table = NeighbourTable::same_label(labels);
     let (labelled, classes) = table.label_counts();
     if labelled == 0 {
-        invalid(format!("label column \"{label_col}\" is NULL in every row; give rows a label, or build without label_col"));
+        invalid(format!(
+            "label column \"{label_col}\" is NULL in every row; give rows a label, or build without label_col"
+        ));
     }
     if classes == labelled {
         invalid(format!(
@@ -235,9 +237,14 @@ fn warm_start_weights(pretrained: &Model, arch: &Architecture, channels: u8) -> 
         ));
     }
     let stored = pretrained.encoder_onnx();
+    // A model read out at the projection stored the head too; a warm start takes the encoder.
     arch.encoder_graphs()
         .into_iter()
-        .find_map(|graph| encoder_file::appended_initializer(&stored, graph, "params", arch.encoder_param_count))
+        .find_map(|(graph, count)| encoder_file::appended_initializer(&stored, graph, "params", count))
+        .map(|mut weights| {
+            weights.truncate(arch.encoder_param_count);
+            weights
+        })
         .ok_or_else(|| {
             format!("the weights of pretrained model \"{name}\" cannot be read (it was not trained by build_model)")
         })

@@ -2,7 +2,7 @@
 //! any image is read, and turned into a `TrainConfig` once the data is known.
 //! Every check returns the message the caller sees; `build` raises it.
 use crate::engine::image::augment::AugmentOptions;
-use crate::engine::onnx::architectures::{self, Architecture, MIN_IMAGE_SIZE};
+use crate::engine::onnx::architectures::{self, Architecture, Readout, MIN_IMAGE_SIZE};
 use crate::engine::train::{LrSchedule, TrainConfig};
 
 /// Contrastive training compares pairs.
@@ -215,6 +215,8 @@ impl BuildRequest {
             seed: self.seed as u64,
             augment,
             gradient_descriptor,
+            // Labels train the projection's space to hold a label together: embed there.
+            readout: if self.label_col.is_some() { Readout::Projection } else { Readout::Features },
         })
     }
 }
@@ -290,6 +292,9 @@ mod tests {
         let labelled = BuildRequest { label_col: Some("label".into()), ..request() };
         assert_eq!(labelled.config(1, 1000).unwrap().augment.neighbour_positives, LABEL_POSITIVES);
         assert_eq!(labelled.config(3, 1000).unwrap().augment.neighbour_positives, LABEL_POSITIVES);
+        // A labelled model embeds with the projection head, where the loss compares.
+        assert_eq!(labelled.config(1, 1000).unwrap().readout, Readout::Projection);
+        assert_eq!(request().config(1, 1000).unwrap().readout, Readout::Features);
         let half = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0.5})), ..labelled };
         assert_eq!(half.config(1, 1000).unwrap().augment.neighbour_positives, 0.5);
     }

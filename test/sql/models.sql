@@ -49,9 +49,12 @@ SELECT model_name, rows_used FROM build_model('models_labelled', 'SELECT img_pat
        image_col => 'img_path', label_col => 'label', max_epochs => 3, gradient_descriptor => false);
 SELECT model_name FROM build_model('models_unlabelled', 'SELECT img_path, label FROM models_train',
        image_col => 'img_path', max_epochs => 3, gradient_descriptor => false);
-SELECT options->>'label_col' AS label_col,
-       (options->'training'->'augment'->>'neighbour_positives')::real AS pairs_by_label
-FROM models WHERE name = 'models_labelled';
+-- A labelled model embeds with the projection head's output (64 values; the space where
+-- the loss pulls a label together), an unlabelled one with the features before it (128).
+SELECT name, options->>'label_col' AS label_col,
+       (options->'training'->'augment'->>'neighbour_positives')::real AS pairs_by_label,
+       options->'training'->>'readout' AS readout, embedding_dim
+FROM models WHERE name IN ('models_labelled', 'models_unlabelled') ORDER BY name;
 SELECT load_csv('models_heldout', 'tutorial_data/mnist_data/mnist_test.csv', overwrite => true);
 SELECT convert('models_labelled', 'models_heldout', image_col => 'img_path'),
        convert('models_unlabelled', 'models_heldout', image_col => 'img_path');
@@ -65,6 +68,12 @@ WITH ratios AS (
        / avg(CASE WHEN a.label <> b.label THEN a.models_unlabelled_simclr <=> b.models_unlabelled_simclr END) AS unlabelled
   FROM models_heldout a, models_heldout b WHERE a.filename < b.filename)
 SELECT labelled < 0.85 * unlabelled AS labels_pull_classes_together FROM ratios;
+SELECT format_type(atttypid, atttypmod) AS labelled_column FROM pg_attribute
+WHERE attrelid = 'models_heldout'::regclass AND attname = 'models_labelled_simclr';
+-- A labelled model seeds a warm start like any other (its encoder; the head starts afresh).
+SELECT model_name, rows_used FROM build_model('models_labelled_warm', 'SELECT img_path FROM models_train LIMIT 64',
+       image_col => 'img_path', max_epochs => 1, gradient_descriptor => false, pretrained => 'models_labelled');
+SELECT drop_model('models_labelled_warm');
 -- Bad label columns: not a column of the source; NULL in every row; a value no two rows
 -- share (nothing to pair).
 SELECT * FROM build_model('bad', 'SELECT img_path, label FROM models_train LIMIT 50', image_col => 'img_path',

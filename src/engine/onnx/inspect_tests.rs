@@ -38,7 +38,8 @@ fn reads_the_signature_without_initializers() {
 #[test]
 fn our_own_encoders_pass() {
     use crate::engine::onnx::architectures::simclr_cnn;
-    let encoder = crate::engine::onnx::encoder_file::with_initializer(simclr_cnn(1).encoder, "params", &[0.0; 4]);
+    let encoder =
+        crate::engine::onnx::encoder_file::with_initializer(simclr_cnn(1).features.plain, "params", &[0.0; 4]);
     let sig = inspect(&encoder).unwrap();
     assert_eq!(sig.inputs.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["images"], "params is an initializer");
     assert_eq!(sig.outputs[0].name, "embedding");
