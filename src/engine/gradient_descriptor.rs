@@ -190,7 +190,15 @@ mod tests {
             let a = ((i % 7) as f32 - 3.0) * 2.0; // variance along feature 5: large
             let b = ((i % 3) as f32 - 1.0) * 0.5; // along feature 100: small
             for f in 0..FEATURES {
-                out.push(0.25 + if f == 5 { a } else if f == 100 { b } else { 0.0 });
+                out.push(
+                    0.25 + if f == 5 {
+                        a
+                    } else if f == 100 {
+                        b
+                    } else {
+                        0.0
+                    },
+                );
             }
         }
         out

@@ -67,10 +67,8 @@ impl NeighbourTable {
         let mut neighbours = vec![0u32; count * NEIGHBOURS];
         for group in order.chunks(GROUP) {
             interrupted();
-            let found: Vec<(usize, [u32; NEIGHBOURS])> = group
-                .par_iter()
-                .map(|&i| (i, nearest_in_group(&unit, dims, i, group)))
-                .collect();
+            let found: Vec<(usize, [u32; NEIGHBOURS])> =
+                group.par_iter().map(|&i| (i, nearest_in_group(&unit, dims, i, group))).collect();
             for (i, row) in found {
                 neighbours[i * NEIGHBOURS..(i + 1) * NEIGHBOURS].copy_from_slice(&row);
             }
@@ -137,7 +135,11 @@ impl NeighbourTable {
         // slot, and let the image's own slot stand for the last one.
         let members = &self.classes[class as usize];
         let drawn = members[rng.random_range(0..members.len() - 1)] as usize;
-        if drawn == image { members[members.len() - 1] as usize } else { drawn }
+        if drawn == image {
+            members[members.len() - 1] as usize
+        } else {
+            drawn
+        }
     }
 }
 

@@ -242,7 +242,8 @@ pub fn claim_name(name: &str, overwrite: bool) {
     lock_name(name);
     check_may_store_models();
     if exists(name) && !overwrite {
-        Error::DuplicateObject(format!("model \"{name}\" already exists; pass overwrite => true to replace it")).raise();
+        Error::DuplicateObject(format!("model \"{name}\" already exists; pass overwrite => true to replace it"))
+            .raise();
     }
 }
 

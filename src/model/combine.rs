@@ -96,10 +96,7 @@ fn combine_models(
     models: Vec<Option<String>>,
     weights: default!(Option<Vec<Option<f64>>>, "NULL"),
     overwrite: default!(bool, false),
-) -> TableIterator<
-    'static,
-    (name!(model_name, String), name!(embedding_dim, i32), name!(embedding_column, String)),
-> {
+) -> TableIterator<'static, (name!(model_name, String), name!(embedding_dim, i32), name!(embedding_column, String))> {
     let started = std::time::Instant::now();
     let names: Vec<String> =
         models.into_iter().map(|m| m.unwrap_or_else(|| invalid("models cannot contain NULL"))).collect();

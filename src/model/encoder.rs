@@ -159,9 +159,7 @@ fn embed_uncached(model_name: &str, image: ImageRef) -> Embedding {
     // Decoded as convert decodes (same reduced scale), so an image stored and
     // the same image as a query get the same embedding.
     let mut vectors = with_model(model_name, |m| {
-        let picture = image_reader()
-            .load_at_least(&image, m.model.needed_side())
-            .unwrap_or_else(|e| bad_data(e));
+        let picture = image_reader().load_at_least(&image, m.model.needed_side()).unwrap_or_else(|e| bad_data(e));
         m.embed(&[&picture])
     })
     .unwrap_or_else(|e| runtime(e));

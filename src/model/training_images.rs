@@ -182,7 +182,8 @@ impl EpochImages for StreamedImages<'_> {
                 if result.is_err() {
                     return;
                 }
-                window.extend(decode_chunk(&self.reader, chunk, self.base_side).into_iter().map(|(picture, _)| picture));
+                window
+                    .extend(decode_chunk(&self.reader, chunk, self.base_side).into_iter().map(|(picture, _)| picture));
                 if window.len() >= self.window_size {
                     result = train_window(&window);
                     window.clear();

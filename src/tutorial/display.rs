@@ -27,7 +27,10 @@ pub fn tiles(source_query: &str, image_col: &str, caption_col: Option<&str>) -> 
                 .filter_map(|r: ImageRow| {
                     let caption = r.caption();
                     r.image.map(|i| {
-                        reader.load(&i).map(|picture| Tile { picture, caption }).map_err(|e| format!("row {}: {e}", r.row))
+                        reader
+                            .load(&i)
+                            .map(|picture| Tile { picture, caption })
+                            .map_err(|e| format!("row {}: {e}", r.row))
                     })
                 })
                 .collect::<Result<Vec<Tile>, String>>()
