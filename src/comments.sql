@@ -82,7 +82,7 @@ COMMENT ON OPERATOR CLASS embedding_btree_ops USING btree IS 'default btree oper
 COMMENT ON OPERATOR CLASS embedding_hash_ops USING hash IS 'default hash operator class: GROUP BY, UNION, hash joins';
 
 -- Models
-COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double precision, double precision, double precision, integer, integer, bigint, boolean, boolean, jsonb, boolean, text, text, double precision, text, double precision, boolean, text)
+COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double precision, double precision, double precision, integer, integer, bigint, boolean, boolean, jsonb, boolean, text, text, double precision, text, double precision, boolean, text, text)
   IS 'trains a SimCLR image encoder on the images of a SELECT and stores it as a model (see README: SQL reference)';
 COMMENT ON FUNCTION drop_model(text, boolean) IS 'removes a model and its keep_current triggers';
 COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as ONNX bytes (trained: input images [N,C,H,W] in [0,1], output embedding [N,dim]; imported: the file as imported)';

@@ -23,7 +23,7 @@ use pgrx::JsonB;
 /// (The Rust name differs from the SQL name so that the C symbols of older
 /// signatures, below, stay what older install scripts point at.)
 #[pg_extern(name = "build_model", volatile, parallel_unsafe, requires = ["models_catalog"])]
-pub(crate) fn build_model_v5(
+pub(crate) fn build_model_v6(
     model_name: &str,
     source_query: &str,
     image_col: default!(&str, "'image_path'"),
@@ -46,6 +46,7 @@ pub(crate) fn build_model_v5(
     warmup: default!(f64, 0.0),
     gradient_descriptor: default!(Option<bool>, "NULL"),
     label_col: default!(Option<&str>, "NULL"),
+    readout: default!(Option<&str>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -75,6 +76,7 @@ pub(crate) fn build_model_v5(
         augment: augment.map(|j| j.0),
         gradient_descriptor,
         label_col: label_col.map(str::to_string),
+        readout: readout.map(str::to_string),
     };
     // A warm start defaults to the pretrained model's channels, size and architecture.
     let pretrained = pretrained.map(|name| {

@@ -76,6 +76,9 @@ pub struct BuildRequest {
     /// A column of the source query whose equal values mark images that should embed
     /// close together (engine::neighbour_positives).
     pub label_col: Option<String>,
+    /// NULL: the projection head with labels or colour images, else the features
+    /// before it (`Readout`).
+    pub readout: Option<String>,
 }
 
 impl BuildRequest {
@@ -99,6 +102,7 @@ impl BuildRequest {
             return Err(format!("learning_rate must be a positive number, not {}", self.learning_rate));
         }
         self.schedule()?;
+        self.readout(1)?;
         if !(self.warmup.is_finite() && (0.0..1.0).contains(&self.warmup)) {
             return Err(format!("warmup must be a fraction of the training steps in [0, 1), not {}", self.warmup));
         }
@@ -126,6 +130,20 @@ impl BuildRequest {
         }
         self.augment_options(1, false)?;
         Ok(())
+    }
+
+    /// The layer the model embeds with. By default the projection head's output when
+    /// training compares images as the search will (same-label pairs; colour, where
+    /// the augmentations are the edits of a near-duplicate: models/STUDY.md, session 9),
+    /// and the features before it for grayscale self-supervised builds, where they
+    /// carry more beside the gradient descriptor.
+    fn readout(&self, channels: u8) -> Result<Readout, String> {
+        match self.readout.as_deref() {
+            Some(name) => Readout::parse(name)
+                .ok_or_else(|| format!("unknown readout \"{name}\"; valid readouts are: {}", Readout::NAMES)),
+            None if self.label_col.is_some() || channels == 3 => Ok(Readout::Projection),
+            None => Ok(Readout::Features),
+        }
     }
 
     fn schedule(&self) -> Result<LrSchedule, String> {
@@ -215,8 +233,7 @@ impl BuildRequest {
             seed: self.seed as u64,
             augment,
             gradient_descriptor,
-            // Labels train the projection's space to hold a label together: embed there.
-            readout: if self.label_col.is_some() { Readout::Projection } else { Readout::Features },
+            readout: self.readout(channels)?,
         })
     }
 }
@@ -244,6 +261,7 @@ mod tests {
             augment: None,
             gradient_descriptor: None,
             label_col: None,
+            readout: None,
         }
     }
 
@@ -292,9 +310,15 @@ mod tests {
         let labelled = BuildRequest { label_col: Some("label".into()), ..request() };
         assert_eq!(labelled.config(1, 1000).unwrap().augment.neighbour_positives, LABEL_POSITIVES);
         assert_eq!(labelled.config(3, 1000).unwrap().augment.neighbour_positives, LABEL_POSITIVES);
-        // A labelled model embeds with the projection head, where the loss compares.
+        // By default a labelled or colour model embeds with the projection head, a
+        // grayscale self-supervised one with the features; readout overrides either.
         assert_eq!(labelled.config(1, 1000).unwrap().readout, Readout::Projection);
         assert_eq!(request().config(1, 1000).unwrap().readout, Readout::Features);
+        assert_eq!(request().config(3, 1000).unwrap().readout, Readout::Projection);
+        let features = BuildRequest { readout: Some("features".into()), ..request() };
+        assert_eq!(features.config(3, 1000).unwrap().readout, Readout::Features);
+        let bad = BuildRequest { readout: Some("head".into()), ..request() };
+        assert_eq!(bad.check().unwrap_err(), "unknown readout \"head\"; valid readouts are: features, projection");
         let half = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0.5})), ..labelled };
         assert_eq!(half.config(1, 1000).unwrap().augment.neighbour_positives, 0.5);
     }

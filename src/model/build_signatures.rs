@@ -2,9 +2,73 @@
 //! extension is not yet updated (ALTER EXTENSION UPDATE) calls these C symbols, so
 //! they must keep working with the new library. Each passes the options added since
 //! as their defaults.
-use crate::model::build::build_model_v5;
+use crate::model::build::build_model_v6;
 use pgrx::prelude::*;
 use pgrx::JsonB;
+
+/// build_model as version 0.8.0 declares it, without `readout`.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(sql = false, volatile, parallel_unsafe)]
+fn build_model_v5(
+    model_name: &str,
+    source_query: &str,
+    image_col: &str,
+    max_epochs: Option<i32>,
+    batch_size: i32,
+    learning_rate: f64,
+    temperature: f64,
+    weight_decay: f64,
+    image_size: Option<i32>,
+    channels: Option<i32>,
+    seed: i64,
+    flip: Option<bool>,
+    color_jitter: Option<bool>,
+    augment: Option<JsonB>,
+    overwrite: bool,
+    architecture: Option<&str>,
+    pretrained: Option<&str>,
+    max_seconds: Option<f64>,
+    lr_schedule: &str,
+    warmup: f64,
+    gradient_descriptor: Option<bool>,
+    label_col: Option<&str>,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_name, String),
+        name!(epochs, i32),
+        name!(final_loss, f64),
+        name!(seconds, f64),
+        name!(rows_used, i64),
+        name!(images_per_second, f64),
+    ),
+> {
+    build_model_v6(
+        model_name,
+        source_query,
+        image_col,
+        max_epochs,
+        batch_size,
+        learning_rate,
+        temperature,
+        weight_decay,
+        image_size,
+        channels,
+        seed,
+        flip,
+        color_jitter,
+        augment,
+        overwrite,
+        architecture,
+        pretrained,
+        max_seconds,
+        lr_schedule,
+        warmup,
+        gradient_descriptor,
+        label_col,
+        None,
+    )
+}
 
 /// build_model as version 0.6.0 and 0.7.0 declare it, without `label_col`.
 #[allow(clippy::too_many_arguments)]
@@ -42,7 +106,7 @@ fn build_model_v4(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v5(
+    build_model_v6(
         model_name,
         source_query,
         image_col,
@@ -64,6 +128,7 @@ fn build_model_v4(
         lr_schedule,
         warmup,
         gradient_descriptor,
+        None,
         None,
     )
 }
@@ -104,7 +169,7 @@ fn build_model_v3(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v5(
+    build_model_v6(
         model_name,
         source_query,
         image_col,
@@ -125,6 +190,7 @@ fn build_model_v3(
         max_seconds,
         lr_schedule,
         warmup,
+        None,
         None,
         None,
     )
@@ -162,7 +228,7 @@ fn build_model(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v5(
+    build_model_v6(
         model_name,
         source_query,
         image_col,
@@ -183,6 +249,7 @@ fn build_model(
         None,
         "constant",
         0.0,
+        None,
         None,
         None,
     )

@@ -68,6 +68,13 @@ WITH ratios AS (
        / avg(CASE WHEN a.label <> b.label THEN a.models_unlabelled_simclr <=> b.models_unlabelled_simclr END) AS unlabelled
   FROM models_heldout a, models_heldout b WHERE a.filename < b.filename)
 SELECT labelled < 0.85 * unlabelled AS labels_pull_classes_together FROM ratios;
+-- readout chooses the layer: 'features' keeps a labelled model at h; a bad name is an ERROR.
+SELECT model_name FROM build_model('models_labelled_h', 'SELECT img_path, label FROM models_train LIMIT 64',
+       image_col => 'img_path', label_col => 'label', max_epochs => 1, readout => 'features');
+SELECT options->'training'->>'readout' AS readout, embedding_dim FROM models WHERE name = 'models_labelled_h';
+SELECT drop_model('models_labelled_h');
+SELECT * FROM build_model('bad', 'SELECT img_path FROM models_train LIMIT 64', image_col => 'img_path',
+                          readout => 'head');
 SELECT format_type(atttypid, atttypmod) AS labelled_column FROM pg_attribute
 WHERE attrelid = 'models_heldout'::regclass AND attname = 'models_labelled_simclr';
 -- A labelled model seeds a warm start like any other (its encoder; the head starts afresh).

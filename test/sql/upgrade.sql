@@ -1,4 +1,4 @@
--- SQL migrations: databases created with the first release (0.1.0), 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0 and 0.7.0 are
+-- SQL migrations: databases created with the first release (0.1.0), 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0, 0.7.0 and 0.8.0 are
 -- brought to the current version with ALTER EXTENSION ... UPDATE, keep their models
 -- and embeddings, and end up with exactly the objects of a fresh install.
 -- The fingerprint function comes from sql/include/fingerprint.psql (pg_regress tells
@@ -13,6 +13,7 @@ CREATE DATABASE image_search_upgrade_040;
 CREATE DATABASE image_search_upgrade_050;
 CREATE DATABASE image_search_upgrade_060;
 CREATE DATABASE image_search_upgrade_070;
+CREATE DATABASE image_search_upgrade_080;
 CREATE DATABASE image_search_upgrade_new;
 
 \c image_search_upgrade_old
@@ -180,6 +181,28 @@ SELECT model_name, rows_used FROM image_search.build_model('up_labelled', 'SELEC
 \set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded_070 \gset
 
+\c image_search_upgrade_080
+SET client_min_messages = warning;
+CREATE EXTENSION image_search VERSION '0.8.0';
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+-- A labelled model built before the update embeds as before after it,
+-- and 0.9.0's readout option works.
+SELECT image_search.load_csv('up_test', 'tutorial_data/mnist_data/mnist_test.csv');
+SELECT model_name, epochs FROM image_search.build_model('up_labelled', 'SELECT img_path, label FROM up_test',
+       image_col => 'img_path', label_col => 'label', max_epochs => 1);
+SELECT image_search.embed_image('up_labelled', 'tutorial_data/mnist_data/test/923.jpg')::text AS before_update \gset
+ALTER EXTENSION image_search UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+SELECT image_search.embed_image('up_labelled', 'tutorial_data/mnist_data/test/923.jpg')::text = :'before_update'
+       AS same_embedding;
+SELECT model_name, rows_used FROM image_search.build_model('up_projection', 'SELECT img_path FROM up_test',
+       image_col => 'img_path', readout => 'projection', max_epochs => 1);
+SELECT embedding_dim FROM image_search.models WHERE name = 'up_projection';
+\set ECHO none
+\i :fingerprint
+\set ECHO all
+SELECT pg_temp.extension_fingerprint() AS upgraded_080 \gset
+
 \c image_search_upgrade_new
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;
@@ -193,6 +216,7 @@ SELECT pg_temp.extension_fingerprint() = :'upgraded_040' AS upgrade_from_040_mat
 SELECT pg_temp.extension_fingerprint() = :'upgraded_050' AS upgrade_from_050_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_060' AS upgrade_from_060_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_070' AS upgrade_from_070_matches_fresh_install;
+SELECT pg_temp.extension_fingerprint() = :'upgraded_080' AS upgrade_from_080_matches_fresh_install;
 
 \c image_search_regress
 SET client_min_messages = warning;
@@ -203,4 +227,5 @@ DROP DATABASE image_search_upgrade_040;
 DROP DATABASE image_search_upgrade_050;
 DROP DATABASE image_search_upgrade_060;
 DROP DATABASE image_search_upgrade_070;
+DROP DATABASE image_search_upgrade_080;
 DROP DATABASE image_search_upgrade_new;

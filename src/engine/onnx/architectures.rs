@@ -19,6 +19,18 @@ pub enum Readout {
     Projection,
 }
 
+impl Readout {
+    pub const NAMES: &'static str = "features, projection";
+
+    pub fn parse(name: &str) -> Option<Readout> {
+        match name {
+            "features" => Some(Readout::Features),
+            "projection" => Some(Readout::Projection),
+            _ => None,
+        }
+    }
+}
+
 /// The four encoder graphs of one readout.
 pub struct EncoderGraphs {
     pub plain: &'static [u8],
