@@ -46,5 +46,6 @@ test/ann_crash.sh
 test/ann_replica.sh
 test/ann_reuse.sh
 test/ann_corruption.sh
+test/ann_cursor_vacuum.sh
 test/readme_test.sh
 test/citus.sh

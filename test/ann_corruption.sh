@@ -86,6 +86,11 @@ damage "data page without its special space" $((2 * 8192 + 16)) "0020" "block 2 
 # The first line pointer of block 3 (4 bytes at offset 24: lp_off in bits 0-14, lp_flags
 # in 15-16, lp_len in 17-31) made a normal item of 8 bytes at offset 8000.
 damage "item of the wrong size" $((3 * 8192 + 24)) "409f1000" "item 1 of data page 3 has 8 bytes"
+# Block 3's pd_lower (offset 12 of the page header) inside the header: the line pointers a
+# reader walks would start in it. (A pd_lower past pd_upper never reaches the index from
+# disk: Postgres refuses such a page on read, "invalid page in block", XX001; the index
+# checks it too, for a page damaged in memory, see page_checks.rs's unit tests.)
+damage "data page with pd_lower inside the header" $((3 * 8192 + 12)) "1000" "data page 3 has pd_lower 16,"
 
 # Format 2.
 q -c "ALTER INDEX t_ann SET (quantizer = 'sq8')" -c "REINDEX INDEX t_ann"
@@ -123,6 +128,14 @@ damage "sq8: vector page linked to itself" $(((VEC + 1) * 8192 - 8)) "$(printf '
 damage "sq8: code item pointing at a code page" $((ROW_ITEM + 8)) "$(printf '%02x000000' "$CODE")" \
   "a code item points at block $CODE, which is not a vector page" search
 damage "sq8: code item of the wrong size" $((CODE * 8192 + 24)) "409f1000" "item 1 of code page $CODE has 8 bytes"
+damage "sq8: code page with pd_lower inside the header" $((CODE * 8192 + 12)) "0800" \
+  "code page $CODE has pd_lower 8, pd_upper"
+damage "sq8: vector page with pd_lower inside the header" $((VEC * 8192 + 12)) "1000" \
+  "vector page $VEC has pd_lower 16, pd_upper" vacuum
+# The vector page's first line pointer made an in-use (LP_NORMAL) item of 0 bytes at
+# offset 8000: only an unused line pointer may have no item.
+damage "sq8: in-use vector item of 0 bytes" $((VEC * 8192 + 24)) "409f0000" \
+  "item 1 of vector page $VEC has 0 bytes" vacuum
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -17,8 +17,17 @@
 //! spends ~0.22 ms per 1,000 rows. The pages are priced as any scan's (seq_page_cost),
 //! and repeated scans (the inner side of a nested loop) share their cached pages as
 //! genericcostestimate assumes for other indexes (index_pages_fetched).
+//!
+//! Format 2 (sq8) reads less than every page of a probed list: its code pages (~55 rows a
+//! page at 128-d, against ~15 vector items) and the vector items of the ~100 rows it
+//! re-ranks, at most a page each (`ListPages`). Those vector pages are priced as the
+//! others, at seq_page_cost: the model prices a warm cache's pages as the exact scan's,
+//! and 100 random_page_cost reads (400 units) would price the sq8 scan above format 1's,
+//! which reads 3.7 times the pages and measures twice as slow (BENCHMARKS.md, "sq8 in ann").
 use super::options;
 use super::pages;
+use super::rerank::FIRST_RERANK;
+use super::sq8_pages;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -53,7 +62,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     let lists = (meta.lists as f64).max(1.0);
     let fraction = (options::probes() as f64 / lists).min(1.0);
     let tuples = (*info).tuples.max(1.0);
-    let data_pages = ((*info).pages as f64 - 1.0 - meta.directory_pages as f64).max(1.0);
+    let data_pages = ((*info).pages as f64 - meta.first_data_block() as f64).max(1.0);
     let mut spc_random = 0.0;
     let mut spc_seq = 0.0;
     pg_sys::get_tablespace_page_costs((*info).reltablespace, &mut spc_random, &mut spc_seq);
@@ -69,13 +78,64 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         }
     };
 
-    let fixed = pages_per_scan(1.0 + meta.directory_pages as f64) * spc_random + lists * pg_sys::cpu_operator_cost;
-    let first_batch = pages_per_scan(fraction * data_pages) * spc_seq + fraction * tuples * cpu_per_candidate;
-    let rest = pages_per_scan((1.0 - fraction) * data_pages) * spc_seq + (1.0 - fraction) * tuples * cpu_per_candidate;
+    let fixed = pages_per_scan(1.0 + meta.directory_pages as f64 + meta.quantizer_pages as f64) * spc_random
+        + lists * pg_sys::cpu_operator_cost;
+    let (first_batch, rest) = if meta.sq8() {
+        // Format 2 reads the probed lists' code pages, then the vector items of the best
+        // FIRST_RERANK rows (each on at most one page); later rows re-rank more, and the
+        // whole index read (widening to every list) re-ranks every row.
+        let list_pages = ListPages::sq8(meta.dim(), tuples, data_pages);
+        let reranked = (FIRST_RERANK as f64).min(fraction * tuples).min(list_pages.vectors);
+        let first = pages_per_scan(fraction * list_pages.codes + reranked) * spc_seq
+            + (fraction * tuples + reranked) * cpu_per_candidate;
+        let rest = pages_per_scan((1.0 - fraction) * list_pages.codes + list_pages.vectors - reranked) * spc_seq
+            + ((1.0 - fraction) * tuples + tuples - reranked) * cpu_per_candidate;
+        (first, rest)
+    } else {
+        let first = pages_per_scan(fraction * data_pages) * spc_seq + fraction * tuples * cpu_per_candidate;
+        let rest =
+            pages_per_scan((1.0 - fraction) * data_pages) * spc_seq + (1.0 - fraction) * tuples * cpu_per_candidate;
+        (first, rest)
+    };
 
     *startup_cost = fixed + first_batch;
     *total_cost = *startup_cost + rest;
     *selectivity = costs.indexSelectivity;
     *correlation = 0.0;
     *index_pages = (*info).pages as f64;
+}
+
+/// How a format-2 index's list pages split into code pages and vector pages.
+#[derive(Debug, PartialEq)]
+struct ListPages {
+    codes: f64,
+    vectors: f64,
+}
+
+impl ListPages {
+    /// From the dimension, the row count and the index's list pages (code and vector pages
+    /// together): the code pages the rows fill (at most all of them), the rest vectors.
+    fn sq8(dim: usize, tuples: f64, list_pages: f64) -> ListPages {
+        let per_page = |item: usize| {
+            let usable = pages::BLCKSZ - pages::PAGE_HEADER - std::mem::size_of::<pages::DataSpecial>();
+            (usable / (item.div_ceil(8) * 8 + 4)).max(1) as f64
+        };
+        let codes = (tuples / per_page(sq8_pages::code_item_size(dim))).ceil().clamp(1.0, list_pages);
+        ListPages { codes, vectors: (list_pages - codes).max(1.0) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_pages_hold_55_rows_at_128_dimensions() {
+        // 1M rows: 18,182 code pages of 55 rows, 66,667 vector pages of 15.
+        let p = ListPages::sq8(128, 1e6, 84_849.0);
+        assert_eq!(p.codes, (1e6f64 / 55.0).ceil());
+        assert_eq!(p.vectors, 84_849.0 - p.codes);
+        // A tiny index: at least one page of each.
+        assert_eq!(ListPages::sq8(16, 3.0, 2.0), ListPages { codes: 1.0, vectors: 1.0 });
+    }
 }

@@ -5,7 +5,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::mem::size_of;
 
-pub use super::page_checks::{checked_data_page, checked_head, checked_head_below, corrupted};
+pub use super::page_checks::{checked_data_page, checked_head, checked_head_below, checked_item, corrupted};
 
 pub const MAGIC: u32 = 0x414E_4E31; // "ANN1"
 /// Format 1: exact vectors only (`quantizer = 'none'`).
@@ -411,7 +411,7 @@ pub unsafe fn read_directory_chains(index: pg_sys::Relation, meta: &Meta) -> (Ve
         let buf = read_buffer(index, block, pg_sys::BUFFER_LOCK_SHARE);
         let page = page_of(buf);
         for off in 1..=max_offset(page) {
-            let bytes = item(page, off);
+            let bytes = checked_item(index, "directory page", block, page, off);
             let expected = directory_item_size(meta.dim(), meta.chains());
             if bytes.len() != expected {
                 corrupted(

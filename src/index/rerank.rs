@@ -138,6 +138,9 @@ pub unsafe fn rerank(
             if let Some((_, buf)) = current.take() {
                 pg_sys::UnlockReleaseBuffer(buf);
             }
+            // Once per vector page, with no page locked (a lock holds interrupts off): a
+            // re-rank of 400, 800, ... rows for a filtered query stops promptly when cancelled.
+            pgrx::check_for_interrupts!();
             if c.at.block >= blocks {
                 blocks = pages::number_of_blocks(index); // a vector page added since
             }

@@ -99,7 +99,11 @@ pub unsafe fn read_quantizer(index: pg_sys::Relation, meta: &Meta) -> Sq8 {
         let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_SHARE);
         let page = pages::page_of(buf);
         let want = (2 * dim - floats.len()).min(FLOATS_PER_PAGE);
-        let bytes = if pages::max_offset(page) == 1 { pages::item(page, 1) } else { &[][..] };
+        let bytes = if pages::max_offset(page) == 1 {
+            pages::checked_item(index, "quantizer page", block, page, 1)
+        } else {
+            &[][..]
+        };
         if bytes.len() != 4 * want {
             let n = bytes.len();
             pg_sys::UnlockReleaseBuffer(buf);
@@ -148,7 +152,7 @@ pub unsafe fn vector_on_page<'a>(
     let bytes = pages::item(page, at.off);
     let size = Chain::Vectors.item_size(meta.dim());
     let start = (*id).lp_off() as usize;
-    if bytes.len() != size || start + size > pages::BLCKSZ {
+    if bytes.len() != size || start < pages::PAGE_HEADER || start + size > pages::BLCKSZ {
         pages::corrupted(index, format!("item {} of vector page {} has {} bytes", at.off, at.block, bytes.len()));
     }
     let stored = pages::item_tid(bytes);
@@ -166,12 +170,17 @@ pub unsafe fn vector_on_page<'a>(
 pub unsafe fn check_vector_page(index: pg_sys::Relation, block: pg_sys::BlockNumber, page: pg_sys::Page) {
     let header = page as *const pg_sys::PageHeaderData;
     let special_size = pages::BLCKSZ.saturating_sub((*header).pd_special as usize);
+    let pointers = super::page_checks::PagePointers::of(page);
     let ok = (*header).pd_upper != 0
         && special_size == std::mem::size_of::<pages::DataSpecial>()
         && std::ptr::read_unaligned(pg_sys::PageGetSpecialPointer(page) as *const pages::DataSpecial).kind
             == Chain::Vectors.kind();
     if !ok {
         pages::corrupted(index, format!("a code item points at block {block}, which is not a vector page"));
+    }
+    // The re-rank reads line pointers up to pd_lower.
+    if let Some(problem) = pointers.problem(Chain::Vectors.page_name(), block) {
+        pages::corrupted(index, problem);
     }
 }
 
