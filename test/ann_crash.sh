@@ -15,7 +15,9 @@
 #    there; an index scan reading all lists (ann_probes = lists) returns every non-NULL row
 #    once; its top-50 for several queries equals the exact scan's; each sampled row is
 #    found as top-1 with ann_probes = 1 (it sits in its nearest centroid's list); after
-#    REINDEX the same answers; VACUUM and inserts still work.
+#    REINDEX the same answers; VACUUM and inserts still work. An UNLOGGED table u with its
+#    own index comes back empty; its index (the init fork) takes new rows and answers as
+#    the exact scan, before and after REINDEX.
 # Prints PASS/FAIL lines; exits non-zero if any check fails.
 set -euo pipefail
 # ANN_QUANTIZER=none|sq8: the index's page format (default: the option's default, sq8).
@@ -51,6 +53,10 @@ INSERT INTO t (e) SELECT $VEC FROM generate_series(1, $N0) g;
 CREATE INDEX t_ann ON t USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS$QUANTIZER_OPTION);
 CREATE TABLE wrong (qid bigint, top bigint);
 ANALYZE t;
+-- An UNLOGGED table: a crash empties it, and its index restarts from the init fork.
+CREATE UNLOGGED TABLE u (id bigserial PRIMARY KEY, e image_search.embedding(32));
+INSERT INTO u (e) SELECT $VEC FROM generate_series(1, 2000) g;
+CREATE INDEX u_ann ON u USING ann (e image_search.embedding_cosine_ops) WITH (lists = $LISTS$QUANTIZER_OPTION);
 SQL
 plan=$(q -c "EXPLAIN (COSTS OFF) SELECT id FROM t ORDER BY e OPERATOR(image_search.<=>) (SELECT e FROM t WHERE id = 7) LIMIT 1")
 check "the planner uses t_ann for ORDER BY e <=> (a row's vector) LIMIT 1" grep -q "Index Scan using t_ann" <<<"$plan"
@@ -182,6 +188,30 @@ own_list="SELECT count(*) FILTER (WHERE top IS DISTINCT FROM id) || ' of ' || co
 misplaced=$(PGOPTIONS="-c enable_seqscan=off -c image_search.ann_probes=1" q -c "$own_list") || misplaced="ERROR"
 check "ann_probes = 1: each of 300 rows (most inserted before the crash) is its own top-1 ($misplaced not)" \
   test "${misplaced%% *}" = 0
+
+# The UNLOGGED table: empty after the crash; its index (the init fork: one list, no
+# codes) takes new rows and answers as the exact scan does, before and after REINDEX.
+u_all() {
+  PGOPTIONS="-c enable_seqscan=off -c enable_bitmapscan=off -c image_search.ann_probes=$LISTS" q -c "
+    SELECT count(*) || ' ' || count(DISTINCT id) FROM (
+      SELECT id FROM u ORDER BY e OPERATOR(image_search.<=>) '[$(seq -s, 1 32)]' LIMIT 100000000) s"
+}
+u_top() {  # top-20 ids and distances for one query vector
+  PGOPTIONS="$1" q -c "SELECT string_agg(id || ':' || round(d::numeric, 6), ' ' ORDER BY d, id) FROM (
+    SELECT id, e OPERATOR(image_search.<=>) '[$(seq -s, 1 32)]' AS d FROM u
+     ORDER BY e OPERATOR(image_search.<=>) '[$(seq -s, 1 32)]' LIMIT 20) s"
+}
+check "UNLOGGED table: empty after the crash, and so is its index" \
+  test "$(q -c "SELECT count(*) FROM u") $(u_all)" = "0 0 0"
+q -c "INSERT INTO u (e) SELECT $VEC FROM generate_series(1, 400) g" >/dev/null
+check "UNLOGGED table: 400 new rows, each returned once by an index scan" test "$(u_all)" = "400 400"
+u_exact=$(u_top "$EXACT") || u_exact=ERROR
+u_index=$(u_top "$INDEX_ALL") || u_index=ERROR
+check "UNLOGGED table: the index's top-20 = the exact scan's (20 rows)" \
+  test "$u_index" = "$u_exact" -a "$(wc -w <<<"$u_exact")" = 20
+q -c "REINDEX INDEX u_ann" >/dev/null
+u_index=$(u_top "$INDEX_ALL") || u_index=ERROR
+check "UNLOGGED table: after REINDEX, the same top-20" test "$u_index" = "$u_exact"
 
 echo "== REINDEX"
 q -c "REINDEX INDEX t_ann" || true
