@@ -512,7 +512,7 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
 
 def projection_forward(g, h, t, arch):
     """The projection head on h [N, D] without its training-only pieces: the embedding of a
-    model read out at the projection (models built with labels; models/STUDY.md, session 9).
+    model read out at the projection (by default colour and labelled builds; models/STUDY.md, session 9).
     Each dense layer runs as a 1x1 convolution, not Gemm: ONNX Runtime convolves image by
     image, so an image embeds to the same bits whatever batch it is in (Gemm with one row
     takes another kernel), and convert stores exactly what embed_image returns."""
@@ -687,7 +687,7 @@ def manifest(arch=DEFAULT_ARCH, name=ARCH_NAME):
             "outputs": [["embedding", ["N", arch["head"][-1]]]],
             "note": "z = head(h) in place of h (1x1 convolutions, so an image embeds to the same bits in any "
                     "batch); `params` is every parameter in the train step's layout. build_model uses these for "
-                    "models trained with label_col (models/STUDY.md, session 9)",
+                    "readout => 'projection', by default colour and labelled builds (models/STUDY.md, session 9)",
         },
         "optimizer": {"type": "AdamW", "beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "eps": ADAM_EPS,
                       "weight_decay_applies_to": "conv and dense weights only (not norm gains, norm biases, dense biases); see layers[].weight_decay",

@@ -13,9 +13,10 @@ pub enum Readout {
     /// for self-supervised builds.
     #[default]
     Features,
-    /// The projection head's output z, the space the loss compares in: better when
-    /// training pulls same-label images together (`label_col`; clothes +0.013 to
-    /// +0.022, digits level to +0.008: models/STUDY.md, session 9).
+    /// The projection head's output z, the space the loss compares in: better where the
+    /// search asks what training asked: colour near-duplicates (the augmentations are the
+    /// edits; 0.843 -> 0.919) and same-label images (`label_col`; clothes +0.013 to
+    /// +0.022, digits level to +0.008): models/STUDY.md, session 9.
     Projection,
 }
 
