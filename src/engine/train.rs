@@ -97,6 +97,16 @@ pub fn learning_rate_at(config: &TrainConfig, step: u64, planned: u64) -> f32 {
     }
 }
 
+/// ONNX Runtime threads for the train step when `threads` may run at once: one
+/// fewer, because `Trainer::run_batches` augments the next batch on a thread of its
+/// own meanwhile. A step's threads meet at every operator, so with as many spinning
+/// step threads as cores the augmentation thread preempts one of them and the rest
+/// wait: on 2 cores that measured 10-45 % slower than one step thread (BENCHMARKS,
+/// "Train-step threads").
+pub fn step_threads(threads: usize) -> usize {
+    threads.saturating_sub(1).max(1)
+}
+
 /// Train steps in one epoch of `images` images: a last batch of one image is dropped.
 pub fn steps_per_epoch(images: usize, batch_size: usize) -> u64 {
     (images / batch_size + usize::from(images % batch_size >= 2)) as u64
@@ -587,6 +597,14 @@ mod tests {
             n as f64 / median,
             times.len()
         );
+    }
+
+    #[test]
+    fn the_train_step_leaves_a_thread_for_augmentation() {
+        assert_eq!(step_threads(1), 1);
+        assert_eq!(step_threads(2), 1);
+        assert_eq!(step_threads(8), 7);
+        assert_eq!(step_threads(0), 1);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `image_search.onnxruntime_library`, with `$libdir` expanded as for `LOAD`) and
 //! how many threads a session may use (`image_search.threads`).
 use crate::engine::onnx::runtime::{self, Threads};
+use crate::engine::train;
 use crate::error::Error;
 use crate::settings;
 use ort::session::Session;
@@ -24,10 +25,15 @@ fn pkglib_dir() -> String {
     }
 }
 
-/// A session for a serialised ONNX model with the configured library and threads.
+/// A session for a serialised ONNX model with the configured library and threads
+/// (a training session leaves one of them to the augmentation thread).
 pub fn session(model: &[u8], threads: Threads) -> Result<Session, Error> {
     let env = runtime::environment(&library_path()).map_err(Error::Runtime)?;
-    runtime::session(&env, model, settings::threads(), threads).map_err(Error::Runtime)
+    let intra_threads = match threads {
+        Threads::Spin => train::step_threads(settings::threads()),
+        Threads::Sleep => settings::threads(),
+    };
+    runtime::session(&env, model, intra_threads, threads).map_err(Error::Runtime)
 }
 
 /// ONNX Runtime's build description; loads the library if this backend has not yet.
