@@ -147,6 +147,14 @@ SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids, min(grp) AS min_grp
   FROM (SELECT id, grp FROM ann_items WHERE grp = 3 ORDER BY e <=> ann_query(1) LIMIT 10) t;
 SELECT count(*) AS rows FROM (SELECT id FROM ann_items WHERE id IN (5, 1005, 2005, 3995) ORDER BY e <=> ann_query(1) LIMIT 10) t;
 RESET image_search.ann_probes;
+-- For a filter that keeps few rows, a partial index over just those rows (README): a query
+-- with the index's predicate uses it, and its answer is the exact scan's.
+CREATE INDEX ann_items_grp3 ON ann_items USING ann (e embedding_cosine_ops) WITH (lists = 4) WHERE grp = 3;
+EXPLAIN (COSTS OFF) SELECT id FROM ann_items WHERE grp = 3 ORDER BY e <=> ann_query(1) LIMIT 10;
+SELECT (SELECT array_agg(id) FROM (SELECT id FROM ann_items WHERE grp = 3 ORDER BY e <=> ann_query(1) LIMIT 10) t)
+     = (SELECT array_agg(id) FROM (SELECT id FROM ann_items WHERE grp = 3 ORDER BY (e <=> ann_query(1)) + 0 LIMIT 10) t)
+       AS partial_index_answers_as_exact;
+DROP INDEX ann_items_grp3;
 -- Different dimensions: the same error as the operator's.
 SELECT id FROM ann_items ORDER BY e <=> '[1,2,3]' LIMIT 1;
 
