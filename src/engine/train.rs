@@ -401,8 +401,7 @@ pub fn train(
     let per_epoch = steps_per_epoch(images.image_count(), config.batch_size);
     let mut epoch_count = config.max_epochs;
     trainer.planned_steps = per_epoch * epoch_count as u64;
-    let mut epochs = Vec::new();
-    let mut first_epoch_end = None;
+    let mut epochs: Vec<EpochStats> = Vec::new();
     for epoch in 1..=config.max_epochs {
         if epoch > epoch_count {
             break;
@@ -417,7 +416,7 @@ pub fn train(
         })?;
         let stats = trainer.epoch_stats(epoch, progress, epoch_start);
         if let Some(budget) = config.max_seconds {
-            let first_end = *first_epoch_end.get_or_insert(stats.seconds);
+            let first_end = epochs.first().map_or(stats.seconds, |first| first.seconds);
             epoch_count = epochs_within(budget, first_end, stats.seconds, epoch, config.max_epochs);
             trainer.planned_steps = per_epoch * epoch_count as u64;
         }
