@@ -46,8 +46,7 @@ unsafe fn nearest_list(index: pg_sys::Relation, meta: &pages::Meta, metric: Metr
 unsafe fn newest_page(index: pg_sys::Relation, meta: &pages::Meta, chain: Chain, list: usize) -> pg_sys::BlockNumber {
     let (block, off) = pages::directory_slot(meta, list);
     let buf = pages::read_buffer(index, block, pg_sys::BUFFER_LOCK_SHARE);
-    let last = pages::list_head(pages::checked_item(index, "directory page", block, pages::page_of(buf), off), chain)
-        .last_block;
+    let last = pages::checked_list_head(index, buf, off, chain).last_block;
     pg_sys::UnlockReleaseBuffer(buf);
     pages::checked_head(index, meta, list, last)
 }
@@ -85,11 +84,7 @@ pub unsafe fn insert_into_list(
     // Full (or the list has no page yet): under the directory page's exclusive lock, either
     // someone else already linked a new page (use it) or link one ourselves.
     let dir_buf = pages::read_buffer(index, dir_block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    let last = pages::list_head(
-        pages::checked_item(index, "directory page", dir_block, pages::page_of(dir_buf), dir_off),
-        chain,
-    )
-    .last_block;
+    let last = pages::checked_list_head(index, dir_buf, dir_off, chain).last_block;
     let last = pages::checked_head(index, meta, list, last);
     if last != seen {
         if let Some(off) = try_add(index, meta, chain, last, item) {

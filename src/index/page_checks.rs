@@ -1,7 +1,8 @@
 //! The page checks every phase runs on what it reads (corruption must be an ERROR naming
 //! the index, never a crash, a wrong answer or a scan that never ends), and the ERROR.
 use super::pages::{
-    max_offset, number_of_blocks, relation_name, Chain, DataSpecial, Meta, BLCKSZ, INVALID_BLOCK, PAGE_HEADER,
+    list_head, max_offset, number_of_blocks, relation_name, Chain, DataSpecial, ListHead, Meta, BLCKSZ, INVALID_BLOCK,
+    PAGE_HEADER,
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -50,6 +51,15 @@ impl PagePointers {
         }
     }
 
+    /// Bytes of special space; 0 for a new (all-zero) page.
+    pub fn special_size(self) -> usize {
+        if self.upper == 0 {
+            0
+        } else {
+            BLCKSZ.saturating_sub(self.special)
+        }
+    }
+
     /// What is wrong with them: the line pointers (which every reader walks up to
     /// `pd_lower`) must lie after the header and before the items, the items before the
     /// special space, all inside the page (as PageAddItem requires; it PANICs otherwise).
@@ -83,7 +93,7 @@ pub fn data_page_problem(
     dim: usize,
 ) -> Option<String> {
     let name = chain.page_name();
-    let special_size = if pointers.upper == 0 { 0 } else { BLCKSZ.saturating_sub(pointers.special) }; // 0: a new (all-zero) page
+    let special_size = pointers.special_size();
     if special_size != size_of::<DataSpecial>() || kind != chain.kind() {
         return Some(format!("block {block} is not a {name} (special space of {special_size} bytes, kind {kind})"));
     }
@@ -122,7 +132,7 @@ pub unsafe fn checked_data_page(
     page: pg_sys::Page,
 ) -> pg_sys::BlockNumber {
     let pointers = PagePointers::of(page);
-    let special = if pointers.upper != 0 && BLCKSZ.saturating_sub(pointers.special) == size_of::<DataSpecial>() {
+    let special = if pointers.special_size() == size_of::<DataSpecial>() {
         std::ptr::read_unaligned(pg_sys::PageGetSpecialPointer(page) as *const DataSpecial)
     } else {
         DataSpecial { prev_block: INVALID_BLOCK, kind: u32::MAX }
@@ -162,6 +172,18 @@ pub unsafe fn checked_item<'a>(
         corrupted(index, format!("item {off} of {name} {block} lies at bytes {start}..{} of the page", start + len));
     }
     super::pages::item(page, off)
+}
+
+/// The head of `chain` in directory item `off` of the locked directory page in `buf`,
+/// the page and item checked (`checked_item`).
+pub unsafe fn checked_list_head(
+    index: pg_sys::Relation,
+    buf: pg_sys::Buffer,
+    off: pg_sys::OffsetNumber,
+    chain: Chain,
+) -> ListHead {
+    let block = pg_sys::BufferGetBlockNumber(buf);
+    list_head(checked_item(index, "directory page", block, super::pages::page_of(buf), off), chain)
 }
 
 /// A list's newest page from the directory, checked to be a data page of the index.

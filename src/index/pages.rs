@@ -5,7 +5,9 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::mem::size_of;
 
-pub use super::page_checks::{checked_data_page, checked_head, checked_head_below, checked_item, corrupted};
+pub use super::page_checks::{
+    checked_data_page, checked_head, checked_head_below, checked_item, checked_list_head, corrupted,
+};
 
 pub const MAGIC: u32 = 0x414E_4E31; // "ANN1"
 /// Format 1: exact vectors only (`quantizer = 'none'`).

@@ -89,11 +89,7 @@ pub unsafe fn add_to_free_pages(
     dir_off: pg_sys::OffsetNumber,
     item: &[u8],
 ) -> Option<(pg_sys::BlockNumber, pg_sys::OffsetNumber)> {
-    let dir_block = pg_sys::BufferGetBlockNumber(dir_buf);
-    let head = pages::list_head(
-        pages::checked_item(index, "directory page", dir_block, pages::page_of(dir_buf), dir_off),
-        chain,
-    );
+    let head = pages::checked_list_head(index, dir_buf, dir_off, chain);
     let start = free_block(meta, head)?;
     let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let mut block = start;
@@ -140,11 +136,7 @@ pub unsafe fn record_free_pages(
             .enumerate()
             .filter_map(|(i, found)| {
                 let (_, off) = pages::directory_slot(meta, first_list + i);
-                let now = pages::list_head(
-                    pages::checked_item(index, "directory page", dir_block, pages::page_of(buf), off),
-                    chain,
-                )
-                .free_block;
+                let now = pages::checked_list_head(index, buf, off, chain).free_block;
                 let want = found.unwrap_or(pages::INVALID_BLOCK);
                 (now != want).then_some((off, want))
             })
