@@ -4,12 +4,14 @@
 # and recall@10 against the exact scan (20 queries, rows of the table).
 # On the table benches/ann_index.sh leaves behind (items: id, e), its cluster running:
 #   benches/ann_index.sh && (start its cluster) && benches/ann_filtered.sh
-#   ANN_BENCH_DIR, ANN_BENCH_PORT as for ann_index.sh.
+#   ANN_BENCH_DIR, ANN_BENCH_PORT as for ann_index.sh; ANN_FILTERED_TAGS: the k of `tag < k`
+#   measured (default "1 10 100 300 1024"); ANN_FILTERED_REUSE=1 keeps the table f of an
+#   earlier run. Settings for the searches go in PGOPTIONS (e.g. -c image_search.ann_probes=20).
 # It copies the first million rows into f with tag = hashint4(id) & 1023 (uniform, not
 # related to the vectors) and an ann index with lists = 1000; `tag < k` keeps k/1024 of them.
 set -euo pipefail
 export PGHOST=${ANN_BENCH_DIR:-/tmp/image_search_bench_ann} PGPORT=${ANN_BENCH_PORT:-54391} PGUSER=postgres
-psql -X -q -At -d postgres -v ON_ERROR_STOP=1 <<'SQL'
+[ "${ANN_FILTERED_REUSE:-0}" = 1 ] || psql -X -q -At -d postgres -v ON_ERROR_STOP=1 <<'SQL'
 SET client_min_messages = warning;
 SET maintenance_work_mem = '1GB';
 DROP TABLE IF EXISTS f;
@@ -17,7 +19,7 @@ CREATE TABLE f AS SELECT id, e, (hashint4(id) & 1023) AS tag FROM items WHERE id
 CREATE INDEX f_ann ON f USING ann (e image_search.embedding_cosine_ops) WITH (lists = 1000);
 VACUUM ANALYZE f;
 SQL
-for k in 1 10 100 300 1024; do
+for k in ${ANN_FILTERED_TAGS:-1 10 100 300 1024}; do
 psql -X -At -q -d postgres <<SQL | grep -E "^tag|Scan using|Seq Scan on f"
 \pset format unaligned
 SELECT setseed(0.5);

@@ -4,10 +4,19 @@
 //! one, the work before the first row (startup) is: the meta page and directory (random
 //! reads), the distance to every centroid, reading the `ann_probes` nearest lists' pages
 //! (sequential-ish: each list's next page is pinned and prefetched ahead) and computing
-//! their candidates. Later rows are cheap until the probed lists run out; the rest of the
-//! index (widening) is the run cost. On a small table this startup exceeds a sequential
-//! scan plus top-N sort, so the planner keeps the exact scan; on a large one
-//! `ORDER BY ... LIMIT k` costs about the startup.
+//! their candidates. The rest of the index (widening) is the run cost. On a small table
+//! this startup exceeds a sequential scan plus top-N sort, so the planner keeps the exact
+//! scan; on a large one `ORDER BY ... LIMIT k` costs about the startup.
+//!
+//! The planner prices the first R of a path's rows as startup + R / rows of the run cost,
+//! as if the scan read the index at an even pace. Ours reads `WIDENING` × `ann_probes`
+//! lists for every list's worth of rows taken (`wants_more_lists`), so R rows read about
+//! `WIDENING` × `ann_probes` × R / rows of the index: the run cost is priced that many times
+//! over. Then a filter that keeps 0.1 % of a million rows prices `LIMIT 10` at ~40 % of the
+//! index, as the scan reads it, and one that keeps far fewer rows prices the index above
+//! the exact scan (which then gives the exact answer, faster with a B-tree on the filter's
+//! column). A query without LIMIT pays it in full, where the exact scan's sort is the
+//! better plan anyway.
 //!
 //! A candidate costs two operator evaluations: its distance, computed on the index page
 //! where it lies (no heap tuple is formed, unlike the exact scan's cpu_tuple_cost plus the
@@ -28,6 +37,7 @@ use super::options;
 use super::pages;
 use super::rerank::FIRST_RERANK;
 use super::sq8_pages;
+use crate::engine::ann::lists::WIDENING;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -98,8 +108,9 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         (first, rest)
     };
 
+    let widening = (WIDENING as f64 * options::probes() as f64).max(1.0);
     *startup_cost = fixed + first_batch;
-    *total_cost = *startup_cost + rest;
+    *total_cost = *startup_cost + rest * widening;
     *selectivity = costs.indexSelectivity;
     *correlation = 0.0;
     *index_pages = (*info).pages as f64;

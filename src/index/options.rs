@@ -69,7 +69,7 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"image_search.ann_probes",
         c"Lists an ann index scan reads first (more: better recall, slower).",
-        c"A scan that must return more rows (a WHERE filter rejected some) goes on to the next-nearest lists, up to all of them.",
+        c"A scan whose caller takes many rows (a WHERE filter rejects them) reads the next-nearest lists as it goes, 4 x ann_probes lists for every list's worth of rows taken, up to all of them.",
         &PROBES,
         1,
         MAX_LISTS,

@@ -8,9 +8,10 @@
 //! BENCHMARKS.md ("sq8 in ann") lose no recall@10 against re-ranking every probed row.
 //! A caller that wants more rows (LIMIT above ~100, or a WHERE filter rejected rows) gets
 //! the next best 200, then 400, ... of the batch's pool, each set in exact order (the
-//! order between sets is by codes: "relaxed", as between batches), and every row of the
-//! batch is returned before the scan widens to the next lists, so a filtered query still
-//! gets k rows when k match.
+//! order between sets is by codes: "relaxed", as between batches). Lists the scan reads
+//! later (`wants_more_lists`) add their rows to the same pool, which then selects from all
+//! rows not yet taken; once the pool is empty the scan reads the next lists, so a filtered
+//! query still gets k rows when k match.
 //!
 //! The vector items are read in page order (each page pinned and share-locked once for
 //! all of its candidates). A candidate whose vector item is unused or carries another TID
@@ -83,6 +84,13 @@ impl Pool {
                 self.rest.push(row);
             }
         }
+    }
+
+    /// After a batch was read into a pool whose heap was already taken: its heap holds only
+    /// the nearest of that batch, so it joins the rest and the next `take_nearest` selects
+    /// from every row not yet taken.
+    pub fn merge_heap_into_rest(&mut self) {
+        self.rest.extend(self.best.drain().map(|b| b.0));
     }
 
     /// The nearest rows not yet taken into `out`: the heap's the first time, then the `n`
