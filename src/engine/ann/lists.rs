@@ -473,6 +473,17 @@ mod tests {
         assert_eq!(next.pop(), Some((1.0, 2)));
     }
 
+    /// k-means with 40 lists over `rows` (L2), and each list's row numbers.
+    fn forty_lists(rows: &[f32], dim: usize) -> (Vec<f32>, Vec<Vec<usize>>) {
+        let lists = 40;
+        let centroids = kmeans(rows, dim, lists, Metric::L2, 5, &mut || {});
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); lists];
+        for (i, v) in rows.chunks_exact(dim).enumerate() {
+            members[nearest(Metric::L2, &centroids, dim, v).0].push(i);
+        }
+        (centroids, members)
+    }
+
     /// The whole search in plain Rust, as the index runs it: recall@10 on clustered data
     /// with a few probes, and widening returns every row exactly once.
     #[test]
@@ -480,12 +491,7 @@ mod tests {
         let dim = 16;
         let (_, rows) = super::super::kmeans::tests::clustered(40, 50, dim, 11);
         let n = rows.len() / dim;
-        let lists = 40;
-        let centroids = kmeans(&rows, dim, lists, Metric::L2, 5, &mut || {});
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); lists];
-        for (i, v) in rows.chunks_exact(dim).enumerate() {
-            members[nearest(Metric::L2, &centroids, dim, v).0].push(i);
-        }
+        let (centroids, members) = forty_lists(&rows, dim);
         let mut hits = 0;
         let queries = 20;
         for q in 0..queries {
@@ -543,12 +549,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let rows: Vec<f32> = (0..4000 * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
         let n = rows.len() / dim;
-        let lists = 40;
-        let centroids = kmeans(&rows, dim, lists, Metric::L2, 5, &mut || {});
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); lists];
-        for (i, v) in rows.chunks_exact(dim).enumerate() {
-            members[nearest(Metric::L2, &centroids, dim, v).0].push(i);
-        }
+        let (centroids, members) = forty_lists(&rows, dim);
         let matches = |i: usize| i % 50 == 7;
         let probes = 3;
         let recall = |early: bool| {
