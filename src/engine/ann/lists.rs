@@ -107,10 +107,10 @@ pub const WIDENING: u64 = 4;
 /// the caller took 1/(`WIDENING` × `probes`) of the rows read, the scan reads the next
 /// `probes` lists and merges their rows with those not yet returned: `WIDENING` × `probes`
 /// lists for every list's worth of rows taken. Widening only when the lists read ran dry
-/// (before 0.10.0) returned every row of the nearest lists before any row of the next,
-/// and found 4 of the true 10 nearest rows for a filter that keeps 0.1 % of a million
-/// rows; `WIDENING` 1, 2, 4 and 8 found 7, 8.3, 9.4 and 9.9 of them at 1.9, 2.4, 3.5 and
-/// 4.7 times the time (BENCHMARKS.md, "Filtered searches").
+/// (before session 11) returned every row of the nearest lists before any row of the
+/// next, and found 3.3 of the true 10 nearest rows for a filter that keeps 0.1 % of a
+/// million rows; `WIDENING` 1, 2, 4 and 8 found 7.2, 8.6, 9.5 and 9.9 of them at 2.1, 2.6,
+/// 4.0 and 5.8 times the time (BENCHMARKS.md, "Filtered searches, widening ...").
 pub fn wants_more_lists(returned: u64, read: u64, probes: usize) -> bool {
     returned.saturating_mul(probes as u64).saturating_mul(WIDENING) >= read
 }
