@@ -108,7 +108,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         (first, rest)
     };
 
-    let widening = (WIDENING as f64 * options::probes() as f64).max(1.0);
+    let widening = WIDENING as f64 * options::probes() as f64;
     *startup_cost = fixed + first_batch;
     *total_cost = *startup_cost + rest * widening;
     *selectivity = costs.indexSelectivity;

@@ -137,9 +137,10 @@ pub struct Candidates<T> {
     pool: Vec<Entry<T>>,
     pushed: u64,
     /// every row not yet returned, once the caller took more than the first READY rows or
-    /// more lists were read (`go_deep`); then `best`, `rest`, `ready` and `pool` are empty
+    /// more lists were read (`go_deep`); while it holds rows, `best`, `rest`, `ready` and
+    /// `pool` are empty (and once it is empty again, so are they: the next batch starts
+    /// afresh)
     deep: BinaryHeap<Reverse<Entry<T>>>,
-    deep_mode: bool,
 }
 
 /// Rows made ready by the first `finish`.
@@ -196,7 +197,6 @@ impl<T: Copy> Candidates<T> {
             pool: Vec::new(),
             pushed: 0,
             deep: BinaryHeap::new(),
-            deep_mode: false,
         }
     }
 
@@ -209,7 +209,7 @@ impl<T: Copy> Candidates<T> {
     pub fn push(&mut self, d: f64, item: T) {
         let entry = Entry { key: order_key(d), seq: self.pushed, distance: d, item };
         self.pushed += 1;
-        if self.deep_mode {
+        if !self.deep.is_empty() {
             self.deep.push(Reverse(entry));
         } else {
             self.offer(entry);
@@ -233,7 +233,7 @@ impl<T: Copy> Candidates<T> {
     /// Makes what was pushed since the last `finish` poppable, merged with what earlier
     /// batches left unreturned.
     pub fn finish(&mut self) {
-        if self.deep_mode {
+        if !self.deep.is_empty() {
             return; // pushed into the heap already
         }
         if !self.ready.is_empty() || !self.pool.is_empty() {
@@ -277,7 +277,6 @@ impl<T: Copy> Candidates<T> {
         rows.extend(self.best.drain().map(Reverse));
         rows.extend(self.rest.drain(..).map(Reverse));
         self.deep = BinaryHeap::from(rows); // O(n)
-        self.deep_mode = true;
     }
 
     /// The allocations, emptied, for the next scan's `with_spare` (see there).
@@ -305,7 +304,6 @@ impl<T: Copy> Candidates<T> {
         self.pool.clear();
         self.pushed = 0;
         self.deep.clear();
-        self.deep_mode = false;
     }
 }
 
