@@ -15,6 +15,8 @@ train as models/supcon_study.py does: `--mode supcon` with the training labels (
     python models/readout_study.py --set clothes --seeds 0 --mode simclr
     python models/readout_study.py --set clothes --seeds 0 777 --cfg '{"batch_size": 64}'
     python models/readout_study.py --set colour --seeds 0 1
+With labels the rows also score z beside the descriptor fitted as a labelled build fits it
+("z+0.5d within labels": whitened within labels, session 12).
 """
 import argparse
 import json
@@ -46,6 +48,10 @@ def grayscale(a):
     pca = GD.fit_pca(features)
     mean, projection = pca[:GD.FEATURES], pca[GD.FEATURES:].reshape(GD.FEATURES, GD.DIMS)
     d = Q.unit_rows((GD.reference(xpool) - mean) @ projection)
+    # The descriptor as a labelled build fits it (session 12): whitened within labels.
+    within = GD.fit_pca_within_labels(features, ytr)
+    d_within = Q.unit_rows((GD.reference(xpool) - within[:GD.FEATURES])
+                           @ within[GD.FEATURES:].reshape(GD.FEATURES, GD.DIMS))
     for seed in a.seeds:
         tr = SS.Trainer(in_ch=1)
         t0 = time.perf_counter()
@@ -58,6 +64,8 @@ def grayscale(a):
         for name, e in readouts.items():
             for weight in (0.3, 0.5, 0.7, 1.0):
                 scores[f"{name}+{weight}d"] = np.hstack([Q.unit_rows(e), weight * d])
+        if a.mode == "supcon":
+            scores["z+0.5d within labels"] = np.hstack([Q.unit_rows(z), 0.5 * d_within])
         scores["h+z+0.5d"] = np.hstack([Q.unit_rows(h), Q.unit_rows(z), 0.5 * d])
         yield seed, seconds, {k: Q.precision_at_k(e, ypool) for k, e in scores.items()}
 

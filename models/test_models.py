@@ -518,3 +518,26 @@ def test_projection_encoders_read_out_the_projection_head(arch, c):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=kind)
         one = s.run(None, dict(feed, images=x[3:4]))[0]
         assert (one[0] == got[3]).all(), f"{kind}: an image alone embeds to other bits than in a batch"
+
+
+def test_the_descriptor_fitted_within_labels_weighs_down_what_a_label_varies_in():
+    """fit_pca_within_labels (the numpy reference of a labelled build's fit): features that
+    vary 20 times more than the labels' distance, and say nothing about the label, no longer
+    decide the nearest neighbour."""
+    rng = np.random.RandomState(7)
+    n = 200
+    labels = np.arange(n) % 2
+    f = np.full((n, D.FEATURES), 0.25) + rng.uniform(-0.01, 0.01, (n, D.FEATURES))
+    f[:, 5:13] += rng.uniform(-10, 10, (n, 8))
+    f[:, 4] += np.where(labels == 1, 0.5, -0.5) + rng.uniform(-0.1, 0.1, n)
+
+    def nearest_has_the_label(pca):
+        z = (f - pca[:D.FEATURES]) @ pca[D.FEATURES:].reshape(D.FEATURES, D.DIMS)
+        z = z / np.linalg.norm(z, axis=1, keepdims=True)
+        s = z @ z.T
+        np.fill_diagonal(s, -np.inf)
+        return (labels[s.argmax(1)] == labels).mean()
+    within = D.fit_pca_within_labels(f, labels)
+    assert within.shape == (D.FEATURES * (D.DIMS + 1),)
+    assert nearest_has_the_label(D.fit_pca(f)) < 0.7
+    assert nearest_has_the_label(within) > 0.85  # 0.915 against 0.615

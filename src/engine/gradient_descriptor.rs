@@ -18,12 +18,20 @@
 //! `gradient_encoder_c<C>.onnx` outputs concat(unit(h), 0.5 · unit((descriptor −
 //! mean) · projection)). This module fits `mean` and `projection` (one flat
 //! initializer, `gradient_pca`) from the descriptors of the training images.
+//!
+//! A build with labels (`label_col`) whitens the 64 directions within labels instead
+//! (`fit_with_labels`): the spread of images that share a label is made the same in
+//! every direction, so the directions along which such images differ weigh less. Measured
+//! in models/STUDY.md, session 12 (the same trained models, five clothes builds over three
+//! data draws): clothes +0.0045 on average (+0.001 to +0.0075, never lower), digits +0.002;
+//! from Postgres (BENCHMARKS.md) labelled clothes 0.801 → 0.804 and 0.783 → 0.790.
 use crate::engine::image::preprocess::Preprocessing;
 use crate::engine::image::Picture;
 use crate::engine::train::EpochImages;
 use nalgebra::{DMatrix, SymmetricEigen};
 use ort::session::Session;
 use ort::value::TensorRef;
+use std::collections::HashMap;
 
 /// Values of one image's descriptor: 12 orientations × 7 × 7 cells.
 pub const FEATURES: usize = 588;
@@ -61,6 +69,27 @@ pub fn fit(
         Ok(())
     })?;
     Ok(statistics.fit())
+}
+
+/// Fits `gradient_pca` on `pictures` whose labels are `labels` (same order): the mean and
+/// principal directions of `fit`, then whitened within labels (`within_label_whitening`)
+/// in place of the fourth-root scaling.
+pub fn fit_with_labels(
+    session: &mut Session,
+    pictures: &[Picture],
+    labels: &[Option<String>],
+    preprocessing: &Preprocessing,
+    interrupted: &mut dyn FnMut(),
+) -> Result<Vec<f32>, String> {
+    let mut statistics = DescriptorStatistics::default();
+    for batch in pictures.chunks(BATCH) {
+        interrupted();
+        statistics.add(&descriptors(session, batch, preprocessing)?);
+    }
+    let principal = statistics.principal_directions();
+    let unscaled = principal.flat(|_| 1.0);
+    let points = project(session, pictures, preprocessing, &unscaled, interrupted)?;
+    Ok(within_label_whitening(&unscaled, &points, labels).unwrap_or_else(|| statistics.fit()))
 }
 
 /// The projected descriptors (DIMS values per picture) of `pictures` under a
@@ -136,11 +165,16 @@ impl DescriptorStatistics {
     /// The flat `gradient_pca` initializer: the mean (FEATURES values), then the
     /// FEATURES × DIMS projection (row-major) onto the top DIMS principal
     /// directions, each divided by its eigenvalue's fourth root (partial whitening:
-    /// measured better than none or full whitening). Directions without variance
-    /// (fewer images than DIMS + 1) get zero columns: projecting new images onto
-    /// them would only add noise. Each direction's sign is fixed (largest
-    /// component positive) so the same images always give the same file.
+    /// measured better than none or full whitening).
     pub fn fit(&self) -> Vec<f32> {
+        self.principal_directions().flat(|value| value.powf(-0.25))
+    }
+
+    /// The mean and the top DIMS principal directions. Directions without variance
+    /// (fewer images than DIMS + 1) are left out: projecting new images onto them would
+    /// only add noise. Each direction's sign is fixed (largest component positive) so
+    /// the same images always give the same file.
+    fn principal_directions(&self) -> PrincipalDirections {
         let n = self.count.max(1) as f64;
         let mean: Vec<f64> = self.sum.iter().map(|s| s / n).collect();
         let denominator = (self.count.max(2) - 1) as f64;
@@ -152,24 +186,95 @@ impl DescriptorStatistics {
         let mut order: Vec<usize> = (0..FEATURES).collect();
         order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]).then(a.cmp(&b)));
         let largest = eigen.eigenvalues[order[0]].max(1e-30);
-        let mut out: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+        let directions = order
+            .iter()
+            .take(DIMS)
+            .map(|&k| {
+                let value = eigen.eigenvalues[k];
+                (value > 1e-6 * largest).then(|| {
+                    let vector = eigen.eigenvectors.column(k);
+                    let pivot =
+                        (0..FEATURES).max_by(|&a, &b| vector[a].abs().total_cmp(&vector[b].abs()).then(b.cmp(&a)));
+                    let sign = if vector[pivot.unwrap_or(0)] < 0.0 { -1.0 } else { 1.0 };
+                    (value, vector.iter().map(|v| v * sign).collect())
+                })
+            })
+            .collect();
+        PrincipalDirections { mean, directions }
+    }
+}
+
+/// The training descriptors' mean and top DIMS principal directions (eigenvalue and unit
+/// vector), by decreasing variance; `None` for a direction without variance.
+struct PrincipalDirections {
+    mean: Vec<f64>,
+    directions: Vec<Option<(f64, Vec<f64>)>>,
+}
+
+impl PrincipalDirections {
+    /// The flat `gradient_pca`: the mean, then the projection whose column k is direction
+    /// k times `scale(its eigenvalue)`, or zeros for a direction without variance.
+    fn flat(&self, scale: impl Fn(f64) -> f64) -> Vec<f32> {
+        let mut out: Vec<f32> = self.mean.iter().map(|&m| m as f32).collect();
         let mut projection = vec![0f32; FEATURES * DIMS];
-        for (column, &k) in order.iter().take(DIMS).enumerate() {
-            let value = eigen.eigenvalues[k];
-            if value <= 1e-6 * largest {
-                continue;
-            }
-            let vector = eigen.eigenvectors.column(k);
-            let pivot = (0..FEATURES).max_by(|&a, &b| vector[a].abs().total_cmp(&vector[b].abs()).then(b.cmp(&a)));
-            let sign = if vector[pivot.unwrap_or(0)] < 0.0 { -1.0 } else { 1.0 };
-            let scale = sign / value.powf(0.25);
+        for (column, (value, vector)) in self.directions.iter().enumerate().filter_map(|(c, d)| Some((c, d.as_ref()?)))
+        {
+            let factor = scale(*value);
             for row in 0..FEATURES {
-                projection[row * DIMS + column] = (vector[row] * scale) as f32;
+                projection[row * DIMS + column] = (vector[row] * factor) as f32;
             }
         }
         out.extend(projection);
         out
     }
+}
+
+/// Regularisation of the within-label whitening: each direction's within-label variance
+/// is raised by this share of their mean before it is divided out, so directions along
+/// which labelled images hardly vary are not blown up. Chosen from 0.01, 0.1, 0.3 and 1
+/// on the clothes and digits training draws (models/STUDY.md, session 12).
+const WITHIN_LABEL_SHRINK: f64 = 0.1;
+
+/// `unscaled` (a flat `gradient_pca` of unit directions) whitened within labels: its
+/// projection times (S + `WITHIN_LABEL_SHRINK` · mean eigenvalue of S · I)^(-1/2), where S
+/// is the covariance of `points` (DIMS values per image, projected by `unscaled`) about
+/// their label's mean. Rows without a label are left out of S. `None` when no two
+/// labelled images share a label (nothing varies within a label).
+fn within_label_whitening(unscaled: &[f32], points: &[f32], labels: &[Option<String>]) -> Option<Vec<f32>> {
+    let mut groups: HashMap<&str, (usize, [f64; DIMS])> = HashMap::new();
+    for (point, label) in points.chunks_exact(DIMS).zip(labels) {
+        if let Some(label) = label {
+            let (count, sum) = groups.entry(label.as_str()).or_insert((0, [0.0; DIMS]));
+            *count += 1;
+            sum.iter_mut().zip(point).for_each(|(s, &p)| *s += p as f64);
+        }
+    }
+    let mut scatter = DMatrix::<f64>::zeros(DIMS, DIMS);
+    let mut labelled = 0usize;
+    for (point, label) in points.chunks_exact(DIMS).zip(labels) {
+        let Some((count, sum)) = label.as_ref().map(|l| groups[l.as_str()]) else { continue };
+        let centred: Vec<f64> = point.iter().zip(&sum).map(|(&p, s)| p as f64 - s / count as f64).collect();
+        for i in 0..DIMS {
+            for j in 0..DIMS {
+                scatter[(i, j)] += centred[i] * centred[j];
+            }
+        }
+        labelled += 1;
+    }
+    let eigen = SymmetricEigen::new(scatter / labelled.max(1) as f64);
+    let mean_variance = eigen.eigenvalues.mean();
+    if mean_variance.is_nan() || mean_variance <= 1e-12 {
+        return None;
+    }
+    let shrink = WITHIN_LABEL_SHRINK * mean_variance;
+    let inverse_root = DMatrix::from_diagonal(&eigen.eigenvalues.map(|v| (v.max(0.0) + shrink).powf(-0.5)));
+    let whitening = &eigen.eigenvectors * inverse_root * eigen.eigenvectors.transpose();
+    let (mean, projection) = unscaled.split_at(FEATURES);
+    let mut out = mean.to_vec();
+    for row in projection.chunks_exact(DIMS) {
+        out.extend((0..DIMS).map(|c| (0..DIMS).map(|k| row[k] as f64 * whitening[(k, c)]).sum::<f64>() as f32));
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -226,6 +331,88 @@ mod tests {
         assert_eq!(nonzero_columns, 2);
         let z = projected(&pca, &samples[..FEATURES]);
         assert!(z[2..].iter().all(|&v| v == 0.0));
+    }
+
+    /// A flat `gradient_pca` with mean zero whose projection keeps the first DIMS features.
+    fn first_features() -> Vec<f32> {
+        let mut flat = vec![0f32; FEATURES * (DIMS + 1)];
+        (0..DIMS).for_each(|k| flat[FEATURES + k * DIMS + k] = 1.0);
+        flat
+    }
+
+    /// Points (DIMS values each) of two labels: spread 10 times wider along dimensions 0
+    /// to 3, which say nothing about the label, than the labels' distance along dimension 4.
+    fn two_labels(n: usize) -> (Vec<f32>, Vec<Option<String>>) {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut uniform = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        };
+        let mut points = Vec::with_capacity(n * DIMS);
+        for i in 0..n {
+            let side = if i % 2 == 0 { -0.5 } else { 0.5 };
+            points.extend((0..DIMS).map(|k| match k {
+                0..=3 => uniform() * 5.0,
+                4 => side + uniform() * 0.1,
+                _ => uniform() * 0.01,
+            }));
+        }
+        (points, (0..n).map(|i| Some(format!("label {}", i % 2))).collect())
+    }
+
+    /// The share of points whose nearest other point by cosine, after `flat`, has their label.
+    fn nearest_has_the_label(flat: &[f32], points: &[f32], labels: &[Option<String>]) -> f64 {
+        let rows: Vec<Vec<f64>> = points
+            .chunks_exact(DIMS)
+            .map(|p| {
+                let mut descriptor = vec![0f32; FEATURES];
+                descriptor[..DIMS].copy_from_slice(p);
+                let z = projected(flat, &descriptor);
+                let norm = z.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+                z.iter().map(|v| v / norm).collect()
+            })
+            .collect();
+        let cosine = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let hits = (0..rows.len())
+            .filter(|&i| {
+                let nearest = (0..rows.len())
+                    .filter(|&j| j != i)
+                    .max_by(|&a, &b| cosine(&rows[i], &rows[a]).total_cmp(&cosine(&rows[i], &rows[b])))
+                    .unwrap();
+                labels[nearest] == labels[i]
+            })
+            .count();
+        hits as f64 / rows.len() as f64
+    }
+
+    #[test]
+    fn whitening_within_labels_weighs_down_what_labelled_images_differ_in() {
+        let (points, labels) = two_labels(200);
+        let unscaled = first_features();
+        let whitened = within_label_whitening(&unscaled, &points, &labels).unwrap();
+        assert_eq!(whitened.len(), unscaled.len());
+        let before = nearest_has_the_label(&unscaled, &points, &labels);
+        let after = nearest_has_the_label(&whitened, &points, &labels);
+        assert!(before < 0.7, "{before}");
+        assert!(after > 0.95, "{after}");
+        // The same points and labels give the same file.
+        assert_eq!(within_label_whitening(&unscaled, &points, &labels).unwrap(), whitened);
+    }
+
+    #[test]
+    fn rows_without_a_label_are_left_out_and_unique_labels_give_nothing_to_whiten() {
+        let (points, mut labels) = two_labels(200);
+        let unscaled = first_features();
+        let whitened = within_label_whitening(&unscaled, &points, &labels).unwrap();
+        // Two more points far out on dimension 4, unlabelled: the same whitening.
+        let mut more = points.clone();
+        more.extend((0..2 * DIMS).map(|k| if k % DIMS == 4 { 1e3 } else { 0.0 }));
+        labels.extend([None, None]);
+        assert_eq!(within_label_whitening(&unscaled, &more, &labels).unwrap(), whitened);
+        // Every image its own label: nothing varies within a label.
+        let unique: Vec<Option<String>> = (0..200).map(|i| Some(i.to_string())).collect();
+        assert!(within_label_whitening(&unscaled, &points, &unique).is_none());
+        assert!(within_label_whitening(&unscaled, &points, &vec![None; 200]).is_none());
     }
 
     #[test]

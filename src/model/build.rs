@@ -200,7 +200,8 @@ fn label_neighbours(labels: &[Option<String>], label_col: &str) -> NeighbourTabl
     table
 }
 
-/// The gradient descriptor's `gradient_pca`, fitted on the training images, and,
+/// The gradient descriptor's `gradient_pca`, fitted on the training images (whitened
+/// within their labels when the build has `label_col`), and,
 /// when `pairs` and the images are all in memory, each image's nearest neighbours
 /// by its projected descriptor.
 fn fit_gradient_descriptor(
@@ -214,8 +215,13 @@ fn fit_gradient_descriptor(
     let mut interrupted = || {
         pgrx::check_for_interrupts!();
     };
-    let pca = gradient_descriptor::fit(&mut session, images.epoch_images(), &preprocessing, &mut interrupted)
-        .unwrap_or_else(|e| runtime(e));
+    let pca = match (images.cached(), images.labels()) {
+        (Some(pictures), Some(labels)) => {
+            gradient_descriptor::fit_with_labels(&mut session, pictures, labels, &preprocessing, &mut interrupted)
+        }
+        _ => gradient_descriptor::fit(&mut session, images.epoch_images(), &preprocessing, &mut interrupted),
+    }
+    .unwrap_or_else(|e| runtime(e));
     // The descriptors are computed again rather than kept from the fit: 588 floats per
     // image would be most of a cached picture's memory again, for a pass that costs
     // milliseconds per thousand images.
