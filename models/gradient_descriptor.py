@@ -144,18 +144,21 @@ def fit_pca_within_labels(features, labels, shrink=0.1):
     """numpy reference of build_model's fit with label_col (src/engine/gradient_descriptor.rs
     fit_with_labels): the mean and top DIMS principal directions of fit_pca, unscaled, then
     times (S + shrink * mean eigenvalue of S * I)^(-1/2), S the covariance of the projected
-    training descriptors about their label's mean (models/STUDY.md, session 12)."""
+    training descriptors about their label's mean (models/STUDY.md, session 12). Labels None
+    are left out of S; with fewer than two labels of two images or more, fit_pca's result."""
     f = features.astype(np.float64)
     mean = f.mean(0)
     ev, vecs = np.linalg.eigh((f - mean).T @ (f - mean) / max(1, len(f) - 1))
     ev, vecs = ev[::-1][:DIMS], vecs[:, ::-1][:, :DIMS]
     vecs = np.where(ev > 1e-6 * max(ev[0], 1e-30), vecs, 0.0)
     z = (f - mean) @ vecs
-    labels = np.asarray(labels)
-    centred = z.copy()
-    for label in np.unique(labels):
-        centred[labels == label] -= z[labels == label].mean(0)
-    e, u = np.linalg.eigh(centred.T @ centred / len(z))
+    known = np.array([label is not None for label in labels])
+    labels = np.array([str(label) for label in labels])
+    groups = [labels == label for label in np.unique(labels[known])]
+    if sum(g.sum() >= 2 for g in groups) < 2:  # no spread within labels to divide out: fit_pca's
+        return fit_pca(features)
+    centred = np.concatenate([z[g] - z[g].mean(0) for g in groups])
+    e, u = np.linalg.eigh(centred.T @ centred / len(centred))
     whitening = (u / np.sqrt(np.maximum(e, 0) + shrink * e.mean())) @ u.T
     return np.concatenate([mean, (vecs @ whitening).ravel()]).astype(np.float32)
 

@@ -36,10 +36,12 @@
 //! others, at seq_page_cost: the model prices a warm cache's pages as the exact scan's,
 //! and 100 random_page_cost reads (400 units) would price the sq8 scan above format 1's,
 //! which reads 3.7 times the pages and measures twice as slow (BENCHMARKS.md, "sq8 in ann").
-//! Past the first batch, a row is re-ranked when it is about to be returned, so the
-//! re-ranking of the rest grows with the rows taken (multiplier 1), not with the lists read:
-//! a filtered scan that reads every list's codes re-ranks only the rows it returns, each
-//! priced as a page read (the rows it takes are spread over the lists' vector pages).
+//! Past the first batch, rows are re-ranked in batches as the caller takes them (batches
+//! that double, so between once and twice the rows returned), so the re-ranking of the
+//! rest grows with the rows taken (multiplier 1), not with the lists read: a filtered scan
+//! that reads every list's codes re-ranks only about the rows it returns. Each is priced
+//! as a page read (they are spread over the lists' vector pages), once: the model's price
+//! for the rows taken, not a bound.
 use super::options;
 use super::pages;
 use super::rerank::FIRST_RERANK;
@@ -107,8 +109,8 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             + (fraction * tuples + reranked) * cpu_per_candidate;
         let codes = pages_per_scan((1.0 - fraction) * list_pages.codes) * spc_seq
             + (1.0 - fraction) * tuples * cpu_per_candidate;
-        // A row re-ranked past the first batch is one the scan is about to return: its
-        // vector item, on a page of its own as far as the cache is concerned.
+        // A row re-ranked past the first batch is about one the scan returns: its vector
+        // item, on a page of its own as far as the cache is concerned.
         let rerank = (pages_per_scan(tuples - reranked) * spc_seq + (tuples - reranked) * cpu_per_candidate).max(0.0);
         (first, codes, rerank)
     } else {
