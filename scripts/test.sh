@@ -47,5 +47,6 @@ test/ann_replica.sh
 test/ann_reuse.sh
 test/ann_corruption.sh
 test/ann_cursor_vacuum.sh
+test/ann_cancel.sh
 test/readme_test.sh
 test/citus.sh
