@@ -17,9 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
-cluster_start "${ANN_CANCEL_DIR:-/tmp/image_search_ann_cancel}" "${ANN_CANCEL_PORT:-54385}"
+cluster_start "${ANN_CANCEL_DIR:-/tmp/image_search_ann_cancel}" "${ANN_CANCEL_PORT:-54389}"
 source test/checks.sh
-q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 q <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;

@@ -19,7 +19,6 @@ source scripts/pg_cluster.sh
 cluster_start "${ANN_CORRUPTION_DIR:-/tmp/image_search_ann_corruption}" "${ANN_CORRUPTION_PORT:-54385}"
 DATA=$CLUSTER_DIR/data
 source test/checks.sh
-q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 q <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;

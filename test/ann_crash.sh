@@ -38,7 +38,6 @@ max_parallel_workers_per_gather = 0
 CONF
 as_postgres "$PGBIN/pg_ctl" -D "$DATA" -l "$CLUSTER_DIR/server.log" -w restart >/dev/null
 source test/checks.sh
-q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 N0=20000
 LISTS=20
 VEC="ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 32) WHERE g > 0)::image_search.embedding(32)"

@@ -22,7 +22,6 @@ cd "$(dirname "$0")/.."
 source scripts/pg_cluster.sh
 cluster_start "${ANN_CURSOR_DIR:-/tmp/image_search_ann_cursor}" "${ANN_CURSOR_PORT:-54386}"
 source test/checks.sh
-q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 q <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;

@@ -24,7 +24,6 @@ source scripts/pg_cluster.sh
 ROOT=${ANN_REUSE_DIR:-/tmp/image_search_ann_reuse}
 cluster_start "$ROOT" "${ANN_REUSE_PORT:-54388}"
 source test/checks.sh
-q() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 N=20000
 LISTS=10
 VEC="ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 16) WHERE g > 0)::image_search.embedding(16)"
