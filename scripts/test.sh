@@ -47,6 +47,6 @@ test/ann_replica.sh
 test/ann_reuse.sh
 test/ann_corruption.sh
 test/ann_cursor_vacuum.sh
-test/ann_cancel.sh
+test/ann_long.sh
 test/readme_test.sh
 test/citus.sh

@@ -43,6 +43,11 @@ CREATE TABLE ann_nodims (e embedding);
 CREATE INDEX ON ann_nodims USING ann (e);
 CREATE INDEX ON ann_items USING ann (e, e);
 SET image_search.ann_probes = 0;
+-- The build keeps one page per list in maintenance_work_mem (8 kB x lists, x 3 with sq8):
+-- too little says how much it needs.
+SET maintenance_work_mem = '1MB';
+CREATE INDEX ON ann_items USING ann (e) WITH (lists = 400);
+RESET maintenance_work_mem;
 
 --
 -- The planner: the index for ORDER BY ... LIMIT on this table, for each operator.
