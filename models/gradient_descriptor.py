@@ -126,18 +126,23 @@ def reference(images):
     return np.sqrt(np.stack(out, 1)).reshape(len(x), -1)
 
 
-def fit_pca(features):
-    """numpy reference of build_model's fit: -> flat gradient_pca (mean, then projection).
-    Directions without variance in the training images (fewer images than DIMS + 1) get zero
-    columns: projecting new images onto them would only add noise."""
+def _principal_directions(features):
+    """-> (mean, eigenvalues, directions): the top DIMS principal directions of `features` as
+    columns, by decreasing variance; columns without variance (fewer images than DIMS + 1)
+    are zeros: projecting new images onto them would only add noise."""
     f = features.astype(np.float64)
     mean = f.mean(0)
-    cov = (f - mean).T @ (f - mean) / max(1, len(f) - 1)
-    ev, vecs = np.linalg.eigh(cov)
+    ev, vecs = np.linalg.eigh((f - mean).T @ (f - mean) / max(1, len(f) - 1))
     ev, vecs = ev[::-1][:DIMS], vecs[:, ::-1][:, :DIMS]
     keep = ev > 1e-6 * max(ev[0], 1e-30)
-    projection = np.where(keep, vecs / np.where(keep, ev, 1.0) ** 0.25, 0.0)
-    return np.concatenate([mean, projection.ravel()]).astype(np.float32)
+    return mean, np.where(keep, ev, 1.0), np.where(keep, vecs, 0.0)
+
+
+def fit_pca(features):
+    """numpy reference of build_model's fit: -> flat gradient_pca (mean, then projection),
+    each direction divided by its eigenvalue's fourth root."""
+    mean, ev, vecs = _principal_directions(features)
+    return np.concatenate([mean, (vecs / ev ** 0.25).ravel()]).astype(np.float32)
 
 
 def fit_pca_within_labels(features, labels, shrink=0.1):
@@ -145,20 +150,19 @@ def fit_pca_within_labels(features, labels, shrink=0.1):
     fit_with_labels): the mean and top DIMS principal directions of fit_pca, unscaled, then
     times (S + shrink * mean eigenvalue of S * I)^(-1/2), S the covariance of the projected
     training descriptors about their label's mean (models/STUDY.md, session 12). Labels None
-    are left out of S; with fewer than two labels of two images or more, fit_pca's result."""
-    f = features.astype(np.float64)
-    mean = f.mean(0)
-    ev, vecs = np.linalg.eigh((f - mean).T @ (f - mean) / max(1, len(f) - 1))
-    ev, vecs = ev[::-1][:DIMS], vecs[:, ::-1][:, :DIMS]
-    vecs = np.where(ev > 1e-6 * max(ev[0], 1e-30), vecs, 0.0)
-    z = (f - mean) @ vecs
+    are left out of S; with fewer than two labels of two images or more, or images equal
+    within every label, fit_pca's result."""
+    mean, _, vecs = _principal_directions(features)
+    z = (features.astype(np.float64) - mean) @ vecs
     known = np.array([label is not None for label in labels])
     labels = np.array([str(label) for label in labels])
     groups = [labels == label for label in np.unique(labels[known])]
-    if sum(g.sum() >= 2 for g in groups) < 2:  # no spread within labels to divide out: fit_pca's
+    if sum(g.sum() >= 2 for g in groups) < 2:  # no spread within labels to divide out
         return fit_pca(features)
     centred = np.concatenate([z[g] - z[g].mean(0) for g in groups])
     e, u = np.linalg.eigh(centred.T @ centred / len(centred))
+    if not e.mean() > 1e-9 * (z[known] ** 2).mean():
+        return fit_pca(features)
     whitening = (u / np.sqrt(np.maximum(e, 0) + shrink * e.mean())) @ u.T
     return np.concatenate([mean, (vecs @ whitening).ravel()]).astype(np.float32)
 

@@ -47,10 +47,11 @@ def grayscale(a):
     features = GD.reference(xtr)
     pca = GD.fit_pca(features)
     mean, projection = pca[:GD.FEATURES], pca[GD.FEATURES:].reshape(GD.FEATURES, GD.DIMS)
-    d = Q.unit_rows((GD.reference(xpool) - mean) @ projection)
+    pool_features = GD.reference(xpool)
+    d = Q.unit_rows((pool_features - mean) @ projection)
     # The descriptor as a labelled build fits it (session 12): whitened within labels.
     within = GD.fit_pca_within_labels(features, ytr)
-    d_within = Q.unit_rows((GD.reference(xpool) - within[:GD.FEATURES])
+    d_within = Q.unit_rows((pool_features - within[:GD.FEATURES])
                            @ within[GD.FEATURES:].reshape(GD.FEATURES, GD.DIMS))
     for seed in a.seeds:
         tr = SS.Trainer(in_ch=1)

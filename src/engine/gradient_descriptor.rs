@@ -61,13 +61,8 @@ pub fn fit(
     interrupted: &mut dyn FnMut(),
 ) -> Result<Vec<f32>, String> {
     let mut statistics = DescriptorStatistics::default();
-    images.for_each_window(0, &mut |pictures| {
-        for batch in pictures.chunks(BATCH) {
-            interrupted();
-            statistics.add(&descriptors(session, batch, preprocessing)?);
-        }
-        Ok(())
-    })?;
+    images
+        .for_each_window(0, &mut |pictures| statistics.add_pictures(session, pictures, preprocessing, interrupted))?;
     Ok(statistics.fit())
 }
 
@@ -82,10 +77,7 @@ pub fn fit_with_labels(
     interrupted: &mut dyn FnMut(),
 ) -> Result<Vec<f32>, String> {
     let mut statistics = DescriptorStatistics::default();
-    for batch in pictures.chunks(BATCH) {
-        interrupted();
-        statistics.add(&descriptors(session, batch, preprocessing)?);
-    }
+    statistics.add_pictures(session, pictures, preprocessing, interrupted)?;
     let principal = statistics.principal_directions();
     let unscaled = principal.flat(|_| 1.0);
     let points = project(session, pictures, preprocessing, &unscaled, interrupted)?;
@@ -156,6 +148,22 @@ impl DescriptorStatistics {
             }
             self.count += 1;
         }
+    }
+
+    /// Adds the descriptors of `pictures`, run through `session`'s descriptor graph in
+    /// batches; `interrupted` is called before every run.
+    fn add_pictures(
+        &mut self,
+        session: &mut Session,
+        pictures: &[Picture],
+        preprocessing: &Preprocessing,
+        interrupted: &mut dyn FnMut(),
+    ) -> Result<(), String> {
+        for batch in pictures.chunks(BATCH) {
+            interrupted();
+            self.add(&descriptors(session, batch, preprocessing)?);
+        }
+        Ok(())
     }
 
     pub fn count(&self) -> usize {
@@ -255,6 +263,9 @@ fn within_label_whitening(unscaled: &[f32], points: &[f32], labels: &[Option<Str
         return None;
     }
     let mut scatter = DMatrix::<f64>::zeros(DIMS, DIMS);
+    // The labelled images' whole spread (sum of squares), to tell "equal within every
+    // label" from a small scale.
+    let mut spread = 0f64;
     let mut labelled = 0usize;
     for (point, label) in points.chunks_exact(DIMS).zip(labels) {
         let Some((count, sum)) = label.as_ref().map(|l| groups[l.as_str()]) else { continue };
@@ -264,19 +275,12 @@ fn within_label_whitening(unscaled: &[f32], points: &[f32], labels: &[Option<Str
                 scatter[(i, j)] += centred[i] * centred[j];
             }
         }
+        spread += point.iter().map(|&p| (p as f64).powi(2)).sum::<f64>();
         labelled += 1;
     }
     let eigen = SymmetricEigen::new(scatter / labelled.max(1) as f64);
     let mean_variance = eigen.eigenvalues.mean();
-    // Relative to the labelled images' whole spread: images equal within every label.
-    let spread = points
-        .chunks_exact(DIMS)
-        .zip(labels)
-        .filter(|(_, label)| label.is_some())
-        .flat_map(|(point, _)| point.iter().map(|&p| (p as f64).powi(2)))
-        .sum::<f64>()
-        / (labelled.max(1) * DIMS) as f64;
-    if mean_variance.is_nan() || mean_variance <= 1e-9 * spread {
+    if mean_variance.is_nan() || mean_variance <= 1e-9 * spread / (labelled.max(1) * DIMS) as f64 {
         return None;
     }
     let shrink = WITHIN_LABEL_SHRINK * mean_variance;
