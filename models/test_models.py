@@ -541,3 +541,44 @@ def test_the_descriptor_fitted_within_labels_weighs_down_what_a_label_varies_in(
     assert within.shape == (D.FEATURES * (D.DIMS + 1),)
     assert nearest_has_the_label(D.fit_pca(f)) < 0.7
     assert nearest_has_the_label(within) > 0.85  # 0.915 against 0.615
+
+
+# ---------------------------------------------------------------- label votes
+import label_votes as V  # noqa: E402
+
+
+def test_label_votes_fragment_regeneration_is_byte_identical(tmp_path):
+    V.main(["--out", str(tmp_path)])
+    with open(os.path.join(HERE, "label_votes", "fragment.pb"), "rb") as a, open(tmp_path / "fragment.pb", "rb") as b:
+        assert a.read() == b.read(), "fragment.pb differs from a fresh regeneration"
+    graph = onnx.GraphProto.FromString(open(tmp_path / "fragment.pb", "rb").read())
+    assert all(node.domain in ("", "ai.onnx") for node in graph.node)
+    assert not graph.name and not graph.input, "a merged singular field or input would change the encoder's graph"
+    inner = {x for node in graph.node for x in list(node.input) + list(node.output)} | {i.name for i in graph.initializer}
+    assert all(x.startswith(V.PREFIX) or x in V.OUTSIDE for x in inner), "a name could clash with the encoder's"
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_label_votes_appended_to_an_encoder_match_the_numpy_reference(c):
+    """The encoder file with the fragment merged in as build_model writes it (bytes appended
+    to the encoder's) is a valid model whose labelled_embedding is concat(unit(e), WEIGHT *
+    unit(label shares among the VOTERS most similar references)); with fewer references than
+    VOTERS, all of them vote."""
+    encoder = onnx.load(os.path.join(OUT, f"projection_encoder_c{c}.onnx"))
+    p = load_params(c)
+    rng = np.random.RandomState(c)
+    refs, queries = rng.rand(45, c, 28, 28).astype(np.float32), rng.rand(6, c, 28, 28).astype(np.float32)
+    plain = sess(encoder)
+    e_refs, e_queries = (plain.run(["embedding"], {"params": p, "images": x})[0] for x in (refs, queries))
+    labels = np.array(["bag", "coat", "shoe"])[rng.randint(0, 3, len(refs))]
+    classes = np.unique(labels)
+    for n in (45, 7):
+        unit = e_refs[:n] / np.linalg.norm(e_refs[:n], axis=1, keepdims=True)
+        model = V.with_votes(encoder, unit.T.copy(), (labels[:n, None] == classes[None]).astype(np.float32))
+        onnx.checker.check_model(model, full_check=True)
+        got = sess(model).run(["labelled_embedding"], {"params": p, "images": queries})[0]
+        want = V.reference_votes(e_queries, e_refs[:n], labels[:n], classes)
+        assert got.shape == (len(queries), e_queries.shape[1] + len(classes))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        distinct_votes = len({tuple(np.round(v, 4)) for v in got[:, -len(classes):]})
+        assert distinct_votes > 1 if n > V.VOTERS else distinct_votes == 1, (n, distinct_votes)

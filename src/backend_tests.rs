@@ -92,6 +92,34 @@ mod tests {
     }
 
     #[pg_test]
+    fn label_votes_appended_to_an_encoder_match_the_plain_rust_reference() {
+        use crate::engine::label_votes;
+        let arch = model_files::simclr_cnn(1);
+        let params = arch.initial_params();
+        let model = with_initializer(arch.features.plain, "params", &params[..arch.encoder_param_count]);
+        let image = |i: usize| (0..28 * 28).map(move |p| ((p * (i + 3) + i * 7) % 31) as f32 / 31.0);
+        let references: Vec<f32> = (0..30).flat_map(image).collect();
+        let dim = arch.embedding_dim;
+        let embeddings: Vec<Vec<f32>> =
+            run_encoder(&model, &references, 30, dim).chunks(dim).map(<[f32]>::to_vec).collect();
+        let labels: Vec<Option<String>> =
+            (0..30).map(|i| Some(["bag", "coat", "shoe"][(i * 7 + i / 4) % 3].to_string())).collect();
+        let reference = label_votes::choose_reference(&labels, 1).unwrap();
+        let with_votes = label_votes::append(&model, &reference, &embeddings);
+        let queries: Vec<f32> = (40..44).flat_map(image).collect();
+        let plain = run_encoder(&model, &queries, 4, dim);
+        let mut session = onnx::session(&with_votes, Threads::Sleep).expect("session");
+        let input = TensorRef::from_array_view(([4usize, 1, 28, 28], &queries[..])).unwrap();
+        let outputs = session.run(ort::inputs!["images" => input]).unwrap();
+        let (shape, got) = outputs[label_votes::OUTPUT].try_extract_tensor::<f32>().unwrap();
+        assert_eq!(&shape[..], &[4, (dim + 3) as i64]);
+        for (q, row) in got.chunks(dim + 3).enumerate() {
+            let want = label_votes::votes_reference(&plain[q * dim..(q + 1) * dim], &reference, &embeddings);
+            assert!(row.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5), "query {q}: {row:?} vs {want:?}");
+        }
+    }
+
+    #[pg_test]
     fn the_same_seed_trains_the_same_model() {
         build_small_model("seeded_a", 7);
         build_small_model("seeded_b", 7);

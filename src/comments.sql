@@ -82,10 +82,10 @@ COMMENT ON OPERATOR CLASS embedding_btree_ops USING btree IS 'default btree oper
 COMMENT ON OPERATOR CLASS embedding_hash_ops USING hash IS 'default hash operator class: GROUP BY, UNION, hash joins';
 
 -- Models
-COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double precision, double precision, double precision, integer, integer, bigint, boolean, boolean, jsonb, boolean, text, text, double precision, text, double precision, boolean, text, text)
+COMMENT ON FUNCTION build_model(text, text, text, integer, integer, double precision, double precision, double precision, integer, integer, bigint, boolean, boolean, jsonb, boolean, text, text, double precision, text, double precision, boolean, text, text, boolean)
   IS 'trains a SimCLR image encoder on the images of a SELECT and stores it as a model (see README: SQL reference)';
 COMMENT ON FUNCTION drop_model(text, boolean) IS 'removes a model and its keep_current triggers';
-COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as ONNX bytes (trained: input images [N,C,H,W] in [0,1], output embedding [N,dim]; imported: the file as imported)';
+COMMENT ON FUNCTION export_model(text) IS 'the model''s encoder as ONNX bytes (trained: input images [N,C,H,W] in [0,1], output embedding [N,dim], or labelled_embedding [N,dim] with label votes; imported: the file as imported)';
 COMMENT ON VIEW model_list IS 'one row per model (trained or imported): architecture, image size, dimensions, epochs, final loss, training time, encoder size, the column convert adds';
 COMMENT ON FUNCTION import_model(text, bytea, integer, text, integer, text, text, double precision[], double precision[], text, text, text, integer, double precision, boolean)
   IS 'stores an ONNX image encoder (bytes) as a model, with its preprocessing (image_size is the height; image_width for a non-square input; crop_fraction 0.875 for ImageNet''s resize 256, crop 224); validated and test-run before it is stored';

@@ -4,6 +4,7 @@
 //! - `onnx`: ONNX Runtime sessions, the generated graphs, standalone encoder files
 //! - `train`: the SimCLR training loop around the ONNX train step
 //! - `gradient_descriptor`: the oriented-gradient descriptor grayscale embeddings carry, and its fit
+//! - `label_votes`: the label shares of an image's nearest training images, which labelled embeddings end with
 //! - `neighbour_positives`: training pairs made of an image and one of its descriptor neighbours
 //! - `distance`: cosine, L2 and inner-product kernels
 //! - `tutorial`: the tutorial dialect's parser
@@ -12,6 +13,7 @@ pub mod ann;
 pub mod distance;
 pub mod gradient_descriptor;
 pub mod image;
+pub mod label_votes;
 pub mod neighbour_positives;
 pub mod onnx;
 pub mod train;

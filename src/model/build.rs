@@ -4,10 +4,12 @@
 //! ONNX train step.
 use crate::engine::gradient_descriptor;
 use crate::engine::image::preprocess::Preprocessing;
+use crate::engine::image::Picture;
+use crate::engine::label_votes;
 use crate::engine::neighbour_positives::NeighbourTable;
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::encoder_file;
-use crate::engine::onnx::imported::EncoderConfig;
+use crate::engine::onnx::imported::{Encoder, EncoderConfig};
 use crate::engine::onnx::runtime::Threads;
 use crate::engine::train::{self, EpochStats, TrainConfig, Trainer};
 use crate::error::{invalid, runtime, OrRaise};
@@ -23,7 +25,7 @@ use pgrx::JsonB;
 /// (The Rust name differs from the SQL name so that the C symbols of older
 /// signatures, below, stay what older install scripts point at.)
 #[pg_extern(name = "build_model", volatile, parallel_unsafe, requires = ["models_catalog"])]
-pub(crate) fn build_model_v6(
+pub(crate) fn build_model_v7(
     model_name: &str,
     source_query: &str,
     image_col: default!(&str, "'image_path'"),
@@ -47,6 +49,7 @@ pub(crate) fn build_model_v6(
     gradient_descriptor: default!(Option<bool>, "NULL"),
     label_col: default!(Option<&str>, "NULL"),
     readout: default!(Option<&str>, "NULL"),
+    label_votes: default!(Option<bool>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -77,6 +80,7 @@ pub(crate) fn build_model_v6(
         gradient_descriptor,
         label_col: label_col.map(str::to_string),
         readout: readout.map(str::to_string),
+        label_votes,
     };
     // A warm start defaults to the pretrained model's channels, size and architecture.
     let pretrained = pretrained.map(|name| {
@@ -121,6 +125,12 @@ pub(crate) fn build_model_v6(
         );
         config.augment.neighbour_positives = 0.0;
     }
+    // Chosen before training, so that votes asked for but impossible fail early.
+    let vote_reference = if request.label_votes().unwrap_or_else(|e| invalid(e)) {
+        vote_reference(&images, label_votes == Some(true), config.seed)
+    } else {
+        None
+    };
     let arch = request.architecture(channels).unwrap_or_else(|e| invalid(e));
     let session = onnxruntime::session(arch.train_step, Threads::Spin).or_raise();
     let notice_epoch = |s: &EpochStats| {
@@ -157,7 +167,22 @@ pub(crate) fn build_model_v6(
     };
     let epochs = train::train(&mut trainer, images.epoch_images(), &config, interrupted, notice_epoch)
         .unwrap_or_else(|e| runtime(e));
-    let encoder_onnx = trainer.encoder_onnx(gradient_pca.as_deref());
+    let mut encoder_onnx = trainer.encoder_onnx(gradient_pca.as_deref());
+    let mut embedding_dim = arch.embedding_dim(config.gradient_descriptor, config.readout);
+    let mut encoder_config = EncoderConfig::trained();
+    let mut votes_option = serde_json::Value::Null;
+    if let Some(reference) = vote_reference {
+        let pictures = images.cached().expect("a vote reference needs the cached images");
+        let reference_pictures: Vec<&Picture> = reference.rows.iter().map(|&i| &pictures[i]).collect();
+        let embeddings = embed_training_images(&encoder_onnx, &config, &reference_pictures);
+        encoder_onnx = label_votes::append(&encoder_onnx, &reference, &embeddings);
+        embedding_dim += reference.labels.len();
+        encoder_config.output = label_votes::OUTPUT.into();
+        votes_option = serde_json::json!({
+            "labels": &reference.labels, "reference_images": reference.rows.len(),
+            "voters": label_votes::VOTERS, "weight": label_votes::WEIGHT
+        });
+    }
     let seconds = started.elapsed().as_secs_f64();
     let last = epochs.last().cloned().expect("at least one epoch");
     catalog::store(NewModel {
@@ -166,18 +191,48 @@ pub(crate) fn build_model_v6(
         architecture: arch.name,
         channels: config.channels,
         image_size: config.image_size,
-        embedding_dim: arch.embedding_dim(config.gradient_descriptor, config.readout),
+        embedding_dim,
         options: serde_json::json!({
-            "training": &config, "image_col": image_col, "label_col": label_col, "source_query": source_query
+            "training": &config, "image_col": image_col, "label_col": label_col, "source_query": source_query,
+            "label_votes": votes_option
         }),
         encoder_onnx: &encoder_onnx,
         epoch_log: serde_json::to_value(&epochs).expect("epoch stats serialise"),
         rows_used: usable,
         seconds,
-        encoder_config: &EncoderConfig::trained(),
+        encoder_config: &encoder_config,
     });
     let ips = (usable * epochs.len()) as f64 / last.seconds.max(1e-9);
     TableIterator::once((model_name.to_string(), epochs.len() as i32, last.loss as f64, seconds, usable as i64, ips))
+}
+
+/// The training images whose labels a labelled model's embedding votes with, or None
+/// (with a NOTICE, or an ERROR when `asked` for) when it cannot have votes.
+fn vote_reference(images: &TrainingImages, asked: bool, seed: u64) -> Option<label_votes::Reference> {
+    let why = match (images.cached(), images.labels()) {
+        (Some(_), Some(labels)) => match label_votes::choose_reference(labels, seed) {
+            Ok(reference) => return Some(reference),
+            Err(why) => why,
+        },
+        _ => "label votes need the training images in memory (image_search.train_cache_mb)".to_string(),
+    };
+    if asked {
+        invalid(format!("label_votes cannot be used: {why}"));
+    }
+    notice!("this model's embedding has no label votes: {why}");
+    None
+}
+
+/// The embeddings the trained `encoder_onnx` gives `pictures`, as convert would give them.
+fn embed_training_images(encoder_onnx: &[u8], config: &TrainConfig, pictures: &[&Picture]) -> Vec<Vec<f32>> {
+    let mut session = onnxruntime::session(encoder_onnx, Threads::Sleep).or_raise();
+    let encoder =
+        Encoder::new(EncoderConfig::trained(), config.image_size, config.channels).unwrap_or_else(|e| runtime(e));
+    encoder
+        .embed(&mut session, pictures, &mut || {
+            pgrx::check_for_interrupts!();
+        })
+        .unwrap_or_else(|e| runtime(e))
 }
 
 /// The training pairs that `label_col`'s labels make, or an ERROR when no two images share one.

@@ -79,6 +79,8 @@ pub struct BuildRequest {
     /// NULL: the projection head with labels or colour images, else the features
     /// before it (`Readout`).
     pub readout: Option<String>,
+    /// NULL: on with `label_col` (engine::label_votes).
+    pub label_votes: Option<bool>,
 }
 
 impl BuildRequest {
@@ -103,6 +105,7 @@ impl BuildRequest {
         }
         self.schedule()?;
         self.readout(1)?;
+        self.label_votes()?;
         if !(self.warmup.is_finite() && (0.0..1.0).contains(&self.warmup)) {
             return Err(format!("warmup must be a fraction of the training steps in [0, 1), not {}", self.warmup));
         }
@@ -143,6 +146,17 @@ impl BuildRequest {
                 .ok_or_else(|| format!("unknown readout \"{name}\"; valid readouts are: {}", Readout::NAMES)),
             None if self.label_col.is_some() || channels == 3 => Ok(Readout::Projection),
             None => Ok(Readout::Features),
+        }
+    }
+
+    /// Whether a labelled model's embedding ends with its label votes (engine::label_votes).
+    pub fn label_votes(&self) -> Result<bool, String> {
+        match (self.label_votes, &self.label_col) {
+            (Some(true), None) => {
+                Err("label_votes needs label_col: the votes are the labels of the training images".into())
+            }
+            (Some(on), _) => Ok(on),
+            (None, label_col) => Ok(label_col.is_some()),
         }
     }
 
@@ -262,6 +276,7 @@ mod tests {
             gradient_descriptor: None,
             label_col: None,
             readout: None,
+            label_votes: None,
         }
     }
 
@@ -318,6 +333,12 @@ mod tests {
         let features = BuildRequest { readout: Some("features".into()), ..request() };
         assert_eq!(features.config(3, 1000).unwrap().readout, Readout::Features);
         let bad = BuildRequest { readout: Some("head".into()), ..request() };
+        assert_eq!(labelled.label_votes(), Ok(true), "on by default with labels");
+        assert_eq!(request().label_votes(), Ok(false));
+        let off_votes = BuildRequest { label_votes: Some(false), label_col: Some("label".into()), ..request() };
+        assert_eq!(off_votes.label_votes(), Ok(false));
+        let no_labels = BuildRequest { label_votes: Some(true), ..request() };
+        assert!(no_labels.check().unwrap_err().contains("label_votes needs label_col"));
         assert_eq!(bad.check().unwrap_err(), "unknown readout \"head\"; valid readouts are: features, projection");
         let half = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0.5})), ..labelled };
         assert_eq!(half.config(1, 1000).unwrap().augment.neighbour_positives, 0.5);

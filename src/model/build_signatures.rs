@@ -2,9 +2,75 @@
 //! extension is not yet updated (ALTER EXTENSION UPDATE) calls these C symbols, so
 //! they must keep working with the new library. Each passes the options added since
 //! as their defaults.
-use crate::model::build::build_model_v6;
+use crate::model::build::build_model_v7;
 use pgrx::prelude::*;
 use pgrx::JsonB;
+
+/// build_model as version 0.9.0 declares it, without `label_votes`.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(sql = false, volatile, parallel_unsafe)]
+fn build_model_v6(
+    model_name: &str,
+    source_query: &str,
+    image_col: &str,
+    max_epochs: Option<i32>,
+    batch_size: i32,
+    learning_rate: f64,
+    temperature: f64,
+    weight_decay: f64,
+    image_size: Option<i32>,
+    channels: Option<i32>,
+    seed: i64,
+    flip: Option<bool>,
+    color_jitter: Option<bool>,
+    augment: Option<JsonB>,
+    overwrite: bool,
+    architecture: Option<&str>,
+    pretrained: Option<&str>,
+    max_seconds: Option<f64>,
+    lr_schedule: &str,
+    warmup: f64,
+    gradient_descriptor: Option<bool>,
+    label_col: Option<&str>,
+    readout: Option<&str>,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_name, String),
+        name!(epochs, i32),
+        name!(final_loss, f64),
+        name!(seconds, f64),
+        name!(rows_used, i64),
+        name!(images_per_second, f64),
+    ),
+> {
+    build_model_v7(
+        model_name,
+        source_query,
+        image_col,
+        max_epochs,
+        batch_size,
+        learning_rate,
+        temperature,
+        weight_decay,
+        image_size,
+        channels,
+        seed,
+        flip,
+        color_jitter,
+        augment,
+        overwrite,
+        architecture,
+        pretrained,
+        max_seconds,
+        lr_schedule,
+        warmup,
+        gradient_descriptor,
+        label_col,
+        readout,
+        None,
+    )
+}
 
 /// build_model as version 0.8.0 declares it, without `readout`.
 #[allow(clippy::too_many_arguments)]
@@ -43,7 +109,7 @@ fn build_model_v5(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v6(
+    build_model_v7(
         model_name,
         source_query,
         image_col,
@@ -66,6 +132,7 @@ fn build_model_v5(
         warmup,
         gradient_descriptor,
         label_col,
+        None,
         None,
     )
 }
@@ -106,7 +173,7 @@ fn build_model_v4(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v6(
+    build_model_v7(
         model_name,
         source_query,
         image_col,
@@ -128,6 +195,7 @@ fn build_model_v4(
         lr_schedule,
         warmup,
         gradient_descriptor,
+        None,
         None,
         None,
     )
@@ -169,7 +237,7 @@ fn build_model_v3(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v6(
+    build_model_v7(
         model_name,
         source_query,
         image_col,
@@ -190,6 +258,7 @@ fn build_model_v3(
         max_seconds,
         lr_schedule,
         warmup,
+        None,
         None,
         None,
         None,
@@ -228,7 +297,7 @@ fn build_model(
         name!(images_per_second, f64),
     ),
 > {
-    build_model_v6(
+    build_model_v7(
         model_name,
         source_query,
         image_col,
@@ -249,6 +318,7 @@ fn build_model(
         None,
         "constant",
         0.0,
+        None,
         None,
         None,
         None,

@@ -50,7 +50,8 @@ SELECT model_name, rows_used FROM build_model('models_labelled', 'SELECT img_pat
 SELECT model_name FROM build_model('models_unlabelled', 'SELECT img_path, label FROM models_train',
        image_col => 'img_path', max_epochs => 3, gradient_descriptor => false);
 -- A labelled model embeds with the projection head's output (64 values; the space where
--- the loss pulls a label together), an unlabelled one with the features before it (128).
+-- the loss pulls a label together) followed by its label votes (one value per label, 10
+-- here), an unlabelled one with the features before it (128).
 SELECT name, options->>'label_col' AS label_col,
        (options->'training'->'augment'->>'neighbour_positives')::real AS pairs_by_label,
        options->'training'->>'readout' AS readout, embedding_dim
@@ -68,6 +69,29 @@ WITH ratios AS (
        / avg(CASE WHEN a.label <> b.label THEN a.models_unlabelled_simclr <=> b.models_unlabelled_simclr END) AS unlabelled
   FROM models_heldout a, models_heldout b WHERE a.filename < b.filename)
 SELECT labelled < 0.85 * unlabelled AS labels_pull_classes_together FROM ratios;
+-- Label votes: the last values of a labelled embedding are the shares of each label among
+-- the image's 20 most similar training images (scaled), in the order options->'label_votes'
+-- lists the labels. For held-out digits the label with the most votes is the right one
+-- far more often than chance (0.1).
+SELECT options->'label_votes' AS label_votes FROM models WHERE name = 'models_labelled';
+WITH votes AS (
+  SELECT h.label, (SELECT i FROM unnest((h.models_labelled_simclr::real[])[65:74]) WITH ORDINALITY AS v(share, i)
+                   ORDER BY share DESC, i LIMIT 1) AS top
+  FROM models_heldout h)
+SELECT avg((m.options->'label_votes'->'labels'->>(top::int - 1) = label::text)::int) > 0.7 AS top_vote_is_the_label
+FROM votes, models m WHERE m.name = 'models_labelled';
+-- label_votes => false leaves them out; asking for them without label_col is an ERROR.
+SELECT model_name FROM build_model('models_labelled_novotes', 'SELECT img_path, label FROM models_train LIMIT 64',
+       image_col => 'img_path', label_col => 'label', max_epochs => 1, label_votes => false);
+SELECT embedding_dim, options->'label_votes' AS label_votes FROM models WHERE name = 'models_labelled_novotes';
+SELECT drop_model('models_labelled_novotes');
+SELECT * FROM build_model('bad', 'SELECT img_path FROM models_train LIMIT 64', image_col => 'img_path',
+                          label_votes => true);
+-- A single label gives every image the same votes, so they are left out (with a NOTICE).
+SELECT model_name FROM build_model('models_one_label', 'SELECT img_path, 7 AS label FROM models_train LIMIT 64',
+       image_col => 'img_path', label_col => 'label', max_epochs => 1);
+SELECT embedding_dim, options->'label_votes' AS label_votes FROM models WHERE name = 'models_one_label';
+SELECT drop_model('models_one_label');
 -- readout chooses the layer: 'features' keeps a labelled model at h; a bad name is an ERROR.
 SELECT model_name FROM build_model('models_labelled_h', 'SELECT img_path, label FROM models_train LIMIT 64',
        image_col => 'img_path', label_col => 'label', max_epochs => 1, readout => 'features');

@@ -14,6 +14,7 @@ CREATE DATABASE image_search_upgrade_050;
 CREATE DATABASE image_search_upgrade_060;
 CREATE DATABASE image_search_upgrade_070;
 CREATE DATABASE image_search_upgrade_080;
+CREATE DATABASE image_search_upgrade_090;
 CREATE DATABASE image_search_upgrade_new;
 
 \c image_search_upgrade_old
@@ -219,6 +220,30 @@ SELECT embedding_dim FROM image_search.models WHERE name = 'up_projection';
 \set ECHO all
 SELECT pg_temp.extension_fingerprint() AS upgraded_080 \gset
 
+\c image_search_upgrade_090
+SET client_min_messages = warning;
+CREATE EXTENSION image_search VERSION '0.9.0';
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+-- A labelled model built through 0.9.0's signature (the library's defaults apply to the
+-- options it lacks, so it has label votes: 128 + 10 values) embeds as before after the
+-- update, and 0.10.0's label_votes option works.
+SELECT image_search.load_csv('up_test', 'tutorial_data/mnist_data/mnist_test.csv');
+SELECT model_name, epochs FROM image_search.build_model('up_labelled', 'SELECT img_path, label FROM up_test',
+       image_col => 'img_path', label_col => 'label', max_epochs => 1);
+SELECT embedding_dim FROM image_search.models WHERE name = 'up_labelled';
+SELECT image_search.embed_image('up_labelled', 'tutorial_data/mnist_data/test/923.jpg')::text AS before_update \gset
+ALTER EXTENSION image_search UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'image_search';
+SELECT image_search.embed_image('up_labelled', 'tutorial_data/mnist_data/test/923.jpg')::text = :'before_update'
+       AS same_embedding;
+SELECT model_name, rows_used FROM image_search.build_model('up_votes', 'SELECT img_path, label FROM up_test',
+       image_col => 'img_path', label_col => 'label', max_epochs => 1, label_votes => false);
+SELECT embedding_dim, options -> 'label_votes' AS label_votes FROM image_search.models WHERE name = 'up_votes';
+\set ECHO none
+\i :fingerprint
+\set ECHO all
+SELECT pg_temp.extension_fingerprint() AS upgraded_090 \gset
+
 \c image_search_upgrade_new
 SET client_min_messages = warning;
 CREATE EXTENSION image_search;
@@ -233,6 +258,7 @@ SELECT pg_temp.extension_fingerprint() = :'upgraded_050' AS upgrade_from_050_mat
 SELECT pg_temp.extension_fingerprint() = :'upgraded_060' AS upgrade_from_060_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_070' AS upgrade_from_070_matches_fresh_install;
 SELECT pg_temp.extension_fingerprint() = :'upgraded_080' AS upgrade_from_080_matches_fresh_install;
+SELECT pg_temp.extension_fingerprint() = :'upgraded_090' AS upgrade_from_090_matches_fresh_install;
 
 \c image_search_regress
 SET client_min_messages = warning;
@@ -244,4 +270,5 @@ DROP DATABASE image_search_upgrade_050;
 DROP DATABASE image_search_upgrade_060;
 DROP DATABASE image_search_upgrade_070;
 DROP DATABASE image_search_upgrade_080;
+DROP DATABASE image_search_upgrade_090;
 DROP DATABASE image_search_upgrade_new;

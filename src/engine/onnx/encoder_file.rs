@@ -50,6 +50,15 @@ pub fn with_initializer(model: &[u8], name: &str, values: &[f32]) -> Vec<u8> {
     out
 }
 
+/// `model` with the serialized GraphProto `fragment` merged into its graph: the
+/// fragment's nodes, outputs and initializers are added after the graph's own (its
+/// other fields must be unset, or they would replace the graph's).
+pub fn with_graph_fragment(model: &[u8], fragment: &[u8]) -> Vec<u8> {
+    let mut out = model.to_vec();
+    length_delimited(MODEL_GRAPH_FIELD, fragment, &mut out);
+    out
+}
+
 /// The values of the first initializer `with_initializer` added to `model`, which must
 /// start with `base` (the architecture's encoder graph it was made from): the
 /// trained weights of a stored encoder, for warm starts. `None` when `model` was
