@@ -7,7 +7,8 @@ training images most like the query are labelled. The embedding of a labelled mo
 therefore concat(unit(e), WEIGHT * unit(votes)), where e is the encoder's embedding and
 votes[c] is the share of label c among the VOTERS reference images whose unit(e) is most
 similar to the image's. Measured from Postgres on held-out clothes (Fashion-MNIST training
-split, four builds): +0.006 to +0.016 precision@4, mean +0.012; digits +0.001 (saturated).
+split, six builds on three draws): +0.006 to +0.019 precision@4, mean +0.015; digits level
+(BENCHMARKS.md, "Label votes").
 
 This module writes the votes as a graph *fragment*: a serialized GraphProto with only nodes
 and the output "labelled_embedding". build_model appends it to the trained encoder's file
@@ -46,7 +47,7 @@ def build_fragment():
     votes = g.reduce("ReduceMean", g.op("Gather", [onehot, nearest], axis=0), [1], keepdims=0)  # [N, C]
     g.named("Concat", [e, g.op("Mul", [G.unit_rows(g, votes), g.f32(WEIGHT)])], "labelled_embedding", axis=1)
     graph = helper.make_graph(g.nodes, "", [], [helper.make_tensor_value_info("labelled_embedding",
-                                                                                TensorProto.FLOAT, ["N", "D"])],
+                                                                                TensorProto.FLOAT, ["N", "D_plus_labels"])],
                               initializer=g.inits)
     rename = lambda name: name if name in OUTSIDE or name == "" else PREFIX + name  # noqa: E731
     for node in graph.node:

@@ -214,6 +214,7 @@ fn vote_reference(images: &TrainingImages, asked: bool, seed: u64) -> Option<lab
             Ok(reference) => return Some(reference),
             Err(why) => why,
         },
+        // (TrainingImages::load already refuses a streamed build with label_col; kept for safety.)
         _ => "label votes need the training images in memory (image_search.train_cache_mb)".to_string(),
     };
     if asked {

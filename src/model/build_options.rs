@@ -332,13 +332,13 @@ mod tests {
         assert_eq!(request().config(3, 1000).unwrap().readout, Readout::Projection);
         let features = BuildRequest { readout: Some("features".into()), ..request() };
         assert_eq!(features.config(3, 1000).unwrap().readout, Readout::Features);
-        let bad = BuildRequest { readout: Some("head".into()), ..request() };
         assert_eq!(labelled.label_votes(), Ok(true), "on by default with labels");
         assert_eq!(request().label_votes(), Ok(false));
         let off_votes = BuildRequest { label_votes: Some(false), label_col: Some("label".into()), ..request() };
         assert_eq!(off_votes.label_votes(), Ok(false));
         let no_labels = BuildRequest { label_votes: Some(true), ..request() };
         assert!(no_labels.check().unwrap_err().contains("label_votes needs label_col"));
+        let bad = BuildRequest { readout: Some("head".into()), ..request() };
         assert_eq!(bad.check().unwrap_err(), "unknown readout \"head\"; valid readouts are: features, projection");
         let half = BuildRequest { augment: Some(serde_json::json!({"neighbour_positives": 0.5})), ..labelled };
         assert_eq!(half.config(1, 1000).unwrap().augment.neighbour_positives, 0.5);

@@ -92,6 +92,9 @@ SELECT model_name FROM build_model('models_one_label', 'SELECT img_path, 7 AS la
        image_col => 'img_path', label_col => 'label', max_epochs => 1);
 SELECT embedding_dim, options->'label_votes' AS label_votes FROM models WHERE name = 'models_one_label';
 SELECT drop_model('models_one_label');
+-- Asked for by name, votes that cannot be made are an ERROR, before any training.
+SELECT * FROM build_model('bad', 'SELECT img_path, 7 AS label FROM models_train LIMIT 64',
+                          image_col => 'img_path', label_col => 'label', label_votes => true);
 -- readout chooses the layer: 'features' keeps a labelled model at h; a bad name is an ERROR.
 SELECT model_name FROM build_model('models_labelled_h', 'SELECT img_path, label FROM models_train LIMIT 64',
        image_col => 'img_path', label_col => 'label', max_epochs => 1, readout => 'features');

@@ -226,7 +226,8 @@ CREATE EXTENSION image_search VERSION '0.9.0';
 SELECT extversion FROM pg_extension WHERE extname = 'image_search';
 -- A labelled model built through 0.9.0's signature (the library's defaults apply to the
 -- options it lacks, so it has label votes: 128 + 10 values) embeds as before after the
--- update, and 0.10.0's label_votes option works.
+-- update, and 0.10.0's label_votes option works. (One library serves both versions here, so
+-- this checks the catalog row and its encoder_config through the update, not an older build.)
 SELECT image_search.load_csv('up_test', 'tutorial_data/mnist_data/mnist_test.csv');
 SELECT model_name, epochs FROM image_search.build_model('up_labelled', 'SELECT img_path, label FROM up_test',
        image_col => 'img_path', label_col => 'label', max_epochs => 1);
