@@ -13,6 +13,7 @@
 //! embed_image, keep_current, combine_models) gives them: the generated graph fragment
 //! `models/label_votes/fragment.pb` is appended to the trained encoder with the reference
 //! images' embeddings and labels as two initializers (`encoder_file`).
+use crate::engine::distance;
 use crate::engine::onnx::encoder_file;
 use rand::seq::index::sample;
 use rand::SeedableRng;
@@ -83,7 +84,7 @@ pub fn tables(reference: &Reference, embeddings: &[Vec<f32>]) -> (Vec<f32>, Vec<
     let dim = embeddings.first().map_or(0, Vec::len);
     let mut unit_columns = vec![0f32; dim * rows];
     for (r, e) in embeddings.iter().enumerate() {
-        let norm = e.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt().max(1e-12);
+        let norm = distance::norm(e).max(1e-12);
         for (d, x) in e.iter().enumerate() {
             unit_columns[d * rows + r] = (*x as f64 / norm) as f32;
         }
@@ -108,7 +109,7 @@ pub fn append(encoder_onnx: &[u8], reference: &Reference, embeddings: &[Vec<f32>
 /// Plain-Rust reference of what the appended fragment computes for one embedding.
 pub fn votes_reference(embedding: &[f32], reference: &Reference, embeddings: &[Vec<f32>]) -> Vec<f32> {
     let unit = |v: &[f32]| {
-        let n = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt().max(1e-12);
+        let n = distance::norm(v).max(1e-12);
         v.iter().map(|x| *x as f64 / n).collect::<Vec<f64>>()
     };
     let e = unit(embedding);

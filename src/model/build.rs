@@ -209,19 +209,16 @@ pub(crate) fn build_model_v7(
 /// The training images whose labels a labelled model's embedding votes with, or None
 /// (with a NOTICE, or an ERROR when `asked` for) when it cannot have votes.
 fn vote_reference(images: &TrainingImages, asked: bool, seed: u64) -> Option<label_votes::Reference> {
-    let why = match (images.cached(), images.labels()) {
-        (Some(_), Some(labels)) => match label_votes::choose_reference(labels, seed) {
-            Ok(reference) => return Some(reference),
-            Err(why) => why,
-        },
-        // (TrainingImages::load already refuses a streamed build with label_col; kept for safety.)
-        _ => "label votes need the training images in memory (image_search.train_cache_mb)".to_string(),
-    };
-    if asked {
-        invalid(format!("label_votes cannot be used: {why}"));
+    // TrainingImages::load keeps a label_col build's images and labels in memory, or refuses it.
+    let labels = images.labels().expect("a build with label_col holds its labels");
+    match label_votes::choose_reference(labels, seed) {
+        Ok(reference) => Some(reference),
+        Err(why) if asked => invalid(format!("label_votes cannot be used: {why}")),
+        Err(why) => {
+            notice!("this model's embedding has no label votes: {why}");
+            None
+        }
     }
-    notice!("this model's embedding has no label votes: {why}");
-    None
 }
 
 /// The embeddings the trained `encoder_onnx` gives `pictures`, as convert would give them.
