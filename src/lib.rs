@@ -13,6 +13,8 @@
 //! - `engine::train` — the training loop; `engine::gradient_descriptor` — the
 //!   oriented-gradient descriptor grayscale embeddings carry, and its PCA fit;
 //!   `engine::neighbour_positives` — training pairs of an image and a descriptor neighbour;
+//!   `engine::label_votes` — the label shares of an image's nearest training images, which
+//!   labelled models' embeddings end with;
 //!   `engine::distance` — vector kernels;
 //!   `engine::ann` — `kmeans` and `lists` (sampling, probe order) for the `ann` index;
 //!   `engine::tutorial` — the tutorial dialect: `lexer` (sqlparser's tokenizer) and `grammar`
