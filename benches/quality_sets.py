@@ -157,6 +157,7 @@ def combined_and_score(spec, seed, labels, build_opts=""):
 
 
 def main():
+    global OUT
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="+", default=["digits", "clothes", "colour"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -180,7 +181,11 @@ def main():
                          "given as for --imported")
     ap.add_argument("--combined-build", default="", metavar="OPTIONS",
                     help="build_model options for the --combined rows' own model, e.g. \", max_seconds => 30\"")
+    ap.add_argument("--out", default=OUT,
+                    help="where the images are written for the server to read; give each run beside another "
+                         "(a second cluster) its own, as every run rewrites its sets' folders")
     args = ap.parse_args()
+    OUT = args.out
     psql("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS image_search")
     for name in args.sets:
         train_paths, pool_paths, labels, raw, train_labels = prepare(name, args.data_seed)
