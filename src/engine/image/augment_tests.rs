@@ -224,6 +224,12 @@ fn options_roundtrip_through_json() {
     assert_eq!(serde_json::from_str::<AugmentOptions>(&json).unwrap(), opts);
 }
 
+/// `opts` with the stronger augmentation of long builds, the default at 100,000 images.
+fn long_build(mut opts: AugmentOptions, channels: u8) -> AugmentOptions {
+    opts.strengthen_for_long_builds(channels);
+    opts
+}
+
 #[test]
 #[ignore = "micro-benchmark; run with --ignored --nocapture in release"]
 fn bench_views() {
@@ -232,6 +238,8 @@ fn bench_views() {
         ("28x28 gray", gradient_gray(28, 28), 28u32, 1u8, AugmentOptions::for_grayscale()),
         ("32x32 colour", colour_picture(36, 36), 32, 3, AugmentOptions::for_color()),
         ("96x96 colour", colour_picture(110, 110), 96, 3, AugmentOptions::for_color()),
+        ("32x32 colour, long build", colour_picture(58, 58), 32, 3, long_build(AugmentOptions::for_color(), 3)),
+        ("28x28 gray, long build", gradient_gray(28, 28), 28, 1, long_build(AugmentOptions::for_grayscale(), 1)),
     ];
     for (name, base, size, channels, opts) in &cases {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
