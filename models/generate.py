@@ -425,16 +425,8 @@ def ntxent_forward_backward(g, z, n, temperature, targets):
     return loss, dz
 
 
-def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
-    layout = param_layout(in_ch, arch)
-    P, _ = counts(layout)
-    g = Builder()
-    t = unpack_params(g, "params", layout)
-
-    n = g.shape_slice("view1", 0, 1)
-    images = g.op("Concat", ["view1", "view2"], axis=0)
-    h, enc_tape = encoder_forward(g, images, t, arch)
-
+def projection_head_forward(g, h, t, arch):
+    """The projection head z = head(h) of the train step, with its backward tape."""
     x = h
     head_tape = []
     nh = len(arch["head"])
@@ -446,9 +438,11 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
                 x, bbn = batchnorm_forward(g, x, t[f"head{j}.bn_gain"], t[f"head{j}.bn_bias"], arch["gn_eps"])
             x, br = relu_forward(g, x)
         head_tape.append((j, bd, br, bbn))
-    loss, dz = ntxent_forward_backward(g, x, n, "temperature", "targets")
-    g.named("Identity", [loss], "loss")
+    return x, head_tape
 
+
+def backward_pass(g, dz, enc_tape, head_tape, layout):
+    """The flat gradient [P] of every parameter, from dL/dz through the head and the encoder."""
     grads = {}
     d = dz
     for j, bd, br, bbn in reversed(head_tape):
@@ -460,11 +454,13 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
         grads[f"head{j}.weight"] = dw
         grads[f"head{j}.bias"] = db
     encoder_backward(g, d, enc_tape, grads)
-
     flat = [g.op("Reshape", [grads[l["name"]], g.i64([-1])]) for l in layout]
-    grad = g.op("Concat", flat, axis=0)
+    return g.op("Concat", flat, axis=0)
 
-    # ---- AdamW (decoupled weight decay, bias-corrected) ----
+
+def adamw_update(g, grad, layout):
+    """Outputs params_out, adam_m_out, adam_v_out from the inputs params, adam_m, adam_v,
+    step, learning_rate and weight_decay and the flat gradient `grad`."""
     b1, b2c = g.f32(ADAM_BETA1), g.f32(ADAM_BETA2)
     m = g.named("Add", [g.op("Mul", ["adam_m", b1]), g.op("Mul", [grad, g.f32(1 - ADAM_BETA1)])], "adam_m_out")
     v = g.named("Add", [g.op("Mul", ["adam_v", b2c]),
@@ -482,6 +478,22 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
     wd_mask = g.op("Concat", segs, axis=0)
     decay = g.op("Mul", [g.op("Mul", ["params", wd_mask]), "weight_decay"])
     g.named("Sub", ["params", g.op("Mul", ["learning_rate", g.op("Add", [upd, decay])])], "params_out")
+
+
+def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
+    layout = param_layout(in_ch, arch)
+    P, _ = counts(layout)
+    g = Builder()
+    t = unpack_params(g, "params", layout)
+
+    n = g.shape_slice("view1", 0, 1)
+    images = g.op("Concat", ["view1", "view2"], axis=0)
+    h, enc_tape = encoder_forward(g, images, t, arch)
+    z, head_tape = projection_head_forward(g, h, t, arch)
+    loss, dz = ntxent_forward_backward(g, z, n, "temperature", "targets")
+    g.named("Identity", [loss], "loss")
+    grad = backward_pass(g, dz, enc_tape, head_tape, layout)
+    adamw_update(g, grad, layout)
 
     f = TensorProto.FLOAT
     inputs = [
@@ -508,6 +520,108 @@ def build_train_graph(in_ch, arch=DEFAULT_ARCH, debug=False, name=ARCH_NAME):
         outputs += [helper.make_tensor_value_info("grad", f, [P]),
                     helper.make_tensor_value_info("h", f, ["N2", embed_dim(in_ch, arch)])]
     return finish(g, inputs, outputs, f"{name}_train_step_c{in_ch}")
+
+
+# --------------------------------------------------------------------------
+# The train step split in four, so that its two passes can run on several cores
+# --------------------------------------------------------------------------
+# A step of the fused graph above runs on one core: ONNX Runtime's own threads meet at
+# every operator, which on small batches costs as much as they save (BENCHMARKS,
+# "Train-step threads").  These four graphs compute the same step with the batch cut
+# into slices, one per core (engine/train/step.rs):
+#   forward_step  each slice's views -> z, and every tensor its backward pass reads;
+#   loss_step     all slices' z -> loss and dL/dz (NT-Xent couples the whole batch);
+#   backward_step each slice's dL/dz and saved tensors -> its part of the gradient;
+#   update_step   the sum of the parts -> AdamW, as in the fused graph.
+# The encoder normalises per image and the head has no batch statistics, so a slice's
+# forward and backward pass do not depend on the other slices: the parts add up to the
+# fused graph's gradient (models/test_models.py checks it).
+
+def build_pass_graphs(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
+    """(forward_step, backward_step): one graph of both passes on a slice of views, cut
+    where dL/dz enters.  Every tensor the backward nodes read from the forward nodes is an
+    output of the first (after z) and an input of the second, under the same name."""
+    assert arch.get("head_norm") != "batch", "a head with batch statistics cannot be split by slices"
+    layout = param_layout(in_ch, arch)
+    P, _ = counts(layout)
+    proj = arch["head"][-1]
+    g = Builder()
+    t = unpack_params(g, "params", layout)
+    h, enc_tape = encoder_forward(g, "images", t, arch)
+    z, head_tape = projection_head_forward(g, h, t, arch)
+    g.named("Identity", [z], "z")
+    cut = len(g.nodes)
+    g.named("Identity", [backward_pass(g, "dz", enc_tape, head_tape, layout)], "grad")
+    forward_nodes, backward_nodes = g.nodes[:cut], g.nodes[cut:]
+    produced = {o for node in forward_nodes for o in node.output}
+    saved = []
+    for node in backward_nodes:
+        saved += [i for i in node.input if i in produced and i not in saved]
+
+    f = TensorProto.FLOAT
+    params = helper.make_tensor_value_info("params", f, [P])
+    images = helper.make_tensor_value_info("images", f, ["M", in_ch, "H", "W"])
+    z_info = helper.make_tensor_value_info("z", f, ["M", proj])
+
+    def model(nodes, inputs, outputs, graph_name):
+        used = {i for node in nodes for i in node.input}
+        graph = helper.make_graph(nodes, graph_name, inputs, outputs,
+                                  initializer=[i for i in g.inits if i.name in used])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="image_search/models/generate.py", producer_version="1")
+        m.ir_version = IR_VERSION
+        return m
+
+    # the saved tensors' types and shapes, as ONNX's shape inference gives them
+    inferred = onnx.shape_inference.infer_shapes(model(forward_nodes, [params, images], [z_info], "f"))
+    infos = {vi.name: vi for vi in inferred.graph.value_info}
+    saved_infos = [infos[name] for name in saved]
+    forward = model(forward_nodes, [params, images], [z_info, *saved_infos], f"{name}_forward_step_c{in_ch}")
+    dz = helper.make_tensor_value_info("dz", f, ["M", proj])
+    grad = helper.make_tensor_value_info("grad", f, [P])
+    backward = model(backward_nodes, [params, dz, *saved_infos], [grad], f"{name}_backward_step_c{in_ch}")
+    for m in (forward, backward):
+        onnx.checker.check_model(m, full_check=True)
+    return forward, backward
+
+
+def build_loss_graph(arch=DEFAULT_ARCH, name=ARCH_NAME):
+    """loss_step: z [2N, d] of the whole batch (view1 rows, then view2 rows) -> loss, dz."""
+    g = Builder()
+    n = g.op("Div", [g.shape_slice("z", 0, 1), g.i64([2])])
+    loss, dz = ntxent_forward_backward(g, "z", n, "temperature", "targets")
+    g.named("Identity", [loss], "loss")
+    g.named("Identity", [dz], "dz")
+    f = TensorProto.FLOAT
+    d = arch["head"][-1]
+    inputs = [helper.make_tensor_value_info("z", f, ["N2", d]),
+              helper.make_tensor_value_info("temperature", f, []),
+              helper.make_tensor_value_info("targets", f, ["N2", "N2"])]
+    outputs = [helper.make_tensor_value_info("loss", f, []), helper.make_tensor_value_info("dz", f, ["N2", d])]
+    return finish(g, inputs, outputs, f"{name}_loss_step")
+
+
+def build_update_graph(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
+    """update_step: AdamW from the flat gradient, exactly as the fused graph's last part."""
+    layout = param_layout(in_ch, arch)
+    P, _ = counts(layout)
+    g = Builder()
+    adamw_update(g, "grad", layout)
+    f = TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info(n, f, [P]) for n in ("params", "adam_m", "adam_v", "grad")]
+    inputs += [helper.make_tensor_value_info(n, f, []) for n in ("step", "learning_rate", "weight_decay")]
+    outputs = [helper.make_tensor_value_info(n, f, [P]) for n in ("params_out", "adam_m_out", "adam_v_out")]
+    return finish(g, inputs, outputs, f"{name}_update_step_c{in_ch}")
+
+
+def split_step_graphs(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
+    """(file name, model) of the split step's graphs for `in_ch` channels."""
+    forward, backward = build_pass_graphs(in_ch, arch, name)
+    out = [(f"forward_step_c{in_ch}.onnx", forward), (f"backward_step_c{in_ch}.onnx", backward),
+           (f"update_step_c{in_ch}.onnx", build_update_graph(in_ch, arch, name))]
+    if in_ch == 1:
+        out.append(("loss_step.onnx", build_loss_graph(arch, name)))
+    return out
 
 
 def projection_forward(g, h, t, arch):
@@ -664,6 +778,18 @@ def manifest(arch=DEFAULT_ARCH, name=ARCH_NAME):
             "mirror_encoder": {"c1": "mirror_encoder_c1.onnx", "c3": "mirror_encoder_c3.onnx",
                                "note": "embedding = unit(h(x)) + unit(h(x mirrored left-right)); used for models trained with flips"},
             "init_params": {"c1": "init_params_c1.bin", "c3": "init_params_c3.bin"},
+            "split_step": {
+                "forward": {"c1": "forward_step_c1.onnx", "c3": "forward_step_c3.onnx"},
+                "backward": {"c1": "backward_step_c1.onnx", "c3": "backward_step_c3.onnx"},
+                "loss": "loss_step.onnx",
+                "update": {"c1": "update_step_c1.onnx", "c3": "update_step_c3.onnx"},
+                "note": "the train step in four graphs, for a batch cut into slices of views run on several "
+                        "cores: forward (params, images [M,C,H,W] -> z [M,d] and the tensors the backward pass "
+                        "reads), loss (z of all 2N views, temperature, targets -> loss, dz), backward (params, "
+                        "the slice's dz and saved tensors, by name -> grad [P]), update (params, adam_m, adam_v, "
+                        "the summed grad, step, learning_rate, weight_decay -> params_out, adam_m_out, "
+                        "adam_v_out); together the same step as train_step",
+            },
         },
         "train_step_io": {
             "inputs": [["params", ["P"]], ["adam_m", ["P"]], ["adam_v", ["P"]], ["step", []],
@@ -728,7 +854,8 @@ def generate(out_dir, name=ARCH_NAME):
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for c in (1, 3):
-        for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c)), *encoder_graphs(c)):
+        for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c)), *split_step_graphs(c),
+                             *encoder_graphs(c)):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))
@@ -751,7 +878,7 @@ def generate_extra(out_dir, name):
     written = []
     for c in (1, 3):
         for fname, model in ((f"train_step_c{c}.onnx", build_train_graph(c, arch, name=name)),
-                             *encoder_graphs(c, arch, name)):
+                             *split_step_graphs(c, arch, name), *encoder_graphs(c, arch, name)):
             path = os.path.join(out_dir, fname)
             with open(path, "wb") as fh:
                 fh.write(model.SerializeToString(deterministic=True))

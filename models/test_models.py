@@ -23,6 +23,7 @@ FILES = ["train_step_c1.onnx", "train_step_c3.onnx", "encoder_c1.onnx", "encoder
          "gradient_encoder_c1.onnx", "gradient_encoder_c3.onnx",
          "gradient_mirror_encoder_c1.onnx", "gradient_mirror_encoder_c3.onnx"]
 FILES += ["projection_" + f for f in FILES if "encoder" in f]
+FILES += [f"{part}_step_c{c}.onnx" for part in ("forward", "backward", "update") for c in (1, 3)] + ["loss_step.onnx"]
 
 
 def f32(x):
@@ -77,7 +78,7 @@ def test_regeneration_is_byte_identical(tmp_path):
 
 
 # ---------------------------------------------------------------- (e)
-@pytest.mark.parametrize("name", FILES[:4])
+@pytest.mark.parametrize("name", FILES[:4] + FILES[-7:])
 def test_onnx_valid_standard_ops_only(name):
     m = onnx.load(os.path.join(OUT, name))
     onnx.checker.check_model(m, full_check=True)
@@ -582,3 +583,53 @@ def test_label_votes_appended_to_an_encoder_match_the_numpy_reference(c):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
         distinct_votes = len({tuple(np.round(v, 4)) for v in got[:, -len(classes):]})
         assert distinct_votes > 1 if n > V.VOTERS else distinct_votes == 1, (n, distinct_votes)
+
+
+# ---------------------------------------------------------------- the split step
+def split_step(arch_dir, c, feeds, slices):
+    """One step through the four split graphs, the 2N views cut at `slices` (view counts)."""
+    path = lambda f: os.path.join(HERE, arch_dir, f)
+    forward, backward = sess(path(f"forward_step_c{c}.onnx")), sess(path(f"backward_step_c{c}.onnx"))
+    views = np.concatenate([feeds["view1"], feeds["view2"]])
+    assert sum(slices) == len(views)
+    names = [o.name for o in forward.get_outputs()]
+    starts = np.cumsum([0] + slices)
+    outs = [dict(zip(names, forward.run(None, {"params": feeds["params"], "images": views[a:b]})))
+            for a, b in zip(starts, starts[1:])]
+    z = np.concatenate([o["z"] for o in outs])
+    loss, dz = sess(path("loss_step.onnx")).run(None, {"z": z, "temperature": feeds["temperature"],
+                                                        "targets": feeds["targets"]})
+    grad = 0
+    for o, a, b in zip(outs, starts, starts[1:]):
+        saved = {i.name: o[i.name] for i in backward.get_inputs() if i.name not in ("params", "dz")}
+        grad = grad + backward.run(None, {"params": feeds["params"], "dz": dz[a:b], **saved})[0]
+    update = sess(path(f"update_step_c{c}.onnx"))
+    keep = ("params", "adam_m", "adam_v", "step", "learning_rate", "weight_decay")
+    return [loss, *update.run(None, {**{k: feeds[k] for k in keep}, "grad": grad.astype(np.float32)})]
+
+
+@pytest.mark.parametrize("arch_dir", [G.ARCH_NAME, "simclr_cnn_ms"])
+@pytest.mark.parametrize("c,slices,targets", [(1, [5, 5], "simclr"), (3, [4, 3, 3], "supcon"), (1, [10], "simclr")])
+def test_split_step_is_the_fused_step(arch_dir, c, slices, targets):
+    """The four split graphs, on any cut of the batch (here two halves, three slices across
+    the view1/view2 boundary, and one slice), give the fused train step's loss and update."""
+    size = 28 if arch_dir == G.ARCH_NAME else 32
+    p = np.fromfile(os.path.join(HERE, arch_dir, f"init_params_c{c}.bin"), dtype="<f4")
+    rng = np.random.RandomState(4)
+    m0 = (rng.randn(p.size) * 1e-3).astype(np.float32)
+    v0 = (rng.rand(p.size) * 1e-5).astype(np.float32)
+    v1, v2 = batch(c, 5, size, size, seed=8)
+    t = supcon_targets(SUPCON_LABELS) if targets == "supcon" else None
+    feeds = feed(p, v1, v2, m0, v0, step=3.0, lr=0.01, temp=0.2, wd=1e-3, targets=t)
+    fused = sess(os.path.join(HERE, arch_dir, f"train_step_c{c}.onnx")).run(None, feeds)
+    split = split_step(arch_dir, c, feeds, slices)
+    assert abs(float(split[0]) - float(fused[0])) < 1e-5
+    for got, want, name in zip(split[1:], fused[1:], ("params", "adam_m", "adam_v")):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7, err_msg=name)
+    assert np.abs(split[1] - p).max() > 1e-4  # the step moved the parameters
+
+
+def test_split_graphs_carry_no_batch_statistics():
+    """A head with batch statistics would make a slice depend on the others: refused."""
+    with pytest.raises(AssertionError, match="batch statistics"):
+        G.build_pass_graphs(1, dict(G.DEFAULT_ARCH, head_norm="batch"))

@@ -152,6 +152,46 @@ mod tests {
         assert!(same && different);
     }
 
+    /// The embeddings of a few test digits by `model`, one after another.
+    fn test_digit_embeddings(model: &str) -> Vec<f32> {
+        ["923", "10051", "10120", "10319"]
+            .iter()
+            .flat_map(|image| {
+                Spi::get_one::<Vec<f32>>(&format!(
+                    "SELECT image_search.embed_image('{model}', 'tutorial_data/mnist_data/test/{image}.jpg')::real[]"
+                ))
+                .unwrap()
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[pg_test]
+    fn a_build_on_several_threads_trains_the_model_of_one_thread() {
+        // One thread runs the single-graph step; three cut each batch into slices, one
+        // of which straddles the first and the second views.
+        let build = |name: &str, threads: i32, seed: i32| {
+            Spi::run(&format!(
+                "SET image_search.threads = {threads};
+                 SELECT * FROM image_search.load_csv('pg_test_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true);
+                 SELECT * FROM image_search.build_model('{name}', 'SELECT img_path FROM pg_test_train ORDER BY filename LIMIT 96',
+                     image_col => 'img_path', max_epochs => 3, learning_rate => 0.01, seed => {seed}, overwrite => true);
+                 RESET image_search.threads"
+            ))
+            .unwrap();
+            test_digit_embeddings(name)
+        };
+        let one = build("one_thread", 1, 7);
+        let three = build("three_threads", 3, 7);
+        let other_seed = build("other_seed", 1, 8);
+        let largest_difference =
+            |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let rounding = largest_difference(&one, &three);
+        let training = largest_difference(&one, &other_seed);
+        assert!(training > 0.01, "another seed trains another model: {training}");
+        assert!(rounding < training / 100.0, "three threads: {rounding}, another seed: {training}");
+    }
+
     #[pg_test]
     fn a_model_trained_with_flips_embeds_a_mirror_image_identically() {
         let root = crate::settings::string(&crate::settings::IMAGE_ROOT).expect("image_root is set for tests");

@@ -43,7 +43,7 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"image_search.threads",
         c"Threads for image decoding and ONNX Runtime (0 = one per CPU core).",
-        c"A build's train step uses one fewer (at least one), leaving one to augment the next batch.",
+        c"A build's train step runs each batch as one slice per thread, which trains the same model up to rounding.",
         &THREADS,
         0,
         256,

@@ -132,7 +132,7 @@ pub(crate) fn build_model_v7(
         None
     };
     let arch = request.architecture(channels).unwrap_or_else(|e| invalid(e));
-    let session = onnxruntime::session(arch.train_step, Threads::Spin).or_raise();
+    let step = onnxruntime::train_step(arch).or_raise();
     let notice_epoch = |s: &EpochStats| {
         notice!(
             "epoch {}/{}: loss {:.4}, {:.0} images/s ({:.0} in the train step), {:.2} s elapsed",
@@ -144,7 +144,7 @@ pub(crate) fn build_model_v7(
             s.seconds
         )
     };
-    let mut trainer = Trainer::new(arch, session, &config);
+    let mut trainer = Trainer::new(arch, step, &config);
     if let Some(p) = &pretrained {
         let weights = warm_start_weights(p, arch, config.channels).unwrap_or_else(|e| invalid(e));
         trainer.start_from(&weights).unwrap_or_else(|e| invalid(e));

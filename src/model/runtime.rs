@@ -1,8 +1,9 @@
 //! ONNX Runtime inside a backend: which library to load (the superuser setting
 //! `image_search.onnxruntime_library`, with `$libdir` expanded as for `LOAD`) and
 //! how many threads a session may use (`image_search.threads`).
+use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::runtime::{self, Threads};
-use crate::engine::train;
+use crate::engine::train::TrainStep;
 use crate::error::Error;
 use crate::settings;
 use ort::session::Session;
@@ -25,15 +26,18 @@ fn pkglib_dir() -> String {
     }
 }
 
-/// A session for a serialised ONNX model with the configured library and threads
-/// (a training session leaves one of them to the augmentation thread).
+/// A session for a serialised ONNX model with the configured library and threads.
 pub fn session(model: &[u8], threads: Threads) -> Result<Session, Error> {
     let env = runtime::environment(&library_path()).map_err(Error::Runtime)?;
-    let intra_threads = match threads {
-        Threads::Spin => train::step_threads(settings::threads()),
-        Threads::Sleep => settings::threads(),
-    };
-    runtime::session(&env, model, intra_threads, threads).map_err(Error::Runtime)
+    runtime::session(&env, model, settings::threads(), threads).map_err(Error::Runtime)
+}
+
+/// The train step of `arch` on the configured threads: one worker per thread, each
+/// with one-thread sessions of its own (`train::step`).
+pub fn train_step(arch: &Architecture) -> Result<TrainStep, Error> {
+    let env = runtime::environment(&library_path()).map_err(Error::Runtime)?;
+    let one_thread = |graph: &[u8]| runtime::session(&env, graph, 1, Threads::Spin);
+    TrainStep::new(arch.train_step, &arch.split_step, settings::threads(), one_thread).map_err(Error::Runtime)
 }
 
 /// ONNX Runtime's build description; loads the library if this backend has not yet.

@@ -46,10 +46,21 @@ pub struct EncoderGraphs {
     pub gradient_mirror: &'static [u8],
 }
 
+/// The train step as four graphs, for a batch cut into slices run on several cores
+/// (`engine::train::step`).
+pub struct SplitStepGraphs {
+    pub forward: &'static [u8],
+    pub backward: &'static [u8],
+    pub loss: &'static [u8],
+    pub update: &'static [u8],
+}
+
 pub struct Architecture {
     pub name: &'static str,
     pub channels: u8,
+    /// The whole train step as one graph, for one core.
     pub train_step: &'static [u8],
+    pub split_step: SplitStepGraphs,
     /// Encoders read out at h; their `params` input is the encoder's parameters.
     pub features: EncoderGraphs,
     /// Encoders read out at the projection head; their `params` input is every
@@ -164,14 +175,20 @@ macro_rules! encoders {
 }
 
 /// The generated files of architecture `$name` for `$channels`-channel images:
-/// `models/<name>/{train_step,init_params}_c<channels>.*` and the encoders of both
-/// readouts (`projection_*` for the projection head).
+/// `models/<name>/{train_step,init_params}_c<channels>.*`, the split step's graphs and
+/// the encoders of both readouts (`projection_*` for the projection head).
 macro_rules! generated {
     ($name:literal, $channels:literal, encoder_params: $encoder:expr, embedding_dim: $dim:expr) => {
         Architecture {
             name: $name,
             channels: $channels,
             train_step: include_bytes!(concat!("../../../models/", $name, "/train_step_c", $channels, ".onnx")),
+            split_step: SplitStepGraphs {
+                forward: include_bytes!(concat!("../../../models/", $name, "/forward_step_c", $channels, ".onnx")),
+                backward: include_bytes!(concat!("../../../models/", $name, "/backward_step_c", $channels, ".onnx")),
+                loss: include_bytes!(concat!("../../../models/", $name, "/loss_step.onnx")),
+                update: include_bytes!(concat!("../../../models/", $name, "/update_step_c", $channels, ".onnx")),
+            },
             features: encoders!($name, $channels, ""),
             projection: encoders!($name, $channels, "projection_"),
             init_params: include_bytes!(concat!("../../../models/", $name, "/init_params_c", $channels, ".bin")),

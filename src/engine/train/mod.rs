@@ -1,4 +1,5 @@
-//! The SimCLR training loop: plain Rust around one ONNX graph per step.
+//! The SimCLR training loop: plain Rust around the ONNX graphs of a step
+//! (`step`: one graph on one core, four graphs on slices of the batch on more).
 //!
 //! Parameters and Adam moments live in Rust vectors that ONNX Runtime reads in
 //! place each step; the next batch is augmented on another thread while the
@@ -10,13 +11,15 @@ use crate::engine::image::Picture;
 use crate::engine::neighbour_positives::{view_targets, NeighbourTable};
 use crate::engine::onnx::architectures::{Architecture, Readout};
 use crate::engine::onnx::encoder_file;
-use ort::session::Session;
-use ort::value::TensorRef;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+use step::{Batch, StepSettings};
+pub use step::{Optimizer, TrainStep};
+
+pub mod step;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -97,26 +100,9 @@ pub fn learning_rate_at(config: &TrainConfig, step: u64, planned: u64) -> f32 {
     }
 }
 
-/// ONNX Runtime threads for the train step when `threads` may run at once: one
-/// fewer, because `Trainer::run_batches` augments the next batch on a thread of its
-/// own meanwhile. A step's threads meet at every operator, so with as many spinning
-/// step threads as cores the augmentation thread preempts one of them and the rest
-/// wait: on 2 cores that measured 10-45 % slower than one step thread (BENCHMARKS,
-/// "Train-step threads").
-pub fn step_threads(threads: usize) -> usize {
-    threads.saturating_sub(1).max(1)
-}
-
 /// Train steps in one epoch of `images` images: a last batch of one image is dropped.
 pub fn steps_per_epoch(images: usize, batch_size: usize) -> u64 {
     (images / batch_size + usize::from(images % batch_size >= 2)) as u64
-}
-
-struct Optimizer {
-    params: Vec<f32>,
-    adam_m: Vec<f32>,
-    adam_v: Vec<f32>,
-    step: u64,
 }
 
 /// The batches of one epoch: a seeded shuffle cut into `batch_size` pieces; a
@@ -125,55 +111,6 @@ pub fn epoch_batches(count: usize, batch_size: usize, seed: u64, epoch: u32) -> 
     let mut order: Vec<usize> = (0..count).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
     order.chunks(batch_size).filter(|b| b.len() >= 2).map(<[usize]>::to_vec).collect()
-}
-
-fn run_step(
-    session: &mut Session,
-    opt: &mut Optimizer,
-    config: &TrainConfig,
-    planned_steps: u64,
-    views: &(Vec<f32>, Vec<f32>),
-    targets: &[f32],
-    n: usize,
-) -> Result<f32, String> {
-    let err = |e: ort::Error| format!("training step failed in ONNX Runtime: {e}");
-    let p = opt.params.len();
-    let size = config.image_size as usize;
-    let shape = [n, config.channels as usize, size, size];
-    opt.step += 1;
-    let scalar = |v: f32| ndarray::arr0(v);
-    let (step, lr, temp, wd) = (
-        scalar(opt.step as f32),
-        scalar(learning_rate_at(config, opt.step, planned_steps)),
-        scalar(config.temperature),
-        scalar(config.weight_decay),
-    );
-    let outputs = session
-        .run(ort::inputs![
-            "params" => TensorRef::from_array_view(([p], &opt.params[..])).map_err(err)?,
-            "adam_m" => TensorRef::from_array_view(([p], &opt.adam_m[..])).map_err(err)?,
-            "adam_v" => TensorRef::from_array_view(([p], &opt.adam_v[..])).map_err(err)?,
-            "step" => TensorRef::from_array_view(step.view()).map_err(err)?,
-            "learning_rate" => TensorRef::from_array_view(lr.view()).map_err(err)?,
-            "temperature" => TensorRef::from_array_view(temp.view()).map_err(err)?,
-            "weight_decay" => TensorRef::from_array_view(wd.view()).map_err(err)?,
-            "view1" => TensorRef::from_array_view((shape, &views.0[..])).map_err(err)?,
-            "view2" => TensorRef::from_array_view((shape, &views.1[..])).map_err(err)?,
-            "targets" => TensorRef::from_array_view(([2 * n, 2 * n], targets)).map_err(err)?,
-        ])
-        .map_err(err)?;
-    let loss = outputs["loss"].try_extract_tensor::<f32>().map_err(err)?.1[0];
-    let copy_into = |name: &str, dst: &mut Vec<f32>| -> Result<(), String> {
-        dst.copy_from_slice(outputs[name].try_extract_tensor::<f32>().map_err(err)?.1);
-        Ok(())
-    };
-    copy_into("params_out", &mut opt.params)?;
-    copy_into("adam_m_out", &mut opt.adam_m)?;
-    copy_into("adam_v_out", &mut opt.adam_v)?;
-    if !loss.is_finite() {
-        return Err(format!("training diverged at step {} (loss is {loss}); try a smaller learning_rate", opt.step));
-    }
-    Ok(loss)
 }
 
 /// Loss and timing of the steps of (part of) an epoch; parts add up.
@@ -204,7 +141,7 @@ impl Progress {
 /// The model being trained: its session, parameters and Adam state.
 pub struct Trainer<'a> {
     arch: &'a Architecture,
-    session: Session,
+    step: TrainStep,
     opt: Optimizer,
     config: &'a TrainConfig,
     started: Instant,
@@ -215,13 +152,11 @@ pub struct Trainer<'a> {
 }
 
 impl<'a> Trainer<'a> {
-    pub fn new(arch: &'a Architecture, session: Session, config: &'a TrainConfig) -> Trainer<'a> {
-        let params = arch.initial_params();
-        let zeros = vec![0f32; params.len()];
+    pub fn new(arch: &'a Architecture, step: TrainStep, config: &'a TrainConfig) -> Trainer<'a> {
         Trainer {
             arch,
-            session,
-            opt: Optimizer { params, adam_m: zeros.clone(), adam_v: zeros, step: 0 },
+            step,
+            opt: Optimizer::new(arch.initial_params()),
             config,
             started: Instant::now(),
             planned_steps: 1,
@@ -282,11 +217,23 @@ impl<'a> Trainer<'a> {
         for (i, batch) in batches.iter().enumerate() {
             interrupted();
             let (views, targets) = ready.take().expect("a batch is always prepared ahead");
-            let (session, opt, planned_steps) = (&mut self.session, &mut self.opt, self.planned_steps);
+            let settings = StepSettings {
+                learning_rate: learning_rate_at(config, self.opt.step + 1, self.planned_steps),
+                temperature: config.temperature,
+                weight_decay: config.weight_decay,
+            };
+            let batch_views = Batch {
+                views: &views,
+                targets: &targets,
+                n: batch.len(),
+                channels: config.channels as usize,
+                side: config.image_size as usize,
+            };
+            let (step, opt) = (&mut self.step, &mut self.opt);
             let (loss, next, seconds) = std::thread::scope(|scope| {
                 let next = batches.get(i + 1).map(|b| scope.spawn(move || prepare(b, first_step + i as u32 + 1)));
                 let step_start = Instant::now();
-                let loss = run_step(session, opt, config, planned_steps, &views, &targets, batch.len());
+                let loss = step.run(opt, &batch_views, settings);
                 let seconds = step_start.elapsed().as_secs_f64();
                 (loss, next.map(|h| h.join().expect("augmentation thread panicked")), seconds)
             });
@@ -535,81 +482,64 @@ mod tests {
         assert_ne!(b, epoch_batches(10, 4, 7, 2));
     }
 
-    /// The train step alone, driven by the same `run_step` as build_model, on
-    /// fixed random batches: the figure to set beside models/bench_python.py.
+    /// The train step alone, driven by the same `TrainStep` as build_model, on fixed
+    /// random batches, fused on one core and split on two (`IMAGE_SEARCH_BENCH_CHANNELS=3`
+    /// for colour at 32 px): the figures BENCHMARKS' "Train step on two cores" cites.
     /// `cargo test --release --lib bench_train_step -- --ignored --nocapture`
     #[test]
     #[ignore = "benchmark; needs the ONNX Runtime library (ORT_LIB)"]
     fn bench_train_step_graph_only() {
-        use ort::session::builder::GraphOptimizationLevel;
         let lib = std::env::var("ORT_LIB")
             .unwrap_or_else(|_| "/usr/lib/postgresql/15/lib/libonnxruntime.so.1.32.0".to_string());
-        let env = ort::init_from(&lib).unwrap().build().unwrap();
-        let arch = crate::engine::onnx::architectures::simclr_cnn(1);
-        let mut session = Session::builder(&env)
-            .unwrap()
-            .with_intra_threads(2)
-            .unwrap()
-            .with_intra_op_spinning(true)
-            .unwrap()
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .unwrap()
-            .commit_from_memory(arch.train_step)
-            .unwrap();
-        let config = TrainConfig {
-            max_epochs: 1,
-            batch_size: 32,
-            learning_rate: 0.003,
-            lr_schedule: LrSchedule::Constant,
-            warmup_fraction: 0.0,
-            max_seconds: None,
-            temperature: 0.1,
-            weight_decay: 1e-4,
-            image_size: 28,
-            channels: 1,
-            seed: 0,
-            augment: AugmentOptions::for_grayscale(),
-            gradient_descriptor: false,
-            readout: Readout::Features,
-        };
-        let params = arch.initial_params();
-        let zeros = vec![0f32; params.len()];
-        let mut opt = Optimizer { params, adam_m: zeros.clone(), adam_v: zeros, step: 0 };
+        let env = crate::engine::onnx::runtime::environment(&lib).unwrap();
+        let channels: u8 = std::env::var("IMAGE_SEARCH_BENCH_CHANNELS").map_or(1, |c| c.parse().unwrap());
+        let side = if channels == 1 { 28 } else { 32 };
+        let arch = crate::engine::onnx::architectures::simclr_cnn(channels);
+        let n = 32;
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let n = config.batch_size;
+        let image_len = n * channels as usize * side * side;
         let batches: Vec<(Vec<f32>, Vec<f32>)> = (0..4)
             .map(|_| {
-                let mut view = || (0..n * 28 * 28).map(|_| rand::Rng::random::<f32>(&mut rng)).collect::<Vec<f32>>();
+                let mut view = || (0..image_len).map(|_| rand::Rng::random::<f32>(&mut rng)).collect::<Vec<f32>>();
                 (view(), view())
             })
             .collect();
         let targets = view_targets(&vec![None; n]);
-        for b in batches.iter().take(3) {
-            run_step(&mut session, &mut opt, &config, 1, b, &targets, n).unwrap();
+        let settings = StepSettings { learning_rate: 0.003, temperature: 0.1, weight_decay: 1e-4 };
+        let batches: Vec<Batch> = batches
+            .iter()
+            .map(|b| Batch { views: b, targets: &targets, n, channels: channels as usize, side })
+            .collect();
+        // Alternating rounds, so that a slow spell of the machine falls on both.
+        let mut times = [Vec::new(), Vec::new()];
+        for round in 0..6 {
+            for (workers, times) in [1, 2].into_iter().zip(times.iter_mut()) {
+                let one_thread = |graph: &[u8]| {
+                    crate::engine::onnx::runtime::session(&env, graph, 1, crate::engine::onnx::runtime::Threads::Spin)
+                };
+                let mut step = TrainStep::new(arch.train_step, &arch.split_step, workers, one_thread).unwrap();
+                let mut opt = Optimizer::new(arch.initial_params());
+                for b in batches.iter().take(3) {
+                    step.run(&mut opt, b, settings).unwrap();
+                }
+                let until = Instant::now() + std::time::Duration::from_secs(2);
+                while Instant::now() < until {
+                    let start = Instant::now();
+                    step.run(&mut opt, &batches[times.len() % 4], settings).unwrap();
+                    times.push(start.elapsed().as_secs_f64());
+                }
+                if round == 5 {
+                    times.sort_by(f64::total_cmp);
+                    let median = times[times.len() / 2];
+                    println!(
+                        "TrainStep, {workers} worker(s), batch {n}, {channels}x{side}x{side}: median {:.2} ms/step = {:.0} images/s over {} steps",
+                        median * 1e3,
+                        n as f64 / median,
+                        times.len()
+                    );
+                }
+            }
         }
-        let mut times = Vec::new();
-        let until = Instant::now() + std::time::Duration::from_secs(5);
-        while Instant::now() < until {
-            let start = Instant::now();
-            run_step(&mut session, &mut opt, &config, 1, &batches[times.len() % 4], &targets, n).unwrap();
-            times.push(start.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        println!(
-            "Rust run_step, batch {n}, 1x28x28, 2 threads: median {:.2} ms/step = {:.0} images/s over {} steps",
-            median * 1e3,
-            n as f64 / median,
-            times.len()
-        );
-    }
-
-    #[test]
-    fn the_train_step_leaves_a_thread_for_augmentation() {
-        assert_eq!(step_threads(1), 1);
-        assert_eq!(step_threads(2), 1);
-        assert_eq!(step_threads(8), 7);
-        assert_eq!(step_threads(0), 1);
     }
 
     #[test]
