@@ -15,6 +15,7 @@
 use crate::engine::onnx::architectures::SplitStepGraphs;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, TensorRef};
+use rayon::prelude::*;
 use std::borrow::Cow;
 
 /// The parameters being trained and their AdamW state.
@@ -188,25 +189,15 @@ pub fn slice_bounds(total: usize, workers: usize) -> Vec<(usize, usize)> {
     (0..workers).map(|w| (w * total / workers, (w + 1) * total / workers)).collect()
 }
 
-/// Runs `work` for every (worker, slice) pair, the first on this thread and the
-/// others on threads of their own, and returns the results in order. A panic on
-/// another thread comes back as an error, not as a panic in the backend.
+/// Runs `work` for every (worker, slice) pair on the process's thread pool, and
+/// returns the results in order. The pool's threads live as long as the backend, so
+/// each step's slices run on threads the scheduler already keeps on their own cores.
 fn on_every_worker<S: Sync, T: Send>(
     workers: &mut [Worker],
     slices: &[S],
     work: impl Fn(&mut Worker, &S) -> Result<T, String> + Sync,
 ) -> Result<Vec<T>, String> {
-    std::thread::scope(|scope| {
-        let mut pairs = workers.iter_mut().zip(slices);
-        let (first_worker, first_slice) = pairs.next().expect("a batch has at least one slice");
-        let work = &work;
-        let others: Vec<_> = pairs.map(|(w, s)| scope.spawn(move || work(w, s))).collect();
-        let mut results = vec![work(first_worker, first_slice)];
-        results.extend(
-            others.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a training thread panicked".to_string()))),
-        );
-        results.into_iter().collect()
-    })
+    workers.par_iter_mut().zip(slices).with_max_len(1).map(|(worker, slice)| work(worker, slice)).collect()
 }
 
 impl SplitStep {
