@@ -5,7 +5,9 @@ The ONNX Runtime we ship with is an *inference* build: no training API, no
 com.microsoft *Grad ops and no ai.onnx.preview.training ops.  So the training
 step is one plain ai.onnx graph (opset 18) that contains the forward pass, the
 NT-Xent loss, a hand-written reverse pass (explicit gradient ops, one backward
-rule per layer type) and an AdamW update.
+rule per layer type) and an AdamW update.  The same step is also cut into four
+graphs (forward, loss, backward, update), so that slices of a batch can run on
+several cores ("The train step split in four" below).
 
 Usage:  python models/generate.py --out models/simclr_cnn
         python models/generate.py --arch simclr_cnn_ms      # -> models/simclr_cnn_ms/

@@ -132,7 +132,7 @@ pub(crate) fn build_model_v7(
         None
     };
     let arch = request.architecture(channels).unwrap_or_else(|e| invalid(e));
-    let step = onnxruntime::train_step(arch).or_raise();
+    let step = onnxruntime::train_step(arch, config.batch_size).or_raise();
     let notice_epoch = |s: &EpochStats| {
         notice!(
             "epoch {}/{}: loss {:.4}, {:.0} images/s ({:.0} in the train step), {:.2} s elapsed",

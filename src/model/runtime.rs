@@ -3,7 +3,7 @@
 //! how many threads a session may use (`image_search.threads`).
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::runtime::{self, Threads};
-use crate::engine::train::TrainStep;
+use crate::engine::train::{self, TrainStep};
 use crate::error::Error;
 use crate::settings;
 use ort::session::Session;
@@ -32,12 +32,14 @@ pub fn session(model: &[u8], threads: Threads) -> Result<Session, Error> {
     runtime::session(&env, model, settings::threads(), threads).map_err(Error::Runtime)
 }
 
-/// The train step of `arch` on the configured threads: one worker per thread, each
-/// with one-thread sessions of its own (`train::step`).
-pub fn train_step(arch: &Architecture) -> Result<TrainStep, Error> {
+/// The train step of `arch` for batches of `batch_size` images on the configured
+/// threads: one worker per thread, each with one-thread sessions of its own
+/// (`train::step`), and no more workers than `train::step::workers_for` allows.
+pub fn train_step(arch: &Architecture, batch_size: usize) -> Result<TrainStep, Error> {
     let env = runtime::environment(&library_path()).map_err(Error::Runtime)?;
     let one_thread = |graph: &[u8]| runtime::session(&env, graph, 1, Threads::Spin);
-    TrainStep::new(arch.train_step, &arch.split_step, settings::threads(), one_thread).map_err(Error::Runtime)
+    let workers = train::step::workers_for(settings::threads(), batch_size);
+    TrainStep::new(arch.train_step, &arch.split_step, workers, one_thread).map_err(Error::Runtime)
 }
 
 /// ONNX Runtime's build description; loads the library if this backend has not yet.

@@ -183,6 +183,16 @@ fn views_range<'a>(
     }
 }
 
+/// The fewest views a slice is given: below this a slice's convolutions cost more
+/// in fixed overhead than another core saves (and every worker holds sessions of
+/// its own).
+pub const MIN_SLICE_VIEWS: usize = 8;
+
+/// How many workers a step of `batch_size` images uses with `threads` threads.
+pub fn workers_for(threads: usize, batch_size: usize) -> usize {
+    threads.min(2 * batch_size / MIN_SLICE_VIEWS).max(1)
+}
+
 /// Where each of `workers` slices of `total` views starts and ends: as even as can be.
 pub fn slice_bounds(total: usize, workers: usize) -> Vec<(usize, usize)> {
     let workers = workers.clamp(1, total.max(1));
@@ -287,6 +297,15 @@ impl SplitStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slice_has_at_least_eight_views() {
+        assert_eq!(workers_for(2, 32), 2);
+        assert_eq!(workers_for(64, 32), 8, "64 views: 8 slices of 8");
+        assert_eq!(workers_for(4, 4), 1, "8 views: one slice");
+        assert_eq!(workers_for(1, 256), 1);
+        assert_eq!(workers_for(0, 32), 1);
+    }
 
     #[test]
     fn slices_are_even_and_cover_the_batch() {
