@@ -565,25 +565,16 @@ def build_pass_graphs(in_ch, arch=DEFAULT_ARCH, name=ARCH_NAME):
     images = helper.make_tensor_value_info("images", f, ["M", in_ch, "H", "W"])
     z_info = helper.make_tensor_value_info("z", f, ["M", proj])
 
-    def model(nodes, inputs, outputs, graph_name):
-        used = {i for node in nodes for i in node.input}
-        graph = helper.make_graph(nodes, graph_name, inputs, outputs,
-                                  initializer=[i for i in g.inits if i.name in used])
-        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="image_search/models/generate.py", producer_version="1")
-        m.ir_version = IR_VERSION
-        return m
-
     # the saved tensors' types and shapes, as ONNX's shape inference gives them
-    inferred = onnx.shape_inference.infer_shapes(model(forward_nodes, [params, images], [z_info], "f"))
-    infos = {vi.name: vi for vi in inferred.graph.value_info}
+    z_only = finish(g, [params, images], [z_info], "f", nodes=forward_nodes)
+    infos = {vi.name: vi for vi in onnx.shape_inference.infer_shapes(z_only).graph.value_info}
     saved_infos = [infos[name] for name in saved]
-    forward = model(forward_nodes, [params, images], [z_info, *saved_infos], f"{name}_forward_step_c{in_ch}")
+    forward = finish(g, [params, images], [z_info, *saved_infos], f"{name}_forward_step_c{in_ch}",
+                     nodes=forward_nodes)
     dz = helper.make_tensor_value_info("dz", f, ["M", proj])
     grad = helper.make_tensor_value_info("grad", f, [P])
-    backward = model(backward_nodes, [params, dz, *saved_infos], [grad], f"{name}_backward_step_c{in_ch}")
-    for m in (forward, backward):
-        onnx.checker.check_model(m, full_check=True)
+    backward = finish(g, [params, dz, *saved_infos], [grad], f"{name}_backward_step_c{in_ch}",
+                      nodes=backward_nodes)
     return forward, backward
 
 
@@ -721,8 +712,14 @@ def mirror_average(g, embed):
     g.named("Add", [first, second], "embedding")
 
 
-def finish(g, inputs, outputs, name):
-    graph = helper.make_graph(g.nodes, name, inputs, outputs, initializer=g.inits)
+def finish(g, inputs, outputs, name, nodes=None):
+    """The checked model of `g`'s nodes, or of `nodes` (a part of them) with only the
+    initializers those read."""
+    inits = g.inits
+    if nodes is not None:
+        used = {i for node in nodes for i in node.input}
+        inits = [i for i in g.inits if i.name in used]
+    graph = helper.make_graph(g.nodes if nodes is None else nodes, name, inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="image_search/models/generate.py", producer_version="1")
     model.ir_version = IR_VERSION

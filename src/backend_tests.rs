@@ -7,13 +7,12 @@
 mod tests {
     use crate::engine::onnx::architectures as model_files;
     use crate::engine::onnx::encoder_file::with_initializer;
-    use crate::engine::onnx::runtime::Threads;
     use crate::model::runtime as onnx;
     use ort::value::TensorRef;
     use pgrx::prelude::*;
 
     fn run_encoder(model: &[u8], images: &[f32], n: usize, dim: usize) -> Vec<f32> {
-        let mut session = onnx::session(model, Threads::Sleep).expect("session");
+        let mut session = onnx::session(model).expect("session");
         let input = TensorRef::from_array_view(([n, 1, 28, 28], images)).unwrap();
         let outputs = session.run(ort::inputs!["images" => input]).unwrap();
         let (shape, values) = outputs["embedding"].try_extract_tensor::<f32>().unwrap();
@@ -110,7 +109,7 @@ mod tests {
         let queries: Vec<f32> =
             (0..4 * 28 * 28).map(|p| ((p as f32 * 0.37).sin() * 0.5 + 0.5) * (p % 5) as f32 / 4.0).collect();
         let plain = run_encoder(&model, &queries, 4, dim);
-        let mut session = onnx::session(&with_votes, Threads::Sleep).expect("session");
+        let mut session = onnx::session(&with_votes).expect("session");
         let input = TensorRef::from_array_view(([4usize, 1, 28, 28], &queries[..])).unwrap();
         let outputs = session.run(ort::inputs!["images" => input]).unwrap();
         let (shape, got) = outputs[label_votes::OUTPUT].try_extract_tensor::<f32>().unwrap();
@@ -170,10 +169,11 @@ mod tests {
     fn a_build_on_several_threads_trains_the_model_of_one_thread() {
         // One thread runs the single-graph step; three cut each batch into slices, one
         // of which straddles the first and the second views.
+        Spi::run("SELECT * FROM image_search.load_csv('pg_test_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true)")
+            .unwrap();
         let build = |name: &str, threads: i32, seed: i32| {
             Spi::run(&format!(
                 "SET image_search.threads = {threads};
-                 SELECT * FROM image_search.load_csv('pg_test_train', 'tutorial_data/mnist_data/mnist_train.csv', overwrite => true);
                  SELECT * FROM image_search.build_model('{name}', 'SELECT img_path FROM pg_test_train ORDER BY filename LIMIT 96',
                      image_col => 'img_path', max_epochs => 3, learning_rate => 0.01, seed => {seed}, overwrite => true);
                  RESET image_search.threads"

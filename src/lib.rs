@@ -10,7 +10,8 @@
 //!   (the generated graphs compiled in), `encoder_file` (standalone encoder ONNX),
 //!   `wire` and `inspect` (reading and vetting an ONNX file), `imported` (running
 //!   any imported encoder)
-//! - `engine::train` — the training loop; `engine::gradient_descriptor` — the
+//! - `engine::train` — the training loop, and `engine::train::step` one step (on every
+//!   core, one slice of the batch each); `engine::gradient_descriptor` — the
 //!   oriented-gradient descriptor grayscale embeddings carry, and its PCA fit;
 //!   `engine::neighbour_positives` — training pairs of an image and a descriptor neighbour;
 //!   `engine::label_votes` — the label shares of an image's nearest training images, which

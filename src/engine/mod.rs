@@ -2,7 +2,8 @@
 //! is unit-tested with `cargo test` and reused by benchmarks.
 //! - `image`: reading, decoding, resampling, augmenting and showing images
 //! - `onnx`: ONNX Runtime sessions, the generated graphs, standalone encoder files
-//! - `train`: the SimCLR training loop around the ONNX train step
+//! - `train`: the SimCLR training loop around the ONNX train step (`train::step`: one graph on
+//!   one core, or the batch cut into one slice per core)
 //! - `gradient_descriptor`: the oriented-gradient descriptor grayscale embeddings carry, and its fit
 //! - `label_votes`: the label shares of an image's nearest training images, which labelled embeddings end with
 //! - `neighbour_positives`: training pairs made of an image and one of its descriptor neighbours

@@ -10,7 +10,6 @@ use crate::engine::neighbour_positives::NeighbourTable;
 use crate::engine::onnx::architectures::Architecture;
 use crate::engine::onnx::encoder_file;
 use crate::engine::onnx::imported::{Encoder, EncoderConfig};
-use crate::engine::onnx::runtime::Threads;
 use crate::engine::train::{self, EpochStats, TrainConfig, Trainer};
 use crate::error::{invalid, runtime, OrRaise};
 use crate::model::build_options::{BuildRequest, BATCH_MIN};
@@ -223,7 +222,7 @@ fn vote_reference(images: &TrainingImages, asked: bool, seed: u64) -> Option<lab
 
 /// The embeddings the trained `encoder_onnx` gives `pictures`, as convert would give them.
 fn embed_training_images(encoder_onnx: &[u8], config: &TrainConfig, pictures: &[&Picture]) -> Vec<Vec<f32>> {
-    let mut session = onnxruntime::session(encoder_onnx, Threads::Sleep).or_raise();
+    let mut session = onnxruntime::session(encoder_onnx).or_raise();
     let encoder =
         Encoder::new(EncoderConfig::trained(), config.image_size, config.channels).unwrap_or_else(|e| runtime(e));
     encoder
@@ -262,8 +261,7 @@ fn fit_gradient_descriptor(
     config: &TrainConfig,
     pairs: bool,
 ) -> (Vec<f32>, Option<NeighbourTable>) {
-    let mut session =
-        onnxruntime::session(gradient_descriptor::descriptor_graph(config.channels), Threads::Sleep).or_raise();
+    let mut session = onnxruntime::session(gradient_descriptor::descriptor_graph(config.channels)).or_raise();
     let preprocessing = Preprocessing::trained(config.image_size, config.channels);
     let mut interrupted = || {
         pgrx::check_for_interrupts!();

@@ -5,7 +5,6 @@
 use crate::embedding::Embedding;
 use crate::engine::image::access::ImageRef;
 use crate::engine::image::Picture;
-use crate::engine::onnx::runtime::Threads;
 use crate::error::{bad_data, runtime, Error, OrRaise};
 use crate::model::catalog::Model;
 use crate::model::combine;
@@ -64,7 +63,7 @@ impl LoadedModel {
             let parts = parts.into_iter().map(|p| LoadedModel::load(p, Vec::new())).collect();
             return LoadedModel { model, session: None, parts };
         }
-        let session = onnxruntime::session(&model.encoder_onnx(), Threads::Sleep).or_raise();
+        let session = onnxruntime::session(&model.encoder_onnx()).or_raise();
         LoadedModel { model, session: Some(session), parts: Vec::new() }
     }
 

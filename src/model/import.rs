@@ -8,7 +8,6 @@ use crate::embedding::text::MAX_DIM;
 use crate::engine::image::access::resolve_path;
 use crate::engine::onnx::imported::{self, ImportOptions};
 use crate::engine::onnx::inspect::{self, Refusal};
-use crate::engine::onnx::runtime::Threads;
 use crate::error::{invalid, Error};
 use crate::model::catalog::{self, NewModel};
 use crate::model::runtime as onnxruntime;
@@ -307,7 +306,7 @@ fn import(model_name: &str, onnx: &[u8], path: Option<&str>, options: &ImportOpt
         Refusal::CustomDomain(m) => Error::NotSupported(m).raise(),
     });
     let encoder = imported::plan(&signature, options).unwrap_or_else(|e| invalid(e));
-    let mut session = onnxruntime::session(onnx, Threads::Sleep).unwrap_or_else(|e| e.raise());
+    let mut session = onnxruntime::session(onnx).unwrap_or_else(|e| e.raise());
     let dim = encoder.validate(&mut session).unwrap_or_else(|e| Error::BadData(e).raise());
     if dim > MAX_DIM {
         Error::BadData(format!(

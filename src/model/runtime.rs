@@ -2,7 +2,7 @@
 //! `image_search.onnxruntime_library`, with `$libdir` expanded as for `LOAD`) and
 //! how many threads a session may use (`image_search.threads`).
 use crate::engine::onnx::architectures::Architecture;
-use crate::engine::onnx::runtime::{self, Threads};
+use crate::engine::onnx::runtime;
 use crate::engine::train::{self, TrainStep};
 use crate::error::Error;
 use crate::settings;
@@ -27,9 +27,9 @@ fn pkglib_dir() -> String {
 }
 
 /// A session for a serialised ONNX model with the configured library and threads.
-pub fn session(model: &[u8], threads: Threads) -> Result<Session, Error> {
+pub fn session(model: &[u8]) -> Result<Session, Error> {
     let env = runtime::environment(&library_path()).map_err(Error::Runtime)?;
-    runtime::session(&env, model, settings::threads(), threads).map_err(Error::Runtime)
+    runtime::session(&env, model, settings::threads()).map_err(Error::Runtime)
 }
 
 /// The train step of `arch` for batches of `batch_size` images on the configured
@@ -37,9 +37,9 @@ pub fn session(model: &[u8], threads: Threads) -> Result<Session, Error> {
 /// (`train::step`), and no more workers than `train::step::workers_for` allows.
 pub fn train_step(arch: &Architecture, batch_size: usize) -> Result<TrainStep, Error> {
     let env = runtime::environment(&library_path()).map_err(Error::Runtime)?;
-    let one_thread = |graph: &[u8]| runtime::session(&env, graph, 1, Threads::Spin);
+    let one_thread = |graph: &[u8]| runtime::session(&env, graph, 1);
     let workers = train::step::workers_for(settings::threads(), batch_size);
-    TrainStep::new(arch.train_step, &arch.split_step, workers, one_thread).map_err(Error::Runtime)
+    TrainStep::new(arch, workers, one_thread).map_err(Error::Runtime)
 }
 
 /// ONNX Runtime's build description; loads the library if this backend has not yet.

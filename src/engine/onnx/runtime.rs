@@ -28,18 +28,10 @@ pub fn environment(path: &str) -> Result<Environment, String> {
     Ok(env)
 }
 
-/// How a session's threads wait for work.
-#[derive(Clone, Copy)]
-pub enum Threads {
-    /// Idle threads sleep: for short encoder runs on a shared database server.
-    Sleep,
-    /// Idle threads spin between the back-to-back steps of a training run,
-    /// which is one long job that owns its cores while it lasts.
-    Spin,
-}
-
-/// A session for a serialised ONNX model with `intra_threads` threads.
-pub fn session(env: &Environment, model: &[u8], intra_threads: usize, threads: Threads) -> Result<Session, String> {
+/// A session for a serialised ONNX model with `intra_threads` threads, whose idle
+/// threads sleep rather than spin: a database server is shared. (A build's train
+/// step runs one-thread sessions, one per core: `engine::train::step`.)
+pub fn session(env: &Environment, model: &[u8], intra_threads: usize) -> Result<Session, String> {
     let err = |e: ort::Error| format!("ONNX Runtime could not load the model: {e}");
     Session::builder(env)
         .map_err(err)?
@@ -47,7 +39,7 @@ pub fn session(env: &Environment, model: &[u8], intra_threads: usize, threads: T
         .map_err(|e| err(e.into()))?
         .with_inter_threads(1)
         .map_err(|e| err(e.into()))?
-        .with_intra_op_spinning(matches!(threads, Threads::Spin))
+        .with_intra_op_spinning(false)
         .map_err(|e| err(e.into()))?
         .with_optimization_level(ort::session::builder::GraphOptimizationLevel::All)
         .map_err(|e| err(e.into()))?

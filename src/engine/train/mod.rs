@@ -138,7 +138,7 @@ impl Progress {
     }
 }
 
-/// The model being trained: its session, parameters and Adam state.
+/// The model being trained: its train step, parameters and Adam state.
 pub struct Trainer<'a> {
     arch: &'a Architecture,
     step: TrainStep,
@@ -514,10 +514,8 @@ mod tests {
         let mut times = [Vec::new(), Vec::new()];
         for round in 0..6 {
             for (workers, times) in [1, 2].into_iter().zip(times.iter_mut()) {
-                let one_thread = |graph: &[u8]| {
-                    crate::engine::onnx::runtime::session(&env, graph, 1, crate::engine::onnx::runtime::Threads::Spin)
-                };
-                let mut step = TrainStep::new(arch.train_step, &arch.split_step, workers, one_thread).unwrap();
+                let one_thread = |graph: &[u8]| crate::engine::onnx::runtime::session(&env, graph, 1);
+                let mut step = TrainStep::new(arch, workers, one_thread).unwrap();
                 let mut opt = Optimizer::new(arch.initial_params());
                 for b in batches.iter().take(3) {
                     step.run(&mut opt, b, settings).unwrap();

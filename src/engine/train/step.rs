@@ -12,7 +12,7 @@
 //! ONNX Runtime's own threads meet at every operator, which on these small
 //! batches costs as much as it saves; slices meet twice a step (BENCHMARKS,
 //! "Train step on two cores").
-use crate::engine::onnx::architectures::SplitStepGraphs;
+use crate::engine::onnx::architectures::Architecture;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, TensorRef};
 use rayon::prelude::*;
@@ -81,17 +81,17 @@ fn ort_error(e: ort::Error) -> String {
 }
 
 impl TrainStep {
-    /// The step for `workers` cores: the fused graph for one, the split graphs for more.
-    /// `session` makes a one-thread session of a graph.
+    /// The step of `arch` for `workers` cores: the fused graph for one, the split
+    /// graphs for more. `session` makes a one-thread session of a graph.
     pub fn new(
-        fused: &'static [u8],
-        split: &SplitStepGraphs,
+        arch: &Architecture,
         workers: usize,
         session: impl Fn(&[u8]) -> Result<Session, String>,
     ) -> Result<TrainStep, String> {
         if workers <= 1 {
-            return Ok(TrainStep::Fused(session(fused)?));
+            return Ok(TrainStep::Fused(session(arch.train_step)?));
         }
+        let split = &arch.split_step;
         let workers = (0..workers)
             .map(|_| Ok(Worker { forward: session(split.forward)?, backward: session(split.backward)? }))
             .collect::<Result<Vec<_>, String>>()?;
