@@ -14,13 +14,13 @@ psql -X -q -c "CREATE EXTENSION image_search" -c "SELECT image_search.load_csv('
 echo "== Python onnxruntime, train-step graph only (batch 32, 1x28x28, 2 threads)"
 "$VENV/bin/python" models/bench_python.py --batch 32 --size 28 --seconds 5 | grep -E "images/s|GFLOP/s|peak"
 
-echo "== Rust, the same graph through train.rs's run_step on fixed batches of the same shape"
-cargo test --release --lib bench_train_step -- --ignored --nocapture 2>/dev/null | grep "Rust run_step"
+echo "== Rust, the same graph through engine/train/step.rs on fixed batches of the same shape (1 worker: the single graph; 2: slices)"
+cargo test --release --lib bench_train_step -- --ignored --nocapture 2>/dev/null | grep "TrainStep"
 
 echo "== build_model in Postgres: 1,000 MNIST JPEGs, 5 epochs, defaults (decode + augment + train + store)"
 for i in $(seq "$RUNS"); do
   psql -X -At -c "SET client_min_messages = warning" \
-    -c "SELECT image_search.build_model('bench', 'SELECT img_path FROM mnist_train', image_col => 'img_path', overwrite => true)" \
+    -c "SELECT image_search.build_model('bench', 'SELECT img_path FROM mnist_train', image_col => 'img_path', max_epochs => 5, overwrite => true)" \
     -c "SELECT format('run %s: %s s total, %s images/s end to end (epochs 1-5), %s images/s in the train step = %s GFLOP/s',
                   $i, round(train_seconds::numeric, 2),
                   round((1000 * 5 / (epoch_log->-1->>'seconds')::float)::numeric),
